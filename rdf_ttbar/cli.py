@@ -1,0 +1,116 @@
+"""Command line: ``python -m rdf_ttbar [options]`` and its sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import config as configuration
+from .errors import UserError
+
+PROG = "python -m rdf_ttbar"
+
+SUBCOMMANDS = {
+    "generate": "write the synthetic demo data set",
+    "fit": "fit an existing histograms.root (no event loop)",
+    "validate": "compare a histograms.root with a reference JSON",
+    "bench": "measure set-up, jitting, event-loop speed and I/O-only speed",
+}
+
+
+def main_parser() -> argparse.ArgumentParser:
+    epilog = "sub-commands (each has --help):\n" + "\n".join(
+        f"  {PROG} {name:<9} {text}" for name, text in SUBCOMMANDS.items()
+    )
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description="The AGC CMS Open Data ttbar analysis on ROOT's RDataFrame: input files -> histograms "
+        "(histograms.root) -> pyhf fit (fit_results.json) -> plots and metrics. Options override config.yaml.",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--config", metavar="FILE",
+                   help="YAML file with the defaults (default: ./config.yaml if present, else built-in defaults)")
+    p.add_argument("--inputs", metavar="demo|agc|FILE.json",
+                   help="input file set: 'demo' (synthetic, generated and cached on first use), 'agc' (the AGC "
+                   "file list) or a JSON file in the AGC nanoaod_inputs.json format (local paths or root:// / "
+                   "https:// URLs) [config: inputs, default demo]")
+    p.add_argument("-n", "--files-per-sample", type=int, metavar="N",
+                   help="process only the first N files of every sample [config: files_per_sample, default all]")
+    p.add_argument("--mt", type=int, metavar="N",
+                   help="threads for ROOT's implicit multi-threading; 0: all cores, 1: single-threaded "
+                   "[config: mt, default 0]")
+    p.add_argument("--output-dir", metavar="DIR", help="where the outputs go [config: output_dir, default results]")
+    p.add_argument("--no-fit", dest="fit", action="store_false", default=None,
+                   help="stop after the histograms and their plots (no workspace, no fit)")
+    p.add_argument("--tree", metavar="NAME", help="name of the TTree in the input files [config: tree, default Events]")
+    p.add_argument("--remote-prefix", metavar="PREFIX",
+                   help="replace the AGC list's https://xrootd-local.unl.edu:1094//store/user/AGC prefix, e.g. "
+                   "root://eospublic.cern.ch//eos/root-eos/AGC [config: agc.remote_prefix]")
+    return p
+
+
+# command-line destination -> config key
+_OVERRIDES = {
+    "inputs": "inputs",
+    "files_per_sample": "files_per_sample",
+    "mt": "mt",
+    "output_dir": "output_dir",
+    "fit": "fit",
+    "tree": "tree",
+    "remote_prefix": "agc.remote_prefix",
+}
+
+
+def options_from(args: argparse.Namespace) -> dict:
+    """config.yaml (or --config) updated with the options given on the command line."""
+    config_path = args.config
+    if config_path is None and Path("config.yaml").is_file():
+        config_path = "config.yaml"
+    options = configuration.load(config_path)
+    for dest, key in _OVERRIDES.items():
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        configuration.check(key, value, source=f"option --{dest.replace('_', '-')}")
+        section, _, leaf = key.rpartition(".")
+        (options[section] if section else options)[leaf] = value
+    return options
+
+
+def run_main(argv: list[str]) -> int:
+    args = main_parser().parse_args(argv)
+    options = options_from(args)
+    from . import pipeline
+
+    pipeline.run(options)
+    return 0
+
+
+def run_subcommand(name: str, argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog=f"{PROG} {name}", description=SUBCOMMANDS[name])
+    if name == "generate":
+        from . import demo as module
+    elif name == "fit":
+        from . import inference as module
+    elif name == "validate":
+        from . import validate as module
+    else:
+        from . import bench as module
+    module.add_arguments(parser)
+    return module.main(parser.parse_args(argv))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            return run_subcommand(argv[0], argv[1:])
+        return run_main(argv)
+    except UserError as err:
+        print(f"rdf_ttbar: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rdf_ttbar: interrupted; no outputs were written", file=sys.stderr)
+        return 130

@@ -1,0 +1,90 @@
+"""User configuration: built-in defaults, config.yaml, command-line overrides."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+from .errors import UserError
+
+# The built-in defaults; the repository's config.yaml states the same values
+# (a test keeps the two in step).
+DEFAULTS = {
+    "inputs": "demo",
+    "files_per_sample": None,
+    "tree": "Events",
+    "mt": 0,
+    "output_dir": "results",
+    "fit": True,
+    "demo": {"events_per_sample": 200000, "seed": 1, "cache_dir": None},
+    "agc": {
+        "inputs": "https://raw.githubusercontent.com/iris-hep/analysis-grand-challenge/main/"
+        "analyses/cms-open-data-ttbar/nanoaod_inputs.json",
+        "remote_prefix": None,
+    },
+}
+
+# expected type of every key (None allowed where the default is None)
+_TYPES = {
+    "inputs": str,
+    "files_per_sample": int,
+    "tree": str,
+    "mt": int,
+    "output_dir": str,
+    "fit": bool,
+    "demo.events_per_sample": int,
+    "demo.seed": int,
+    "demo.cache_dir": str,
+    "agc.inputs": str,
+    "agc.remote_prefix": str,
+}
+_NULLABLE = {"files_per_sample", "demo.cache_dir", "agc.remote_prefix"}
+
+
+def load(path: str | Path | None) -> dict:
+    """Defaults updated with the YAML file at ``path`` (if given), validated."""
+    config = copy.deepcopy(DEFAULTS)
+    if path is None:
+        return config
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file {path} does not exist: pass an existing file to --config")
+    try:
+        user = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise UserError(f"config file {path} is not valid YAML ({err}); fix the syntax or start "
+                        "from the repository's config.yaml") from None
+    if user is None:
+        return config
+    if not isinstance(user, dict):
+        raise UserError(f"config file {path} must hold a mapping of option: value, not {type(user).__name__}")
+    _merge(config, user, path, prefix="")
+    return config
+
+
+def _merge(config: dict, user: dict, path: Path, prefix: str) -> None:
+    for key, value in user.items():
+        full = f"{prefix}{key}"
+        if key not in config:
+            known = ", ".join(sorted(f"{prefix}{k}" for k in config))
+            raise UserError(f"config file {path}: unknown option '{full}' (known: {known})")
+        if isinstance(config[key], dict):
+            if not isinstance(value, dict):
+                raise UserError(f"config file {path}: '{full}' must be a mapping")
+            _merge(config[key], value, path, prefix=f"{full}.")
+            continue
+        check(full, value, source=f"config file {path}")
+        config[key] = value
+
+
+def check(key: str, value, source: str) -> None:
+    """Raise a UserError when ``value`` has the wrong type or range for ``key``."""
+    if value is None and key in _NULLABLE:
+        return
+    expected = _TYPES[key]
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise UserError(f"{source}: '{key}' must be of type {expected.__name__}, got {value!r}")
+    if key in ("mt", "files_per_sample", "demo.events_per_sample") and value < (0 if key == "mt" else 1):
+        raise UserError(f"{source}: '{key}' must be {'>= 0' if key == 'mt' else '>= 1'}, got {value}")

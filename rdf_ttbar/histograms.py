@@ -1,0 +1,60 @@
+"""Histograms: collect the booked results under the AGC names, add pseudo-data, write them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from . import systematics as sy
+from .graph import BookedSample, variation_suffix
+
+
+def collect(booked: list[BookedSample]) -> dict:
+    """All filled histograms as {AGC name: TH1D}, pseudo-data included when its samples are there."""
+    histograms = {}
+    for b in booked:
+        for region, results in b.variations.items():
+            for key in results.GetKeys():
+                name = sy.histogram_name(region, b.sample.process, variation_suffix(str(key), b.sample))
+                h = results[key].Clone(name)
+                h.SetDirectory(0)
+                h.SetTitle(name)
+                histograms[name] = h
+    histograms.update(pseudodata(histograms))
+    return histograms
+
+
+def pseudodata(histograms: dict) -> dict:
+    """{region}_pseudodata = 0.5 ttbar_ME_var + 0.5 ttbar_PS_var + wjets; {} if a part is missing."""
+    out = {}
+    for region in sy.REGIONS:
+        parts = [(c, sy.histogram_name(region.name, p, v)) for c, p, v in sy.PSEUDODATA]
+        if not all(name in histograms for _, name in parts):
+            continue
+        name = sy.pseudodata_name(region.name)
+        h = histograms[parts[0][1]].Clone(name)
+        h.SetDirectory(0)
+        h.SetTitle(name)
+        h.Reset()
+        for coefficient, part in parts:
+            h.Add(histograms[part], coefficient)
+        out[name] = h
+    return out
+
+
+def write(histograms: dict, path: str | Path) -> Path:
+    """Write the histograms to a ROOT file, via a temporary name so that no half-written file remains."""
+    import ROOT
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    f = ROOT.TFile.Open(str(tmp), "RECREATE")
+    if not f or f.IsZombie():
+        raise OSError(f"cannot write {tmp}")
+    try:
+        for name in sorted(histograms):
+            f.WriteObject(histograms[name], name)
+    finally:
+        f.Close()
+    os.replace(tmp, path)
+    return path

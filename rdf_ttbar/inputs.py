@@ -1,0 +1,163 @@
+"""Input file sets: the demo set, the AGC list or a JSON file, checked up front.
+
+The file-set format is the AGC's ``nanoaod_inputs.json``:
+``{process: {variation: {"files": [{"path": ..., "nevts": ...}]}}}``;
+a ``data`` process is skipped. Relative local paths are taken relative to the
+JSON file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import systematics
+from .errors import UserError
+
+AGC_PREFIX = "https://xrootd-local.unl.edu:1094//store/user/AGC"
+REMOTE_SCHEMES = ("root://", "https://", "http://")
+# the branches the analysis reads (the spec's types; others are accepted too)
+REQUIRED_BRANCHES = (
+    "Jet_pt", "Jet_eta", "Jet_phi", "Jet_mass", "Jet_btagCSVV2",
+    "Electron_pt", "Muon_pt", "run", "luminosityBlock", "event",
+)
+
+
+@dataclass
+class Sample:
+    """One sample: a process in one variation, with its files and event count."""
+
+    process: str
+    variation: str
+    files: list[str]
+    nevts: int
+
+    @property
+    def name(self) -> str:
+        return self.process if self.variation == "nominal" else f"{self.process}_{self.variation}"
+
+    @property
+    def weight(self) -> float:
+        """Per-event weight xsec * lumi / nevts (spec "Normalisation")."""
+        return systematics.XSEC_PB[self.process] * systematics.LUMI_PB / self.nevts
+
+
+def is_remote(path: str) -> bool:
+    return path.startswith(REMOTE_SCHEMES)
+
+
+def read_file_list(path: str | Path, files_per_sample: int | None = None,
+                   remote_prefix: str | None = None) -> list[Sample]:
+    """Read a file set in the AGC JSON format, keep the first N files of each sample."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"input list {path} does not exist: pass 'demo', 'agc' or an existing JSON file to --inputs")
+    try:
+        content = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise UserError(f"input list {path} is not valid JSON ({err}); it must follow the AGC "
+                        "nanoaod_inputs.json format {process: {variation: {\"files\": [{\"path\", \"nevts\"}]}}}") from None
+    return parse_file_list(content, str(path), path.parent, files_per_sample, remote_prefix)
+
+
+def parse_file_list(content, source: str, base_dir: Path, files_per_sample: int | None = None,
+                    remote_prefix: str | None = None) -> list[Sample]:
+    """Turn the parsed JSON into samples, with a clear error for every malformed part."""
+    fmt = 'expected {process: {variation: {"files": [{"path": str, "nevts": int}]}}}'
+    if not isinstance(content, dict):
+        raise UserError(f"input list {source}: {fmt}, got a {type(content).__name__} at the top level")
+    samples = []
+    for process, variations in content.items():
+        if process == "data":
+            continue
+        if process not in systematics.XSEC_PB:
+            raise UserError(f"input list {source}: unknown process '{process}' "
+                            f"(known: {', '.join(systematics.PROCESSES)}, data)")
+        if not isinstance(variations, dict):
+            raise UserError(f"input list {source}: '{process}' must map variations to file lists; {fmt}")
+        for variation, entry in variations.items():
+            if (process, variation) not in systematics.SAMPLES:
+                known = ", ".join(v for p, v in systematics.SAMPLES if p == process)
+                raise UserError(f"input list {source}: unknown variation '{variation}' of '{process}' (known: {known})")
+            where = f"input list {source}, {process}/{variation}"
+            files = entry.get("files") if isinstance(entry, dict) else None
+            if not isinstance(files, list) or not files:
+                raise UserError(f"{where}: needs a non-empty \"files\" list; {fmt}")
+            files = files[:files_per_sample] if files_per_sample else files
+            paths, nevts = [], 0
+            for i, f in enumerate(files):
+                if not (isinstance(f, dict) and isinstance(f.get("path"), str)
+                        and isinstance(f.get("nevts"), int) and not isinstance(f.get("nevts"), bool)
+                        and f["nevts"] >= 0):
+                    raise UserError(f"{where}: file #{i} must be {{\"path\": str, \"nevts\": int >= 0}}, got {f!r}")
+                paths.append(_resolve(f["path"], base_dir, remote_prefix))
+                nevts += f["nevts"]
+            if nevts == 0:
+                raise UserError(f"{where}: the files hold 0 events in total (\"nevts\"); "
+                                "the sample cannot be normalised: fix the counts or drop the sample")
+            samples.append(Sample(process, variation, paths, nevts))
+    if not samples:
+        raise UserError(f"input list {source} names no samples; {fmt}")
+    return samples
+
+
+def _resolve(path: str, base_dir: Path, remote_prefix: str | None) -> str:
+    if remote_prefix and path.startswith(AGC_PREFIX):
+        return remote_prefix.rstrip("/") + "/" + path[len(AGC_PREFIX):].lstrip("/")
+    if is_remote(path):
+        return path
+    p = Path(path).expanduser()
+    return str(p if p.is_absolute() else (base_dir / p).resolve())
+
+
+def check_files(samples: list[Sample], tree: str) -> None:
+    """Open every file before any event loop: one message lists every problem."""
+    import ROOT
+
+    problems = []
+    for sample in samples:
+        for i, path in enumerate(sample.files):
+            if not is_remote(path) and not Path(path).is_file():
+                problems.append(f"{path}: no such file")
+                continue
+            problem = _check_one(ROOT, path, tree, check_branches=(i == 0))
+            if problem:
+                problems.append(f"{path}: {problem}")
+    if problems:
+        listing = "\n  ".join(problems)
+        raise UserError(f"{len(problems)} input file(s) cannot be used:\n  {listing}\n"
+                        "Fix or remove these entries in the input list (or check the server / --tree).")
+
+
+def _check_one(ROOT, path: str, tree: str, check_branches: bool) -> str | None:
+    with _quiet_root(ROOT):
+        f = ROOT.TFile.Open(path, "READ")
+    if not f or f.IsZombie():
+        return "cannot be opened as a ROOT file (missing, unreachable or corrupt)"
+    try:
+        t = f.Get(tree)
+        if not t or not t.InheritsFrom("TTree"):
+            keys = ", ".join(k.GetName() for k in f.GetListOfKeys()) or "none"
+            return f"has no TTree '{tree}' (keys: {keys}); set the tree name with --tree"
+        if check_branches:
+            missing = [b for b in REQUIRED_BRANCHES if not t.GetBranch(b)]
+            if missing:
+                return f"tree '{tree}' lacks the branches {', '.join(missing)}"
+    finally:
+        f.Close()
+    return None
+
+
+class _quiet_root:
+    """Silence ROOT's own error printout while probing a file (we report it ourselves)."""
+
+    def __init__(self, ROOT):
+        self.ROOT = ROOT
+
+    def __enter__(self):
+        self.level = self.ROOT.gErrorIgnoreLevel
+        self.ROOT.gErrorIgnoreLevel = self.ROOT.kFatal
+
+    def __exit__(self, *exc):
+        self.ROOT.gErrorIgnoreLevel = self.level
