@@ -48,6 +48,16 @@ def main_parser() -> argparse.ArgumentParser:
     p.add_argument("--remote-prefix", metavar="PREFIX",
                    help="replace the AGC list's https://xrootd-local.unl.edu:1094//store/user/AGC prefix, e.g. "
                    "root://eospublic.cern.ch//eos/root-eos/AGC [config: agc.remote_prefix]")
+    p.add_argument("--scheduler", choices=("mt", "dask-local", "dask-remote"),
+                   help="where the event loops run: mt (this process, --mt threads), dask-local (a Dask "
+                   "LocalCluster of --ncores processes), dask-remote (the Dask scheduler at --scheduler-address) "
+                   "[config: scheduler, default mt]")
+    p.add_argument("--ncores", type=int, metavar="N", help="worker processes for dask-local; 0: all cores")
+    p.add_argument("--scheduler-address", metavar="tcp://HOST:PORT", help="the Dask scheduler for dask-remote")
+    p.add_argument("--npartitions", type=int, metavar="N", help="Dask partitions per sample (default: ROOT's)")
+    p.add_argument("--agc-list", metavar="PATH|URL",
+                   help="where --inputs agc reads the AGC file list (nanoaod_inputs.json) [config: agc.inputs, "
+                   "default: the AGC repository's list on GitHub]")
     return p
 
 
@@ -60,6 +70,11 @@ _OVERRIDES = {
     "fit": "fit",
     "tree": "tree",
     "remote_prefix": "agc.remote_prefix",
+    "agc_list": "agc.inputs",
+    "scheduler": "scheduler",
+    "ncores": "ncores",
+    "scheduler_address": "scheduler_address",
+    "npartitions": "npartitions",
 }
 
 

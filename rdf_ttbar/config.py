@@ -9,6 +9,8 @@ import yaml
 
 from .errors import UserError
 
+SCHEDULERS = ("mt", "dask-local", "dask-remote")
+
 # The built-in defaults; the repository's config.yaml states the same values
 # (a test keeps the two in step).
 DEFAULTS = {
@@ -18,6 +20,10 @@ DEFAULTS = {
     "mt": 0,
     "output_dir": "results",
     "fit": True,
+    "scheduler": "mt",
+    "ncores": 0,
+    "scheduler_address": None,
+    "npartitions": None,
     "demo": {"events_per_sample": 200000, "seed": 1, "cache_dir": None},
     "agc": {
         "inputs": "https://raw.githubusercontent.com/iris-hep/analysis-grand-challenge/main/"
@@ -34,13 +40,17 @@ _TYPES = {
     "mt": int,
     "output_dir": str,
     "fit": bool,
+    "scheduler": str,
+    "ncores": int,
+    "scheduler_address": str,
+    "npartitions": int,
     "demo.events_per_sample": int,
     "demo.seed": int,
     "demo.cache_dir": str,
     "agc.inputs": str,
     "agc.remote_prefix": str,
 }
-_NULLABLE = {"files_per_sample", "demo.cache_dir", "agc.remote_prefix"}
+_NULLABLE = {"files_per_sample", "scheduler_address", "npartitions", "demo.cache_dir", "agc.remote_prefix"}
 
 
 def load(path: str | Path | None) -> dict:
@@ -86,5 +96,8 @@ def check(key: str, value, source: str) -> None:
     expected = _TYPES[key]
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
         raise UserError(f"{source}: '{key}' must be of type {expected.__name__}, got {value!r}")
-    if key in ("mt", "files_per_sample", "demo.events_per_sample") and value < (0 if key == "mt" else 1):
-        raise UserError(f"{source}: '{key}' must be {'>= 0' if key == 'mt' else '>= 1'}, got {value}")
+    minimum = {"mt": 0, "ncores": 0, "files_per_sample": 1, "npartitions": 1, "demo.events_per_sample": 1}
+    if key in minimum and value < minimum[key]:
+        raise UserError(f"{source}: '{key}' must be >= {minimum[key]}, got {value}")
+    if key == "scheduler" and value not in SCHEDULERS:
+        raise UserError(f"{source}: unknown scheduler '{value}': choose one of {', '.join(SCHEDULERS)}")

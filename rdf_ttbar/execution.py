@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import dataclass
 
 from . import cpp
+from .config import SCHEDULERS
+from .errors import UserError
 
 
 @dataclass
@@ -16,7 +19,7 @@ class LoopStats:
     jit_s: float  # RDataFrame's just-in-time compilation
     event_loop_s: float  # the event loops proper (wall time of RunGraphs minus jitting)
     events: int  # events read from the input files
-    bytes_read: int  # bytes read from the input files
+    bytes_read: int | None  # bytes read from the input files (None: read on remote workers)
 
 
 def configure_threads(mt: int) -> int:
@@ -35,15 +38,76 @@ def configure_threads(mt: int) -> int:
     return ROOT.GetThreadPoolSize()
 
 
-def run_local(booked: list, timing: "RDFTiming", progress: bool | None = None) -> LoopStats:
+
+
+class Executor:
+    """Where the event loops run: this process ("mt") or a Dask cluster.
+
+    ``dataframe(sample, tree)`` makes the sample's RDataFrame: a local one for
+    "mt" (None: graph.book_sample makes it), a distributed one otherwise,
+    with the C++ helpers shipped to every worker.
+    """
+
+    def __init__(self, scheduler: str = "mt", ncores: int = 0, address: str | None = None,
+                 npartitions: int | None = None):
+        if scheduler not in SCHEDULERS:
+            raise UserError(f"unknown scheduler '{scheduler}': choose one of {', '.join(SCHEDULERS)}")
+        self.scheduler, self.npartitions = scheduler, npartitions
+        self.client = self.cluster = None
+        if scheduler == "mt":
+            return
+        from dask.distributed import Client, LocalCluster
+
+        if scheduler == "dask-local":
+            workers = ncores or os.cpu_count() or 1
+            self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                        dashboard_address=None)
+            self.client = Client(self.cluster)
+        else:
+            if not address:
+                raise UserError("--scheduler dask-remote needs --scheduler-address tcp://HOST:PORT")
+            try:
+                self.client = Client(address, timeout="30s")
+            except OSError as err:
+                raise UserError(f"cannot reach the Dask scheduler at {address} ({err}); start it with "
+                                "'dask scheduler' or fix --scheduler-address") from None
+        import ROOT
+
+        ROOT.RDF.Distributed.DistributeHeaders([str(p) for p in cpp.header_paths()])
+
+    @property
+    def cores(self) -> int:
+        if self.client is None:
+            import ROOT
+
+            return max(ROOT.GetThreadPoolSize(), 1)
+        return sum(w["nthreads"] for w in self.client.scheduler_info()["workers"].values())
+
+    def dataframe(self, files: list[str], tree: str):
+        import ROOT
+
+        if self.client is None:
+            return ROOT.RDataFrame(tree, ROOT.std.vector[ROOT.std.string](files))
+        kwargs = {"npartitions": self.npartitions} if self.npartitions else {}
+        return ROOT.RDataFrame(tree, files, executor=self.client, **kwargs)
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def run_graphs(booked: list, timing: "RDFTiming", executor: Executor, progress: bool | None = None) -> LoopStats:
     """Start the event loops of all samples together (RDF's RunGraphs).
 
     ``progress`` adds ROOT's RDF progress bar (default: when stdout is a terminal).
     """
     import ROOT
 
+    distributed = executor.client is not None
     if progress is None:
-        progress = sys.stdout.isatty()
+        progress = sys.stdout.isatty() and not distributed
     if progress:
         for b in booked:
             ROOT.RDF.Experimental.AddProgressBar(ROOT.RDF.AsRNode(b.dataframe))
@@ -57,7 +121,7 @@ def run_local(booked: list, timing: "RDFTiming", progress: bool | None = None) -
         jit_s=timing.jit_s,
         event_loop_s=max(wall - jit, 0.0),
         events=sum(int(b.count.GetValue()) for b in booked),
-        bytes_read=int(ROOT.TFile.GetFileBytesRead() - bytes_before),
+        bytes_read=None if distributed else int(ROOT.TFile.GetFileBytesRead() - bytes_before),
     )
 
 

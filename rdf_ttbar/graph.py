@@ -33,17 +33,14 @@ class BookedSample:
         return [self.count, *self.histograms.values()]
 
 
-def book_sample(sample: Sample, tree: str = "Events", dataframe=None) -> BookedSample:
-    """Build the graph of one sample; nothing runs until the event loop starts.
+def book_sample(sample: Sample, dataframe) -> BookedSample:
+    """Build the graph of one sample on its (local or distributed) RDataFrame.
 
-    ``dataframe`` replaces the default ``ROOT.RDataFrame(tree, files)``, e.g. a
-    distributed RDataFrame.
+    Nothing runs until the event loop starts.
     """
     import ROOT
 
     cpp.declare()
-    if dataframe is None:
-        dataframe = ROOT.RDataFrame(tree, ROOT.std.vector[ROOT.std.string](sample.files))
     booked = BookedSample(sample, dataframe, dataframe.Count())
     systs = sy.booked_systematics(sample.process, sample.variation)
 

@@ -161,3 +161,21 @@ class _quiet_root:
 
     def __exit__(self, *exc):
         self.ROOT.gErrorIgnoreLevel = self.level
+
+
+def agc_samples(source: str, files_per_sample: int | None = None,
+                remote_prefix: str | None = None, timeout_s: float = 30.0) -> list[Sample]:
+    """The AGC file list from a local path or an https:// URL."""
+    if not source.startswith(("https://", "http://")):
+        return read_file_list(source, files_per_sample, remote_prefix)
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(source, timeout=timeout_s) as response:
+            content = json.loads(response.read())
+    except json.JSONDecodeError as err:
+        raise UserError(f"the AGC file list at {source} is not valid JSON ({err})") from None
+    except OSError as err:
+        raise UserError(f"cannot download the AGC file list from {source} ({err}); download it elsewhere and "
+                        "pass the local copy with --agc-list FILE.json (or agc.inputs in config.yaml)") from None
+    return parse_file_list(content, source, Path.cwd(), files_per_sample, remote_prefix)

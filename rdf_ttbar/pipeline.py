@@ -32,9 +32,7 @@ def resolve_samples(options: dict) -> list[inputs.Sample]:
         path = demo.ensure_demo_set(d["cache_dir"], d["events_per_sample"], d["seed"])
         return inputs.read_file_list(path, n)
     if choice == "agc":
-        from . import agc
-
-        return agc.samples(options["agc"]["inputs"], n, options["agc"]["remote_prefix"])
+        return inputs.agc_samples(options["agc"]["inputs"], n, options["agc"]["remote_prefix"])
     if not choice.endswith(".json") and not Path(choice).exists():
         raise UserError(f"--inputs '{choice}' is neither 'demo', 'agc' nor a JSON file list")
     return inputs.read_file_list(choice, n, options["agc"]["remote_prefix"])
@@ -68,16 +66,23 @@ def run(options: dict) -> dict:
 
     from . import execution, graph, histograms
 
-    n_threads = execution.configure_threads(options["mt"])
+    execution.configure_threads(options["mt"])
+    executor = execution.Executor(options["scheduler"], options["ncores"], options["scheduler_address"],
+                                  options["npartitions"])
     with staged_outputs(output_dir) as staging, execution.RDFTiming() as timing:
-        booked = [graph.book_sample(s, options["tree"]) for s in samples]
-        graph.book_variations(booked)  # jits the code of all graphs
-        setup_s = time.perf_counter() - START_TIME - timing.jit_s
         try:
-            stats = execution.run_local(booked, timing)
+            booked = [graph.book_sample(s, executor.dataframe(s.files, options["tree"])) for s in samples]
+            graph.book_variations(booked)  # jits the code of all graphs
+            setup_s = time.perf_counter() - START_TIME - timing.jit_s
+            stats = execution.run_graphs(booked, timing, executor)
+            n_cores = executor.cores
+        except UserError:
+            raise
         except Exception as err:  # ROOT's C++ exceptions arrive as Python exceptions
             raise UserError(f"the event loop failed: {err}\nCheck that the input files are readable "
                             "and complete (and the server reachable).") from None
+        finally:
+            executor.close()
         hists = histograms.collect(booked)
         histograms.write(hists, staging / "histograms.root")
 
@@ -94,13 +99,13 @@ def run(options: dict) -> dict:
             fit_s = time.perf_counter() - t_fit
         plots_s = time.perf_counter() - t - fit_s
 
-        metrics = make_metrics(samples, booked, stats, n_threads, setup_s, fit_s, plots_s)
+        metrics = make_metrics(samples, booked, stats, n_cores, setup_s, fit_s, plots_s, options["scheduler"])
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     print_summary(metrics, fit_summary, output_dir)
     return metrics
 
 
-def make_metrics(samples, booked, stats, n_threads, setup_s, fit_s, plots_s) -> dict:
+def make_metrics(samples, booked, stats, n_threads, setup_s, fit_s, plots_s, scheduler="mt") -> dict:
     processing_s = stats.jit_s + stats.event_loop_s
     return {
         "wall_time_s": {
@@ -116,6 +121,7 @@ def make_metrics(samples, booked, stats, n_threads, setup_s, fit_s, plots_s) -> 
         "event_rate_per_core_hz": stats.events / stats.event_loop_s / n_threads if stats.event_loop_s else None,
         "event_rate_incl_jitting_hz": stats.events / processing_s if processing_s else None,
         "cores": n_threads,
+        "scheduler": scheduler,
         "bytes_read": stats.bytes_read,
         "files": sum(len(s.files) for s in samples),
         "samples": {b.sample.name: int(b.count.GetValue()) for b in booked},
@@ -129,7 +135,8 @@ def print_summary(metrics: dict, fit_summary: dict | None, output_dir: Path) -> 
           f"in {t['event_loop']:.1f} s ({rate / 1e3:,.1f} kHz, "
           f"{(metrics['event_rate_per_core_hz'] or 0.0) / 1e3:,.1f} kHz per core on {metrics['cores']} cores; "
           f"jitting {t['jitting']:.1f} s, set-up {t['setup']:.1f} s, total {t['total']:.1f} s)")
-    print(f"rdf_ttbar: read {metrics['bytes_read'] / 1e6:,.1f} MB")
+    if metrics["bytes_read"] is not None:
+        print(f"rdf_ttbar: read {metrics['bytes_read'] / 1e6:,.1f} MB")
     if fit_summary:
         poi = fit_summary["ttbar_norm"]
         print(f"rdf_ttbar: ttbar_norm = {poi['value']:.3f} +- {poi['uncertainty']:.3f}")
