@@ -91,9 +91,10 @@ def resolution_factors(run, lumi, event, counts) -> np.ndarray:
 
     run, lumi, event: one value per event; counts: number of jets per event (nJet).
     """
-    run = np.asarray(run).astype(np.uint64)
-    lumi = np.asarray(lumi).astype(np.uint64)
-    event = np.asarray(event).astype(np.uint64)
+    # dtype=uint64 directly: a Python list with ints >= 2**63 must not go through float64
+    run = np.asarray(run, dtype=np.uint64)
+    lumi = np.asarray(lumi, dtype=np.uint64)
+    event = np.asarray(event, dtype=np.uint64)
     counts = np.asarray(counts).astype(np.int64)
     key = _splitmix64(_splitmix64(_splitmix64(run) ^ lumi) ^ event)
     key = np.repeat(key, counts)

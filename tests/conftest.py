@@ -1,0 +1,51 @@
+"""Shared test helpers (kept small).
+
+- puts tests/ on sys.path so that ``import oracle`` / ``import edge_cases`` work
+  whatever pytest's import mode or package layout;
+- ``shared_data_dir()`` / ``real_ttbar_file()``: the read-only real data. The
+  shared directory is $RDF_TTBAR_SHARED if set (the ``shared`` folder, or its
+  ``data`` folder directly), else <repo root>/../shared. Missing data is a test
+  FAILURE with a clear message, never a silent skip.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent
+if str(TESTS_DIR) not in sys.path:
+    sys.path.insert(0, str(TESTS_DIR))
+
+REAL_TTBAR_NAME = "nanoAOD_2015_CMS_Open_Data_ttbar.root"
+
+
+def shared_data_dir() -> Path:
+    env = os.environ.get("RDF_TTBAR_SHARED")
+    base = Path(env) if env else TESTS_DIR.parents[1] / "shared"
+    candidates = [base / "data", base]
+    for d in candidates:
+        if (d / REAL_TTBAR_NAME).is_file():
+            return d
+    pytest.fail(
+        f"shared data not found: looked for {REAL_TTBAR_NAME} in "
+        f"{', '.join(str(c) for c in candidates)}. Set RDF_TTBAR_SHARED to the 'shared' "
+        f"directory (the one containing data/ and spec/).",
+        pytrace=False,
+    )
+
+
+def real_ttbar_file() -> Path:
+    """The 200-event real ttbar NanoAOD file."""
+    return shared_data_dir() / REAL_TTBAR_NAME
+
+
+def reference_json() -> Path:
+    """AGC v1.2.0 coffea reference histograms (first file of every sample)."""
+    path = shared_data_dir() / "reference" / "histos_1_file_per_process.json"
+    if not path.is_file():
+        pytest.fail(f"reference histograms not found: {path}", pytrace=False)
+    return path
