@@ -48,6 +48,8 @@ def main_parser() -> argparse.ArgumentParser:
     p.add_argument("--remote-prefix", metavar="PREFIX",
                    help="replace the AGC list's https://xrootd-local.unl.edu:1094//store/user/AGC prefix, e.g. "
                    "root://eospublic.cern.ch//eos/root-eos/AGC [config: agc.remote_prefix]")
+    p.add_argument("--cache-dir", metavar="DIR",
+                   help="copy remote input files once into DIR and read the local copies [config: cache_dir]")
     p.add_argument("--scheduler", choices=("mt", "dask-local", "dask-remote"),
                    help="where the event loops run: mt (this process, --mt threads), dask-local (a Dask "
                    "LocalCluster of --ncores processes), dask-remote (the Dask scheduler at --scheduler-address) "
@@ -71,6 +73,7 @@ _OVERRIDES = {
     "tree": "tree",
     "remote_prefix": "agc.remote_prefix",
     "agc_list": "agc.inputs",
+    "cache_dir": "cache_dir",
     "scheduler": "scheduler",
     "ncores": "ncores",
     "scheduler_address": "scheduler_address",

@@ -20,6 +20,7 @@ DEFAULTS = {
     "mt": 0,
     "output_dir": "results",
     "fit": True,
+    "cache_dir": None,
     "scheduler": "mt",
     "ncores": 0,
     "scheduler_address": None,
@@ -40,6 +41,7 @@ _TYPES = {
     "mt": int,
     "output_dir": str,
     "fit": bool,
+    "cache_dir": str,
     "scheduler": str,
     "ncores": int,
     "scheduler_address": str,
@@ -50,7 +52,7 @@ _TYPES = {
     "agc.inputs": str,
     "agc.remote_prefix": str,
 }
-_NULLABLE = {"files_per_sample", "scheduler_address", "npartitions", "demo.cache_dir", "agc.remote_prefix"}
+_NULLABLE = {"files_per_sample", "cache_dir", "scheduler_address", "npartitions", "demo.cache_dir", "agc.remote_prefix"}
 
 
 def load(path: str | Path | None) -> dict:

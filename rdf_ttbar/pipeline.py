@@ -60,6 +60,10 @@ def run(options: dict) -> dict:
     """Run the whole job; returns the metrics (also written to metrics.json)."""
     output_dir = Path(options["output_dir"])
     samples = resolve_samples(options)
+    if options["cache_dir"]:
+        from . import remote
+
+        samples = remote.localize(samples, Path(options["cache_dir"]))
     inputs.check_files(samples, options["tree"])
 
     import ROOT  # noqa: F401  (import cost is part of the set-up time)
