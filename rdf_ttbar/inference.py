@@ -19,33 +19,35 @@ Entry points:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
+import logging
 import math
 import os
 import shutil
 import sys
 import tempfile
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rdf_ttbar.errors import UserError
 from rdf_ttbar.systematics import (
     FIT_BIN_EDGES,
     PROCESSES,
     REGIONS,
     SYSTEMATICS,
-    histogram_name,
-    pseudodata_name,
 )
 
 MEASUREMENT = "CMS_ttbar"
 POI = "ttbar_norm"
 POI_BOUNDS = (0.0, 10.0)
 DATA_SAMPLE = "Pseudodata"
-DATA_SAMPLE_PATH = pseudodata_name("").lstrip("_")  # "pseudodata"
+DATA_SAMPLE_PATH = "pseudodata"  # {region}_pseudodata, see systematics.pseudodata_name
 # sample names in the fit (the AGC's names), keyed by process
 SAMPLE_LABELS = {
     "ttbar": "ttbar",
@@ -58,8 +60,11 @@ WORKSPACE_FILE = "workspace.json"
 FIT_RESULTS_FILE = "fit_results.json"
 
 
-class FitError(Exception):
-    """The fit cannot run: the message names the problem and how to fix it."""
+class FitError(UserError):
+    """The fit cannot run: the message names the problem and how to fix it.
+
+    (A ``UserError``, so the command line prints it as a clear error message.)
+    """
 
 
 class FitWarning(UserWarning):
@@ -147,18 +152,26 @@ def cabinetry_config(histograms_path: str | os.PathLike,
     return config
 
 
-def required_histograms(config: dict[str, Any]) -> list[str]:
-    """Names (inside the input file) of all histograms the configuration reads, in order."""
-    from cabinetry import route
+def template_histogram_name(config: dict[str, Any], region: dict, sample: dict,
+                            systematic: dict | None = None, template: str | None = None) -> str:
+    """Name inside the input file of the histogram of one template, from the config's
+    ``InputPath`` (with cabinetry's own path resolution, as ``templates.collect`` does)."""
     from cabinetry.templates import collector
 
     general = config["General"]
+    path = collector._histo_path(general["InputPath"], general.get("VariationPath", ""),
+                                 region, sample, systematic or {}, template)
+    return path.rsplit(":", 1)[1]  # histogram names have no ':'; file paths may
+
+
+def required_histograms(config: dict[str, Any]) -> list[str]:
+    """Names (inside the input file) of all histograms the configuration reads, in order."""
+    from cabinetry import route
+
     names: list[str] = []
 
     def collect(region, sample, systematic, template):
-        path = collector._histo_path(general["InputPath"], general.get("VariationPath", ""),
-                                     region, sample, systematic, template)
-        name = path.rsplit(":", 1)[1]
+        name = template_histogram_name(config, region, sample, systematic, template)
         if name not in names:
             names.append(name)
 
@@ -268,16 +281,12 @@ def template_router(config: dict[str, Any], hfile: _HistogramFile):
     (The AGC does the same with ``hist`` slicing ``[110j::hist.rebin(2)]``.)
     """
     from cabinetry import route
-    from cabinetry.templates import collector
 
-    general = config["General"]
     router = route.Router()
 
     @router.register_template_builder()
     def rebinned_template(region, sample, systematic, template):
-        path = collector._histo_path(general["InputPath"], general.get("VariationPath", ""),
-                                     region, sample, systematic, template)
-        name = path.rsplit(":", 1)[1]
+        name = template_histogram_name(config, region, sample, systematic, template)
         values, variances = hfile.fit_binned(name, region["Binning"])
         return _to_boost(values, variances, region["Binning"])
 
@@ -316,7 +325,7 @@ def _prune_empty_samples(config: dict[str, Any], hfile: _HistogramFile) -> tuple
             continue
         nonempty = []
         for rname, region in region_by_name.items():
-            name = histogram_name(region["RegionPath"], sample["SamplePath"])
+            name = template_histogram_name(config, region, sample)
             values, _ = hfile.fit_binned(name, region["Binning"])
             if np.sum(values) > 0:
                 nonempty.append(rname)
@@ -378,15 +387,28 @@ def _prune_invalid_modifiers(ws: dict[str, Any]) -> list[str]:
                 elif isinstance(data, list):
                     bad = not all(v is None or math.isfinite(v) for v in data)
                 if bad:
+                    detail = (f"hi={data['hi']:.3g}, lo={data['lo']:.3g}" if mod["type"] == "normsys"
+                              else "non-finite template")
                     messages.append(
                         f"modifier '{mod['name']}' ({mod['type']}) of sample '{sample['name']}' "
-                        f"in region '{channel['name']}' is ill-defined (data {data}): removed "
+                        f"in region '{channel['name']}' is ill-defined ({detail}): removed "
                         f"(too few events in the variation?)"
                     )
                 else:
                     kept.append(mod)
             sample["modifiers"] = kept
     return messages
+
+
+@contextlib.contextmanager
+def _quiet_logger(name: str, level: int = logging.CRITICAL):
+    logger = logging.getLogger(name)
+    previous = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
 
 
 def _warn(msg: str) -> None:
@@ -412,8 +434,10 @@ def build_workspace(histograms_path: str | os.PathLike, template_dir: str | os.P
     config, messages, dropped = _prune_empty_samples(config, hfile)
     cabinetry.configuration.validate(config)
 
-    cabinetry.templates.build(config, router=template_router(config, hfile))
-    cabinetry.templates.postprocess(config)
+    # (cabinetry.histo logs every template with empty bins, normal for sparse samples)
+    with _quiet_logger("cabinetry.histo", logging.ERROR):
+        cabinetry.templates.build(config, router=template_router(config, hfile))
+        cabinetry.templates.postprocess(config)
     with np.errstate(divide="ignore", invalid="ignore"):
         ws = cabinetry.workspace.build(config, with_validation=False)
     messages += _prune_invalid_modifiers(ws)
@@ -478,6 +502,28 @@ def _parameters_summary(model, fit_results) -> list[dict[str, Any]]:
     return params
 
 
+def _check_data_covered(ws: dict[str, Any]) -> None:
+    """Raise FitError where a bin has data but every sample predicts zero events
+    (the likelihood is zero there at any parameter values near nominal)."""
+    observations = {o["name"]: np.asarray(o["data"], dtype=float) for o in ws["observations"]}
+    problems = []
+    for channel in ws["channels"]:
+        total = np.sum([np.asarray(s["data"], dtype=float) for s in channel["samples"]], axis=0)
+        data = observations[channel["name"]]
+        bad = np.flatnonzero((total <= 0) & (data > 0))
+        if bad.size:
+            edges = FIT_BIN_EDGES
+            ranges = ", ".join(f"[{edges[i]:g}, {edges[i + 1]:g})" for i in bad)
+            problems.append(f"region '{channel['name']}' bins {ranges}")
+    if problems:
+        raise FitError(
+            "the pseudo-data have events where no simulated sample predicts any: "
+            + "; ".join(problems)
+            + ". The model cannot describe them (too few events were processed). "
+            "Fix: process more events (larger -n / --events-per-sample)."
+        )
+
+
 def fit_workspace(ws: dict[str, Any]):
     """MLE fit (cabinetry.fit.fit, pyhf + minuit) of a workspace: (model, data, FitResults).
 
@@ -486,11 +532,13 @@ def fit_workspace(ws: dict[str, Any]):
     import cabinetry
     import pyhf
 
+    _check_data_covered(ws)
     model, data = cabinetry.model_utils.model_and_data(ws)
     last_exc = None
     for strategy in (None, 2):
         try:
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore"), _quiet_logger("pyhf.optimize.mixins"):
+                # (pyhf logs a failed minimisation with a traceback; it is reported below)
                 fit_results = cabinetry.fit.fit(model, data, strategy=strategy)
         except (pyhf.exceptions.FailedMinimization, ValueError) as exc:
             last_exc = exc
@@ -558,6 +606,9 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600
         with os.fdopen(fd, "w") as f:
             json.dump(obj, f, indent=2, sort_keys=False, allow_nan=False)
             f.write("\n")
@@ -569,16 +620,20 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
     return path
 
 
+@dataclass
 class FitOutcome:
-    """Everything a fit produced: the summary plus the cabinetry/pyhf objects (for plots)."""
+    """Everything a fit produced: the summary plus the cabinetry/pyhf objects (for plots).
 
-    def __init__(self, summary, config, workspace, model, data, fit_results):
-        self.summary = summary
-        self.config = config
-        self.workspace = workspace
-        self.model = model
-        self.data = data
-        self.fit_results = fit_results
+    ``config`` is the configuration actually used (empty samples pruned); its
+    HistogramFolder (the templates) no longer exists.
+    """
+
+    summary: dict[str, Any]
+    config: dict[str, Any]
+    workspace: dict[str, Any]
+    model: Any  # pyhf.pdf.Model
+    data: list[float]  # observations + auxdata
+    fit_results: Any  # cabinetry.fit.FitResults
 
 
 def run_fit_outcome(histograms_path: str | os.PathLike, output_dir: str | os.PathLike) -> FitOutcome:
@@ -600,15 +655,24 @@ def run_fit_outcome(histograms_path: str | os.PathLike, output_dir: str | os.Pat
     return FitOutcome(summary, config, ws, model, data, fit_results)
 
 
-def run_fit(histograms_path: str | os.PathLike, output_dir: str | os.PathLike) -> dict[str, Any]:
+def run_fit(histograms_path: str | os.PathLike, output_dir: str | os.PathLike,
+            plots_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """Build the model from ``histograms_path``, fit it, write ``output_dir/workspace.json``
     and ``output_dir/fit_results.json``; return the fit summary (the content of the latter).
+    With ``plots_dir``, also draw the fit plots there (``plots.plot_fit``; their paths are
+    added to the returned summary under "plots").
 
     Raises FitError with a message naming the problem and the fix when the inputs are
     unusable. Samples without events are removed from the regions where they are empty
     (a ``FitWarning`` says so, and the summary lists them under ``warnings``).
     """
-    return run_fit_outcome(histograms_path, output_dir).summary
+    outcome = run_fit_outcome(histograms_path, output_dir)
+    if plots_dir is not None:
+        from rdf_ttbar import plots
+
+        paths = plots.plot_fit(outcome.config, outcome.workspace, outcome.fit_results, plots_dir)
+        outcome.summary["plots"] = [str(p) for p in paths]
+    return outcome.summary
 
 
 # ---------------------------------------------------------------------------
@@ -622,7 +686,7 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
     parser.add_argument("--output-dir", type=Path, default=None,
                         help="where to write workspace.json, fit_results.json and plots/ "
                              "(default: the folder of HISTOGRAMS.root)")
-    parser.add_argument("--no-plots", action="store_true", help="do not draw the fit plots")
+    parser.add_argument("--no-plots", action="store_true", help="do not draw the plots (input histograms and fit)")
     return parser
 
 
@@ -632,19 +696,21 @@ def format_result(summary: dict[str, Any]) -> str:
 
 
 def run_fit_and_plots(histograms_path, output_dir, plots: bool = True) -> dict[str, Any]:
-    """Fit, then draw the fit plots into ``output_dir/plots`` (paths listed under "plots")."""
-    outcome = run_fit_outcome(histograms_path, output_dir)
-    if plots:
-        from rdf_ttbar import plots as plotting
+    """:func:`run_fit`, then the input-histogram plots, all into ``output_dir/plots`` (their
+    paths are listed under "plots" in the returned summary)."""
+    if not plots:
+        return run_fit(histograms_path, output_dir)
+    from rdf_ttbar import plots as plotting
 
-        plots_dir = Path(output_dir) / "plots"
-        paths = plotting.plot_fit(outcome.config, outcome.workspace, outcome.fit_results, plots_dir)
-        outcome.summary["plots"] = [str(p) for p in paths]
-    return outcome.summary
+    plots_dir = Path(output_dir) / "plots"
+    summary = run_fit(histograms_path, output_dir, plots_dir=plots_dir)
+    histogram_plots = plotting.plot_histograms(histograms_path, plots_dir)
+    summary["plots"] = [str(p) for p in histogram_plots] + summary["plots"]
+    return summary
 
 
 def fit_only_main(args: argparse.Namespace) -> int:
-    """``python -m rdf_ttbar fit``: returns the exit status (1 on FitError, message on stderr)."""
+    """``python -m rdf_ttbar fit``: returns the exit status (2 on FitError, message on stderr)."""
     output_dir = args.output_dir if args.output_dir is not None else Path(args.histograms).parent
     try:
         with warnings.catch_warnings():
@@ -652,7 +718,7 @@ def fit_only_main(args: argparse.Namespace) -> int:
             summary = run_fit_and_plots(args.histograms, output_dir, plots=not args.no_plots)
     except FitError as exc:
         print(f"rdf_ttbar fit: error: {exc}", file=sys.stderr)
-        return 1
+        return 2
     for msg in summary["warnings"]:
         print(f"rdf_ttbar fit: warning: {msg}", file=sys.stderr)
     print(format_result(summary))
@@ -662,9 +728,16 @@ def fit_only_main(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv=None) -> int:
-    parser = add_fit_arguments(argparse.ArgumentParser(prog="python -m rdf_ttbar.inference"))
-    return fit_only_main(parser.parse_args(argv))
+# the subcommand interface of rdf_ttbar.cli: module.add_arguments(parser); module.main(args)
+add_arguments = add_fit_arguments
+
+
+def main(args: argparse.Namespace | list[str] | None = None) -> int:
+    """Run the fit subcommand from parsed arguments (or an argument list / sys.argv)."""
+    if not isinstance(args, argparse.Namespace):
+        parser = add_fit_arguments(argparse.ArgumentParser(prog="python -m rdf_ttbar fit"))
+        args = parser.parse_args(args)
+    return fit_only_main(args)
 
 
 if __name__ == "__main__":
