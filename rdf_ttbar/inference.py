@@ -344,6 +344,23 @@ def _prune_empty_samples(config: dict[str, Any], hfile: _HistogramFile) -> tuple
         kept_samples.append(sample)
     config["Samples"] = kept_samples
 
+    # a region where no sample has events: drop it when the data are empty there too
+    for rname in list(region_by_name):
+        if any(not s.get("Data") and rname in s.get("Regions", [rname]) for s in kept_samples):
+            continue
+        data = next(s for s in kept_samples if s.get("Data"))
+        values, _ = hfile.fit_binned(template_histogram_name(config, region_by_name[rname], data),
+                                     region_by_name[rname]["Binning"])
+        if np.sum(values) > 0:
+            raise FitError(f"region '{rname}' has pseudo-data but no simulated events of any sample in the "
+                           "fit range, so the model cannot describe it. Fix: process more events "
+                           "(larger -n / --events-per-sample) or skip the fit with --no-fit.")
+        messages.append(f"region '{rname}' has no events at all: dropped from the fit")
+        config["Regions"] = [r for r in config["Regions"] if r["Name"] != rname]
+        for s in kept_samples:
+            if "Regions" in s:
+                s["Regions"] = [r for r in s["Regions"] if r != rname]
+
     poi_samples = config["NormFactors"][0]["Samples"]
     poi_samples = [poi_samples] if isinstance(poi_samples, str) else list(poi_samples)
     if not any(s["Name"] in poi_samples for s in kept_samples):

@@ -247,9 +247,13 @@ def plot_fit(config: dict[str, Any], workspace, fit_results, plots_dir,
         "postfit": cabinetry.model_utils.prediction(model, fit_results=fit_results),
     }
     for stage, prediction in predictions.items():
-        figures = cabinetry.visualize.data_mc(
-            prediction, data, config=config, colors=colors, save_figure=False, close_figure=False
-        ) or []
+        try:
+            figures = cabinetry.visualize.data_mc(
+                prediction, data, config=config, colors=colors, save_figure=False, close_figure=False
+            ) or []
+        except ValueError as err:  # e.g. a negative post-fit yield in a degenerate fit
+            warnings.warn(f"no {stage} data/model plot: {err}".replace("\n", " "), stacklevel=2)
+            continue
         for item in figures:
             fig = item["figure"]
             name = f"data_mc_{stage}_{fit_region_file_name(item['region'])}.png"
