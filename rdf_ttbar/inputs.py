@@ -131,8 +131,11 @@ def check_files(samples: list[Sample], tree: str) -> None:
 
 
 def _check_one(ROOT, path: str, tree: str, check_branches: bool) -> str | None:
-    with _quiet_root(ROOT):
-        f = ROOT.TFile.Open(path, "READ")
+    try:
+        with _quiet_root(ROOT):
+            f = ROOT.TFile.Open(path, "READ")
+    except OSError:  # PyROOT raises where C++ returns a null pointer
+        f = None
     if not f or f.IsZombie():
         return "cannot be opened as a ROOT file (missing, unreachable or corrupt)"
     try:

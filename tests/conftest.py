@@ -49,3 +49,24 @@ def reference_json() -> Path:
     if not path.is_file():
         pytest.fail(f"reference histograms not found: {path}", pytrace=False)
     return path
+
+
+# a demo set shared by the tests of one session: 9 samples, several files each
+DEMO_EVENTS_PER_SAMPLE = 60_000
+DEMO_EVENTS_PER_FILE = 20_000
+DEMO_SEED = 20261124
+
+
+def generate_demo(out: Path, events_per_file: int = DEMO_EVENTS_PER_FILE,
+                  events_per_sample: int = DEMO_EVENTS_PER_SAMPLE) -> Path:
+    from helpers import run_cli
+
+    run_cli("generate", "--events-per-sample", events_per_sample, "--events-per-file", events_per_file,
+            "--seed", DEMO_SEED, "--output-dir", out)
+    return out / "nanoaod_inputs.json"
+
+
+@pytest.fixture(scope="session")
+def demo_inputs(tmp_path_factory) -> Path:
+    """The input list of a small demo set (several files per sample)."""
+    return generate_demo(tmp_path_factory.mktemp("demo"))

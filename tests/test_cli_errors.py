@@ -1,0 +1,118 @@
+"""Bad input gets one clear message, a non-zero exit and no half-written outputs; odd input works."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import edge_cases
+import oracle
+from conftest import real_ttbar_file
+from helpers import ALL_SAMPLES, run_cli, run_histograms, same_files_everywhere, write_inputs
+
+
+def fails(*args, expect: list[str], out=None):
+    """Run the CLI expecting failure; the message must contain every string of ``expect``."""
+    result = run_cli(*args, check=False)
+    assert result.returncode != 0, result.stdout
+    message = result.stderr
+    for text in expect:
+        assert text in message, f"{text!r} not in:\n{message}"
+    assert "Traceback" not in message, message
+    if out is not None:
+        leftovers = sorted(p.name for p in out.iterdir()) if out.exists() else []
+        assert leftovers in ([], ["metrics.json"]), leftovers  # only what was there before
+    return message
+
+
+@pytest.fixture
+def out(tmp_path):
+    """An output directory holding the metrics.json of an earlier run, which a failure must keep."""
+    d = tmp_path / "out"
+    d.mkdir()
+    (d / "metrics.json").write_text('{"earlier": true}')
+    yield d
+    assert json.loads((d / "metrics.json").read_text()) == {"earlier": True}
+
+
+def test_missing_input_file(tmp_path, out):
+    inputs = same_files_everywhere(tmp_path / "in.json", [(tmp_path / "nope.root", 10)])
+    fails("--inputs", inputs, "--output-dir", out, expect=["nope.root", "no such file", "input list"], out=out)
+
+
+def test_not_a_root_file(tmp_path, out):
+    bad = tmp_path / "bad.root"
+    bad.write_text("this is not ROOT")
+    inputs = same_files_everywhere(tmp_path / "in.json", [(bad, 10)])
+    fails("--inputs", inputs, "--output-dir", out, expect=["bad.root", "cannot be opened as a ROOT file"], out=out)
+
+
+def test_wrong_tree_name(tmp_path, out):
+    inputs = same_files_everywhere(tmp_path / "in.json", [(real_ttbar_file(), 200)])
+    fails("--inputs", inputs, "--output-dir", out, "--tree", "Evnts",
+          expect=["no TTree 'Evnts'", "keys: Events", "--tree"], out=out)
+
+
+def test_malformed_json(tmp_path, out):
+    bad = tmp_path / "in.json"
+    bad.write_text('{"ttbar": {"nominal": {"files": [')
+    fails("--inputs", bad, "--output-dir", out, expect=["not valid JSON", "nanoaod_inputs.json format"], out=out)
+
+
+def test_json_of_the_wrong_shape(tmp_path, out):
+    bad = tmp_path / "in.json"
+    bad.write_text(json.dumps({"ttbar": {"nominal": {"files": [{"path": "a.root"}]}}}))
+    fails("--inputs", bad, "--output-dir", out, expect=["ttbar/nominal", "file #0", "nevts"], out=out)
+    bad.write_text(json.dumps({"tt_bar": {"nominal": {"files": []}}}))
+    fails("--inputs", bad, "--output-dir", out, expect=["unknown process 'tt_bar'", "known: ttbar"], out=out)
+
+
+def test_inputs_neither_demo_agc_nor_file(out):
+    fails("--inputs", "dmeo", "--output-dir", out, expect=["'dmeo'", "demo", "agc"], out=out)
+
+
+def test_malformed_config(tmp_path, out):
+    config = tmp_path / "config.yaml"
+    config.write_text("mt: [1,\n")
+    fails("--config", config, "--output-dir", out, expect=["not valid YAML", str(config)], out=out)
+    config.write_text("threads: 2\n")
+    fails("--config", config, "--output-dir", out, expect=["unknown option 'threads'", "mt"], out=out)
+    config.write_text("mt: two\n")
+    fails("--config", config, "--output-dir", out, expect=["'mt' must be of type int"], out=out)
+    fails("--config", tmp_path / "missing.yaml", expect=["missing.yaml", "does not exist"])
+
+
+def test_unknown_option_values(out):
+    fails("--mt", "-1", "--output-dir", out, expect=["'mt' must be >= 0"], out=out)
+    fails("--scheduler", "spark", expect=["invalid choice: 'spark'"])
+    fails("-n", "0", expect=["'files_per_sample' must be >= 1"])
+    fails("--frobnicate", expect=["unrecognized arguments: --frobnicate"])
+
+
+def test_odd_files_are_processed(tmp_path):
+    """A zero-event file, UChar_t jetId, a missing optional branch, a sample where nothing passes."""
+    empty, uchar, missing = tmp_path / "empty.root", tmp_path / "uchar.root", tmp_path / "missing.root"
+    edge_cases.write_empty_file(empty)
+    edge_cases.write_edge_case_file(uchar, jet_id_type="uint8")
+    edge_cases.write_missing_branch_file(missing)
+    n = len(edge_cases.EDGE_EVENTS)
+    files = {s: [(uchar, n), (missing, n)] for s in ALL_SAMPLES}
+    # single top s-channel: only the zero-event file; t-channel: the real events, none of which passes 4j2b
+    files[("single_top_s_chan", "nominal")] = [(empty, 0), (uchar, n)]
+    files[("single_top_t_chan", "nominal")] = [(empty, 0), (real_ttbar_file(), 200)]
+    inputs = write_inputs(tmp_path / "in.json", files)
+    actual = oracle.read_root_histograms(run_histograms(inputs, tmp_path / "out", "--mt", "2"))
+    expected = oracle.all_histograms(str(inputs))
+    problems = oracle.compare(actual, expected, rtol=1e-6)
+    assert not problems, "\n".join(problems)
+    assert np.all(actual["4j2b_single_top_t_chan"].sumw == 0)  # nothing passes, histogram still there
+    assert actual["4j1b_ttbar"].sumw.sum() > 0
+
+
+def test_only_empty_files(tmp_path, out):
+    empty = tmp_path / "empty.root"
+    edge_cases.write_empty_file(empty)
+    inputs = same_files_everywhere(tmp_path / "in.json", [(empty, 0)])
+    fails("--inputs", inputs, "--output-dir", out, expect=["0 events", "cannot be normalised"], out=out)
