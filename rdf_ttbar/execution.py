@@ -101,21 +101,24 @@ class Executor:
 def run_graphs(booked: list, timing: "RDFTiming", executor: Executor, progress: bool | None = None) -> LoopStats:
     """Start the event loops of all samples together (RDF's RunGraphs).
 
-    ``progress`` adds ROOT's RDF progress bar (default: when stdout is a terminal).
+    ``progress`` draws a progress bar on stderr (default: when stderr is a terminal).
     """
     import ROOT
 
     distributed = executor.client is not None
     if progress is None:
-        progress = sys.stdout.isatty() and not distributed
-    if progress:
+        progress = sys.stderr.isatty() and not distributed
+    if progress:  # one bar for all loops (ROOT's own bar draws one line per concurrent loop)
+        ROOT.rdf_ttbar.progress_bar().Start(sum(b.sample.nevts for b in booked))
         for b in booked:
-            ROOT.RDF.Experimental.AddProgressBar(ROOT.RDF.AsRNode(b.dataframe))
+            ROOT.rdf_ttbar.report_progress(b.count, 10_000)
     jit_before = timing.jit_s
     bytes_before = ROOT.TFile.GetFileBytesRead()
     start = time.perf_counter()
     ROOT.RDF.RunGraphs([h for b in booked for h in b.handles()])
     wall = time.perf_counter() - start
+    if progress:
+        ROOT.rdf_ttbar.progress_bar().Finish()
     jit = timing.jit_s - jit_before
     return LoopStats(
         jit_s=timing.jit_s,
