@@ -113,7 +113,7 @@ def main(args) -> int:
     errors = validate(histos, reference, args.include_random)
     extra = sorted(set(histos) - set(reference))
     for name, problems in sorted(errors.items()):
-        if args.verbose or problems == ["missing"]:
+        if args.verbose or len(problems) == 1:
             print(f"{name}: " + "; ".join(problems))
         else:
             print(f"{name}: {len(problems)} problem(s), first: {problems[0]}")
