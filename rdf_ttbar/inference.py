@@ -40,6 +40,7 @@ from rdf_ttbar.systematics import (
     FIT_BIN_EDGES,
     PROCESSES,
     REGIONS,
+    SAMPLE_LABELS,
     SYSTEMATICS,
 )
 
@@ -48,14 +49,6 @@ POI = "ttbar_norm"
 POI_BOUNDS = (0.0, 10.0)
 DATA_SAMPLE = "Pseudodata"
 DATA_SAMPLE_PATH = "pseudodata"  # {region}_pseudodata, see systematics.pseudodata_name
-# sample names in the fit (the AGC's names), keyed by process
-SAMPLE_LABELS = {
-    "ttbar": "ttbar",
-    "single_top_s_chan": "single top, s-channel",
-    "single_top_t_chan": "single top, t-channel",
-    "single_top_tW": "tW",
-    "wjets": "W+jets",
-}
 WORKSPACE_FILE = "workspace.json"
 FIT_RESULTS_FILE = "fit_results.json"
 

@@ -27,18 +27,13 @@ from rdf_ttbar.systematics import (  # noqa: E402
     LUMI_PB,
     PROCESSES,
     REGIONS,
+    SAMPLE_LABELS,
     histogram_name,
     pseudodata_name,
 )
 
 # legend labels and colours, keyed by process (and by the fit's sample names)
-PROCESS_LABELS = {
-    "ttbar": r"$t\bar{t}$",
-    "single_top_s_chan": "single top, s-channel",
-    "single_top_t_chan": "single top, t-channel",
-    "single_top_tW": "tW",
-    "wjets": "W+jets",
-}
+PROCESS_LABELS = {**SAMPLE_LABELS, "ttbar": r"$t\bar{t}$"}
 PROCESS_COLORS = {
     "ttbar": "#e42536",
     "single_top_s_chan": "#92dadd",

@@ -22,6 +22,15 @@ XSEC_PB = {
 }
 PROCESSES = tuple(XSEC_PB)
 
+# sample names in the fit (the AGC's cabinetry names) and in plot legends
+SAMPLE_LABELS = {
+    "ttbar": "ttbar",
+    "single_top_s_chan": "single top, s-channel",
+    "single_top_t_chan": "single top, t-channel",
+    "single_top_tW": "tW",
+    "wjets": "W+jets",
+}
+
 # alternative ttbar samples: only their nominal histogram, named after the sample
 TTBAR_ALTERNATIVES = ("scaledown", "scaleup", "ME_var", "PS_var")
 
