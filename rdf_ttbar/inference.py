@@ -537,7 +537,10 @@ def _check_data_covered(ws: dict[str, Any]) -> None:
 def fit_workspace(ws: dict[str, Any]):
     """MLE fit (cabinetry.fit.fit, pyhf + minuit) of a workspace: (model, data, FitResults).
 
-    A failed minimisation is retried once with Minuit strategy 2, then raises FitError.
+    Minuit strategy 2 (full Hesse at every step): with strategy 0/1 the Hessian of
+    this model can come out non-positive-definite and Minuit's forced fix inflates the
+    uncertainties. A failed minimisation is retried once with strategy 1, then raises
+    FitError.
     """
     import cabinetry
     import pyhf
@@ -545,7 +548,7 @@ def fit_workspace(ws: dict[str, Any]):
     _check_data_covered(ws)
     model, data = cabinetry.model_utils.model_and_data(ws)
     last_exc = None
-    for strategy in (None, 2):
+    for strategy in (2, 1):
         try:
             with np.errstate(divide="ignore", invalid="ignore"), _quiet_logger("pyhf.optimize.mixins"):
                 # (pyhf logs a failed minimisation with a traceback; it is reported below)
