@@ -129,10 +129,10 @@ inline double trijet_mass(const ROOT::RVecU &jets, const RVecF &pt, const RVecF 
    bool tagged[kMaxJets];
    for (std::size_t a = 0; a < n; ++a) {
       const auto i = jets[a];
-      const double p = pt[i];
-      px[a] = p * std::cos(phi[i]);
-      py[a] = p * std::sin(phi[i]);
-      pz[a] = p * std::sinh(eta[i]);
+      const double p = pt[i], ph = phi[i], et = eta[i]; // double precision throughout
+      px[a] = p * std::cos(ph);
+      py[a] = p * std::sin(ph);
+      pz[a] = p * std::sinh(et);
       const double m = mass[i];
       e[a] = std::sqrt(px[a] * px[a] + py[a] * py[a] + pz[a] * pz[a] + m * m);
       tagged[a] = btag[i] > btag_threshold;

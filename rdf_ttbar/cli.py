@@ -57,6 +57,14 @@ def main_parser() -> argparse.ArgumentParser:
     p.add_argument("--ncores", type=int, metavar="N", help="worker processes for dask-local; 0: all cores")
     p.add_argument("--scheduler-address", metavar="tcp://HOST:PORT", help="the Dask scheduler for dask-remote")
     p.add_argument("--npartitions", type=int, metavar="N", help="Dask partitions per sample (default: ROOT's)")
+    p.add_argument("--io-only", dest="io_only", action="store_true", default=None,
+                   help="I/O-only benchmark (the AGC's DISABLE_PROCESSING): read the branches of --io-percent "
+                   "in every sample and nothing else; writes only metrics.json (event rate, bytes read) "
+                   "[config: io_only, default false]")
+    p.add_argument("--io-percent", dest="io_percent", type=float, metavar="2.7|4|15|25|50",
+                   help="with --io-only: the AGC IO_FILE_PERCENT branch list to read; 2.7 = the analysis "
+                   "columns; more needs the extra branches of 'generate --full' [config: io_percent, "
+                   "default 2.7]")
     p.add_argument("--agc-list", metavar="PATH|URL",
                    help="where --inputs agc reads the AGC file list (nanoaod_inputs.json) [config: agc.inputs, "
                    "default: the AGC repository's list on GitHub]")
@@ -78,6 +86,8 @@ _OVERRIDES = {
     "ncores": "ncores",
     "scheduler_address": "scheduler_address",
     "npartitions": "npartitions",
+    "io_only": "io_only",
+    "io_percent": "io_percent",
 }
 
 
@@ -94,6 +104,8 @@ def options_from(args: argparse.Namespace) -> dict:
         configuration.check(key, value, source=f"option --{dest.replace('_', '-')}")
         section, _, leaf = key.rpartition(".")
         (options[section] if section else options)[leaf] = value
+    if getattr(args, "io_percent", None) is not None and not options["io_only"]:
+        raise UserError("--io-percent chooses the branches of an I/O-only run: add --io-only")
     return options
 
 

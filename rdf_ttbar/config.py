@@ -25,6 +25,8 @@ DEFAULTS = {
     "ncores": 0,
     "scheduler_address": None,
     "npartitions": None,
+    "io_only": False,
+    "io_percent": 2.7,
     "demo": {"events_per_sample": 200000, "seed": 1, "cache_dir": None},
     "agc": {
         "inputs": "https://raw.githubusercontent.com/iris-hep/analysis-grand-challenge/main/"
@@ -46,6 +48,8 @@ _TYPES = {
     "ncores": int,
     "scheduler_address": str,
     "npartitions": int,
+    "io_only": bool,
+    "io_percent": float,
     "demo.events_per_sample": int,
     "demo.seed": int,
     "demo.cache_dir": str,
@@ -94,6 +98,13 @@ def _merge(config: dict, user: dict, path: Path, prefix: str) -> None:
 def check(key: str, value, source: str) -> None:
     """Raise a UserError when ``value`` has the wrong type or range for ``key``."""
     if value is None and key in _NULLABLE:
+        return
+    if key == "io_percent":  # a key of BRANCHES_BY_PERCENT: 2.7, 4, 15, 25 or 50 (int or float)
+        from .branch_lists import BRANCHES_BY_PERCENT
+
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value not in BRANCHES_BY_PERCENT:
+            choices = ", ".join(str(p) for p in BRANCHES_BY_PERCENT)
+            raise UserError(f"{source}: 'io_percent' must be one of {choices}, got {value!r}")
         return
     expected = _TYPES[key]
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -56,14 +57,36 @@ def staged_outputs(output_dir: Path):
         shutil.rmtree(staging, ignore_errors=True)
 
 
+# From this many input events on, ROOT's interpreter compiles the jitted graph code with -O2 instead of
+# its default: the event loop runs ~1.4x faster for ~0.5-0.8 s more jitting, with bit-identical histograms.
+OPTIMIZE_FROM_EVENTS = 1_000_000
+
+
+def optimize_jitted_code(events: int) -> None:
+    """-O2 for the jitted code of large inputs; only effective before ROOT's interpreter starts.
+
+    An EXTRA_CLING_ARGS set by the user wins.
+    """
+    if events >= OPTIMIZE_FROM_EVENTS and "ROOT" not in sys.modules:
+        os.environ.setdefault("EXTRA_CLING_ARGS", "-O2")
+
+
 def run(options: dict) -> dict:
     """Run the whole job; returns the metrics (also written to metrics.json)."""
+    if options.get("io_only"):
+        from . import io_only
+
+        return io_only.run(options)
     output_dir = Path(options["output_dir"])
+    t_inputs = time.perf_counter()
     samples = resolve_samples(options)
+    optimize_jitted_code(sum(s.nevts for s in samples))
     if options["cache_dir"]:
         from . import remote
 
         samples = remote.localize(samples, Path(options["cache_dir"]))
+    # generating the demo set or copying remote files is not part of the set-up time
+    preparation_s = time.perf_counter() - t_inputs
     inputs.check_files(samples, options["tree"])
 
     import ROOT  # noqa: F401  (import cost is part of the set-up time)
@@ -77,7 +100,7 @@ def run(options: dict) -> dict:
         try:
             booked = [graph.book_sample(s, executor.dataframe(s.files, options["tree"])) for s in samples]
             graph.book_variations(booked)  # jits the code of all graphs
-            setup_s = time.perf_counter() - START_TIME - timing.jit_s
+            setup_s = time.perf_counter() - START_TIME - timing.jit_s - preparation_s
             stats = execution.run_graphs(booked, timing, executor)
             n_cores = executor.cores
         except UserError:
@@ -104,6 +127,7 @@ def run(options: dict) -> dict:
         plots_s = time.perf_counter() - t - fit_s
 
         metrics = make_metrics(samples, booked, stats, n_cores, setup_s, fit_s, plots_s, options["scheduler"])
+        metrics["wall_time_s"]["input_preparation"] = round(preparation_s, 3)
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     print_summary(metrics, fit_summary, output_dir)
     return metrics
@@ -112,6 +136,7 @@ def run(options: dict) -> dict:
 def make_metrics(samples, booked, stats, n_threads, setup_s, fit_s, plots_s, scheduler="mt") -> dict:
     processing_s = stats.jit_s + stats.event_loop_s
     return {
+        "mode": "analysis",
         "wall_time_s": {
             "setup": round(setup_s, 3),
             "jitting": round(stats.jit_s, 3),

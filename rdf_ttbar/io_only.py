@@ -1,0 +1,231 @@
+"""I/O-only mode (``--io-only``): read the branches of the AGC I/O benchmark and do nothing else.
+
+The AGC notebook's ``DISABLE_PROCESSING`` / ``IO_FILE_PERCENT`` mode: for
+every sample, read the branches of ``branch_lists.BRANCHES_BY_PERCENT[p]``
+(default 2.7: the columns of the analysis) and measure how fast the event
+loop goes when it only reads. No histograms, no fit: the only output is
+``metrics.json`` (``"mode": "io_only"``), staged like the other outputs.
+
+Every event, one compiled C++ call receives all the columns: RDataFrame's
+column readers load (read and decompress) the baskets of each branch to hand
+the values over, and the call only adds up the collection sizes. One jitted
+expression per sample whatever the number of branches, instead of one action
+per branch (one ``Sum`` per branch jits twice as long for the 50% list and
+loops 1.6x slower).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import START_TIME, branch_lists, inputs
+from .errors import UserError
+
+PERCENTS = tuple(branch_lists.BRANCHES_BY_PERCENT)  # 2.7, 4, 15, 25, 50
+DEFAULT_PERCENT = 2.7
+
+# The per-event call: receives every column (so that RDataFrame reads them) and
+# returns true after adding up their sizes (elements of a collection, 1 for a scalar).
+HELPER_CODE = r"""
+#ifndef RDF_TTBAR_IO_ONLY
+#define RDF_TTBAR_IO_ONLY
+#include <cstddef>
+#include "ROOT/RVec.hxx"
+namespace rdf_ttbar_io {
+template <typename T> inline std::size_t size_of(const T &) { return 1; }
+template <typename T> inline std::size_t size_of(const ROOT::RVec<T> &v) { return v.size(); }
+template <typename... Columns> inline bool touch(const Columns &...columns)
+{
+   return (std::size_t(0) + ... + size_of(columns)) != static_cast<std::size_t>(-1);
+}
+} // namespace rdf_ttbar_io
+#endif
+"""
+
+_declared = False
+
+
+def normalize_percent(value) -> float | int:
+    """The key of ``BRANCHES_BY_PERCENT`` for ``value`` (2.7, 4, '15', 25.0, ...); UserError if none."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = None
+    for key in PERCENTS:
+        if number is not None and abs(number - key) < 1e-9:
+            return key
+    choices = ", ".join(str(p) for p in PERCENTS)
+    raise UserError(f"--io-percent must be one of {choices} (the AGC IO_FILE_PERCENT values), got {value!r}")
+
+
+def branches_for(percent) -> list[str]:
+    return list(branch_lists.BRANCHES_BY_PERCENT[normalize_percent(percent)])
+
+
+def resolve_samples(options: dict, percent) -> list[inputs.Sample]:
+    """The samples to read. ``--inputs demo`` beyond 2.7%: the cached ``--full`` demo set of the same size."""
+    from . import pipeline
+
+    if options["inputs"] != "demo" or percent == DEFAULT_PERCENT:
+        return pipeline.resolve_samples(options)
+    from . import demo
+
+    d = options["demo"]
+    directory = demo.demo_set_dir(d["cache_dir"], d["events_per_sample"], d["seed"], full=True)
+    if not (directory / demo.STAMP).is_file():
+        raise UserError(
+            f"--io-percent {percent} reads branches that only the full demo set has, and there is no full demo set "
+            f"of {d['events_per_sample']} events per sample (seed {d['seed']}) in the cache: write it with "
+            f"'python -m rdf_ttbar generate --full --events-per-sample {d['events_per_sample']} --seed {d['seed']}' "
+            "(or use --io-percent 2.7)")
+    path = demo.ensure_demo_set(d["cache_dir"], d["events_per_sample"], d["seed"], full=True)
+    return inputs.read_file_list(path, options["files_per_sample"])
+
+
+def check_branches(samples: list[inputs.Sample], tree: str, branches: list[str], percent) -> None:
+    """UserError naming the branches missing from the first file of any sample."""
+    import ROOT
+
+    missing_by_file = {}
+    for sample in samples:
+        path = sample.files[0]
+        f = ROOT.TFile.Open(path, "READ")
+        try:
+            t = f.Get(tree)
+            present = {b.GetName() for b in t.GetListOfBranches()}
+        finally:
+            f.Close()
+        missing = [b for b in branches if b not in present]
+        if missing:
+            missing_by_file[path] = missing
+    if not missing_by_file:
+        return
+    names = sorted({b for m in missing_by_file.values() for b in m}, key=branches.index)
+    shown = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+    files = list(missing_by_file)
+    where = files[0] + (f" and {len(files) - 1} other file(s)" if len(files) > 1 else "")
+    lower = [str(p) for p in PERCENTS if p < percent]
+    raise UserError(
+        f"--io-only --io-percent {percent} reads {len(branches)} branches, but {len(names)} of them are missing "
+        f"from {where}: {shown}. The default demo set has only the analysis branches: write a set with all of "
+        "them with 'python -m rdf_ttbar generate --full' (then --inputs demo, or --inputs DIR/nanoaod_inputs.json "
+        "for a set written with --output-dir DIR)"
+        + (f", or use a lower --io-percent ({', '.join(lower)})" if lower else ""))
+
+
+def declare_helper(executor=None) -> None:
+    """Declare the per-event call to ROOT (and to the Dask workers when distributed)."""
+    global _declared
+    import ROOT
+
+    if executor is not None and executor.client is not None:
+        ROOT.RDF.Distributed.DistributeCppCode(HELPER_CODE)
+    if not _declared:
+        if not ROOT.gInterpreter.Declare(HELPER_CODE):
+            raise RuntimeError("ROOT could not compile the I/O-only helper")
+        _declared = True
+
+
+@dataclass
+class BookedRead:
+    """The lazy result of one sample's read: events counted after every column was loaded."""
+
+    sample: inputs.Sample
+    dataframe: object
+    count: object
+
+    def handles(self) -> list:
+        return [self.count]
+
+
+def book_read(sample: inputs.Sample, dataframe, branches: list[str]) -> BookedRead:
+    touched = dataframe.Filter(f"rdf_ttbar_io::touch({', '.join(branches)})", "read all columns")
+    return BookedRead(sample, dataframe, touched.Count())
+
+
+def run(options: dict) -> dict:
+    """Read the branches of every sample; returns the metrics (also written to metrics.json)."""
+    from . import pipeline
+
+    percent = normalize_percent(options["io_percent"])
+    branches = branches_for(percent)
+    output_dir = Path(options["output_dir"])
+    t_inputs = time.perf_counter()
+    samples = resolve_samples(options, percent)
+    pipeline.optimize_jitted_code(sum(s.nevts for s in samples))  # both modes jit alike
+    if options["cache_dir"]:
+        from . import remote
+
+        samples = remote.localize(samples, Path(options["cache_dir"]))
+    # generating the demo set or copying remote files is not part of the set-up time (as in pipeline.run)
+    preparation_s = time.perf_counter() - t_inputs
+    inputs.check_files(samples, options["tree"])
+
+    import ROOT  # noqa: F401  (import cost is part of the set-up time)
+
+    from . import execution
+
+    check_branches(samples, options["tree"], branches, percent)
+    execution.configure_threads(options["mt"])
+    executor = execution.Executor(options["scheduler"], options["ncores"], options["scheduler_address"],
+                                  options["npartitions"])
+    with pipeline.staged_outputs(output_dir) as staging, execution.RDFTiming() as timing:
+        try:
+            declare_helper(executor)
+            booked = [book_read(s, executor.dataframe(s.files, options["tree"]), branches) for s in samples]
+            setup_s = time.perf_counter() - START_TIME - timing.jit_s - preparation_s
+            stats = execution.run_graphs(booked, timing, executor)
+            n_cores = executor.cores
+        except UserError:
+            raise
+        except Exception as err:  # ROOT's C++ exceptions arrive as Python exceptions
+            raise UserError(f"the event loop failed: {err}\nCheck that the input files are readable "
+                            "and complete (and the server reachable).") from None
+        finally:
+            executor.close()
+        metrics = make_metrics(samples, booked, stats, n_cores, setup_s, options["scheduler"], percent, branches)
+        metrics["wall_time_s"]["input_preparation"] = round(preparation_s, 3)
+        (staging / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    print_summary(metrics, output_dir)
+    return metrics
+
+
+def make_metrics(samples, booked, stats, n_cores, setup_s, scheduler, percent, branches) -> dict:
+    loop = stats.event_loop_s
+    return {
+        "mode": "io_only",
+        "io_percent": percent,
+        "branches": branches,
+        "wall_time_s": {
+            "setup": round(setup_s, 3),
+            "jitting": round(stats.jit_s, 3),
+            "event_loop": round(loop, 3),
+            "total": round(time.perf_counter() - START_TIME, 3),
+        },
+        "events_processed": stats.events,
+        "event_rate_hz": stats.events / loop if loop else None,
+        "event_rate_per_core_hz": stats.events / loop / n_cores if loop else None,
+        "event_rate_incl_jitting_hz": stats.events / (loop + stats.jit_s) if loop + stats.jit_s else None,
+        "cores": n_cores,
+        "scheduler": scheduler,
+        "bytes_read": stats.bytes_read,
+        "read_rate_mb_s": stats.bytes_read / loop / 1e6 if loop and stats.bytes_read is not None else None,
+        "files": sum(len(s.files) for s in samples),
+        "samples": {b.sample.name: int(b.count.GetValue()) for b in booked},
+    }
+
+
+def print_summary(metrics: dict, output_dir: Path) -> None:
+    t = metrics["wall_time_s"]
+    rate = metrics["event_rate_hz"] or 0.0
+    print(f"\nrdf_ttbar: I/O only ({metrics['io_percent']}%: {len(metrics['branches'])} branches): read "
+          f"{metrics['events_processed']:,} events from {metrics['files']} files in {t['event_loop']:.2f} s "
+          f"({rate / 1e3:,.1f} kHz, {(metrics['event_rate_per_core_hz'] or 0.0) / 1e3:,.1f} kHz per core on "
+          f"{metrics['cores']} cores; jitting {t['jitting']:.1f} s, set-up {t['setup']:.1f} s, "
+          f"total {t['total']:.1f} s)")
+    if metrics["bytes_read"] is not None:
+        print(f"rdf_ttbar: read {metrics['bytes_read'] / 1e6:,.1f} MB ({metrics['read_rate_mb_s'] or 0.0:,.1f} MB/s)")
+    print(f"rdf_ttbar: outputs in {output_dir}/ (metrics.json; no histograms in I/O-only mode)")

@@ -1,0 +1,175 @@
+"""The benchmark (``bench``) and the I/O-only mode (``--io-only``): outputs, fields, errors.
+
+Functional checks on tiny sets; no timing is asserted (the machine is shared).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from helpers import run_cli
+from rdf_ttbar import branch_lists
+
+EVENTS_PER_SAMPLE = 2_000
+
+
+def _generate(out: Path, *extra) -> Path:
+    run_cli("generate", "--events-per-sample", EVENTS_PER_SAMPLE, "--events-per-file", 1_000, "--seed", 7,
+            "--output-dir", out, *extra)
+    return out / "nanoaod_inputs.json"
+
+
+@pytest.fixture(scope="module")
+def default_set(tmp_path_factory) -> Path:
+    """A default (analysis branches only) demo set: 9 samples x 2 files."""
+    return _generate(tmp_path_factory.mktemp("io") / "default")
+
+
+@pytest.fixture(scope="module")
+def full_set(tmp_path_factory) -> Path:
+    """A --full demo set: also the branches of the AGC I/O benchmark lists."""
+    return _generate(tmp_path_factory.mktemp("io") / "full", "--full")
+
+
+def _events(inputs_json: Path) -> dict:
+    content = json.loads(inputs_json.read_text())
+    return {(p if v == "nominal" else f"{p}_{v}"): sum(f["nevts"] for f in e["files"])
+            for p, variations in content.items() for v, e in variations.items()}
+
+
+def _check_io_metrics(out: Path, inputs_json: Path, percent) -> dict:
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.json"]  # no histograms, no plots, no leftovers
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["mode"] == "io_only"
+    assert m["io_percent"] == percent
+    assert m["branches"] == branch_lists.BRANCHES_BY_PERCENT[percent]
+    events = _events(inputs_json)
+    assert m["samples"] == events
+    assert m["events_processed"] == sum(events.values()) == 9 * EVENTS_PER_SAMPLE
+    assert m["files"] == 18
+    assert m["bytes_read"] > 0 and m["event_rate_hz"] > 0 and m["event_rate_per_core_hz"] > 0
+    assert m["cores"] == 1
+    assert m["event_rate_per_core_hz"] == pytest.approx(m["event_rate_hz"])
+    return m
+
+
+# ---------------------------------------------------------------------------
+# --io-only
+# ---------------------------------------------------------------------------
+def test_io_only_reads_every_event_and_writes_only_metrics(default_set, tmp_path):
+    out = tmp_path / "out"
+    result = run_cli("--inputs", default_set, "--io-only", "--mt", 1, "--output-dir", out)
+    m = _check_io_metrics(out, default_set, 2.7)
+    assert "I/O only (2.7%: 7 branches)" in result.stdout
+    assert f"{m['events_processed']:,} events" in result.stdout
+
+
+def test_io_percent_beyond_the_analysis_columns_needs_the_full_set(default_set, tmp_path):
+    out = tmp_path / "out"
+    result = run_cli("--inputs", default_set, "--io-only", "--io-percent", 15, "--output-dir", out, check=False)
+    assert result.returncode == 2
+    message = result.stderr
+    assert "missing" in message and "generate --full" in message and "lower --io-percent" in message
+    assert "Jet_nConstituents" in message and "Photon_pt" in message  # names the missing branches
+    listed = message.split(". The default")[0].rsplit(": ", 1)[1].split(", ")
+    assert "Jet_pt" not in listed and "Jet_eta" not in listed  # not the ones present
+    assert not (out / "metrics.json").exists()
+
+
+def test_io_percent_on_a_full_set(full_set, tmp_path):
+    out = tmp_path / "out"
+    result = run_cli("--inputs", full_set, "--io-only", "--io-percent", 15, "--mt", 1, "--output-dir", out)
+    m = _check_io_metrics(out, full_set, 15)
+    assert len(m["branches"]) == 40
+    assert "I/O only (15%: 40 branches)" in result.stdout
+
+
+def test_io_percent_with_the_demo_inputs_asks_for_the_full_demo_set(tmp_path):
+    # fails before generating anything: the cache has no full set
+    result = run_cli("--io-only", "--io-percent", 50, "--output-dir", tmp_path / "out", check=False,
+                     env={"RDF_TTBAR_CACHE": str(tmp_path / "cache")})
+    assert result.returncode == 2
+    assert "generate --full --events-per-sample 200000" in result.stderr
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--io-only", "--io-percent", "3"], "must be one of 2.7, 4, 15, 25, 50"),
+    (["--io-percent", "4"], "add --io-only"),
+])
+def test_io_option_errors(args, expected, tmp_path):
+    result = run_cli(*args, "--output-dir", tmp_path / "out", check=False)
+    assert result.returncode == 2
+    assert expected in result.stderr
+
+
+# ---------------------------------------------------------------------------
+# bench
+# ---------------------------------------------------------------------------
+def test_bench_prints_the_table_and_writes_every_number(default_set, tmp_path):
+    # on the small set (the default, a generated 1M events per sample, takes minutes)
+    report = tmp_path / "bench.json"
+    result = run_cli("bench", "--inputs", default_set, "--mt", "1,2", "--repeat", 1, "--no-evict", "--json", report)
+    out = result.stdout
+    for text in ("set-up", "jitting", "to 1st ev", "events/s", "per core", "peak MB", "analysis (cold)",
+                 "analysis / I/O-only 2.7% event rate, 1 thread(s)", "2 threads / 1 thread", "start-up cold / warm"):
+        assert text in out, text
+    assert out.count("[    met]") + out.count("[NOT met]") == 5
+
+    r = json.loads(report.read_text())
+    assert r["mt"] == [1, 2] and r["repeat"] == 1 and r["io_percents"] == [2.7]
+    assert r["inputs"]["events"] == 9 * EVENTS_PER_SAMPLE and r["inputs"]["files"] == 18
+    assert r["interpreter_start_s"] >= 0
+    assert len(r["runs"]) == 4  # 2 modes x 2 thread counts x 1 repetition
+    fields = ("setup_s", "jitting_s", "startup_s", "event_loop_s", "process_wall_s", "event_rate_hz",
+              "event_rate_per_core_hz", "peak_rss_mb", "bytes_read")
+    for run in r["runs"] + [r["cold"]]:
+        for f in fields:
+            assert run[f] > 0, (f, run)
+        assert run["events"] == 9 * EVENTS_PER_SAMPLE
+        assert run["startup_s"] == pytest.approx(run["setup_s"] + run["jitting_s"])
+        assert run["event_rate_per_core_hz"] == pytest.approx(run["event_rate_hz"] / run["cores"])
+        assert run["process_wall_s"] > run["startup_s"]
+    assert {r_["mode"] for r_ in r["runs"]} == {"analysis", "io_only_2.7"}
+
+    best = r["best"]
+    assert set(best) == {"analysis", "io_only_2.7"}
+    for key, by_mt in best.items():
+        assert set(by_mt) == {"1", "2"}
+        for mt, b in by_mt.items():
+            runs = [x for x in r["runs"] if x["mode"] == key and x["mt"] == int(mt)]
+            assert b["event_rate_hz"] == max(x["event_rate_hz"] for x in runs)
+            assert b["startup_s"] == min(x["startup_s"] for x in runs)
+    ratios = r["ratios"]
+    for mt in ("1", "2"):
+        assert ratios["analysis_over_io_only"][mt] == pytest.approx(
+            best["analysis"][mt]["event_rate_hz"] / best["io_only_2.7"][mt]["event_rate_hz"])
+        for key in best:
+            assert ratios["scaling_over_1_thread"][key][mt] == pytest.approx(
+                best[key][mt]["event_rate_hz"] / best[key]["1"]["event_rate_hz"])
+    assert ratios["cold_over_warm_startup"] == pytest.approx(
+        r["cold"]["startup_s"] / best["analysis"]["1"]["startup_s"])
+    assert len(r["targets"]) == 5
+    for t in r["targets"]:
+        assert t["met"] == (t["value"] <= t["limit"] if t["target"].startswith(("start-up", "peak"))
+                            else t["value"] >= t["limit"])
+
+
+def test_bench_generates_its_set_once_into_the_cache(tmp_path):
+    import argparse
+
+    from rdf_ttbar import bench, demo
+
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    args = parser.parse_args(["--events-per-sample", "500", "--seed", "3", "--cache-dir", str(tmp_path)])
+    path = bench.ensure_inputs(args)
+    assert path.is_file() and path.parent == demo.demo_set_dir(tmp_path, 500, 3)
+    assert sum(_events(path).values()) == 9 * 500
+    stamp = path.parent / "demo_set.json"
+    before = stamp.stat().st_mtime_ns
+    assert bench.ensure_inputs(args) == path and stamp.stat().st_mtime_ns == before  # reused
+    assert bench.parse_mt(None)[0] == 1 and bench.parse_mt("2,1,2") == [2, 1]
