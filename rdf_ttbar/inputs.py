@@ -112,18 +112,27 @@ def _resolve(path: str, base_dir: Path, remote_prefix: str | None) -> str:
 
 
 def check_files(samples: list[Sample], tree: str) -> None:
-    """Open every file before any event loop: one message lists every problem."""
-    import ROOT
+    """Open every file before any event loop: one message lists every problem.
 
-    problems = []
+    Remote files are opened several at a time, with short client time-outs (remote.py).
+    """
+    problems, remote_files = [], []
     for sample in samples:
         for i, path in enumerate(sample.files):
-            if not is_remote(path) and not Path(path).is_file():
+            if is_remote(path):
+                remote_files.append((path, i == 0))
+            elif not Path(path).is_file():
                 problems.append(f"{path}: no such file")
-                continue
-            problem = _check_one(ROOT, path, tree, check_branches=(i == 0))
-            if problem:
-                problems.append(f"{path}: {problem}")
+            else:
+                import ROOT
+
+                problem = _check_one(ROOT, path, tree, check_branches=(i == 0))
+                if problem:
+                    problems.append(f"{path}: {problem}")
+    if remote_files:
+        from . import remote
+
+        problems += remote.check_remote(remote_files, tree, REQUIRED_BRANCHES)
     if problems:
         listing = "\n  ".join(problems)
         raise UserError(f"{len(problems)} input file(s) cannot be used:\n  {listing}\n"

@@ -1,0 +1,249 @@
+"""Remote inputs through a real XRootD server (tests/servers.py): root:// and http://.
+
+Inputs: the hand-made edge-case file and the real 200-event AGC file, used for
+all nine samples. The reference is the same run reading the local files.
+
+- reading over root:// and http:// gives the same histograms, bin by bin;
+- --cache-dir copies the files once; with the server stopped a second run
+  still works from the cache alone;
+- an unreachable server, a missing file, a copy interrupted half-way and a
+  server that dies during the event loop each end with one clear error, a
+  non-zero exit status and no output that looks complete.
+
+Failure runs other than the one that measures the defaults shorten the XRootD
+client's time-outs through its environment variables (which rdf_ttbar keeps).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import edge_cases
+import oracle
+from conftest import real_ttbar_file
+from helpers import REPO, run_histograms, same_files_everywhere
+from servers import xrootd_server  # noqa: F401  (fixture)
+
+from rdf_ttbar import remote
+
+RTOL = 1e-9
+FAST_FAIL = {"XRD_CONNECTIONWINDOW": "2", "XRD_CONNECTIONRETRY": "1"}
+N_EDGE = len(edge_cases.EDGE_EVENTS)
+
+
+# ---------------------------------------------------------------------------- helpers
+@pytest.fixture(scope="module")
+def local_files(tmp_path_factory) -> dict:
+    """The two input files on local disk and the histograms of reading them directly."""
+    base = tmp_path_factory.mktemp("remote_local")
+    edges = edge_cases.write_edge_case_file(base / "edges.root")
+    files = {"edges.root": (Path(edges), N_EDGE), "real.root": (real_ttbar_file(), 200)}
+    inputs = same_files_everywhere(base / "local.json", list(files.values()))
+    hists = oracle.read_root_histograms(run_histograms(inputs, base / "out", "--mt", "2"))
+    assert len(hists) == 124
+    return {"files": files, "hists": hists}
+
+
+def serve(server, local_files, tmp_path, scheme="root", missing=()) -> tuple[Path, list[str]]:
+    """Put the files on the server; an input list of their URLs (plus ``missing`` names); the URLs."""
+    urls = [(server.add(path, name, scheme), n) for name, (path, n) in local_files["files"].items()]
+    urls += [(server.url(name, scheme), 10) for name in missing]
+    inputs = same_files_everywhere(tmp_path / f"{scheme}.json", urls)
+    return inputs, [u for u, _ in urls]
+
+
+def cli(*args, env: dict | None = None, drop_xrd: bool = False, timeout: float = 300):
+    """``python -m rdf_ttbar ARGS`` (or ``python SCRIPT`` when args[0] ends with .py); rc, stdout, stderr, seconds."""
+    full_env = {k: v for k, v in os.environ.items() if not (drop_xrd and k.startswith("XRD_"))}
+    full_env.update(env or {})
+    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), full_env.get("PYTHONPATH")]))
+    cmd = [sys.executable, *map(str, args)] if str(args[0]).endswith(".py") else \
+        [sys.executable, "-m", "rdf_ttbar", *map(str, args)]
+    start = time.monotonic()
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env, cwd=REPO)
+    return r.returncode, r.stdout, r.stderr, time.monotonic() - start
+
+
+def assert_same(histograms_root: Path, expected: dict):
+    actual = oracle.read_root_histograms(histograms_root)
+    assert len(actual) == 124
+    problems = oracle.compare(actual, expected, rtol=RTOL)
+    assert not problems, "\n".join(problems)
+
+
+def assert_no_outputs(out: Path):
+    """Nothing that looks like a result (staging folders are removed too)."""
+    left = sorted(p.name for p in out.iterdir()) if out.exists() else []
+    assert left == [], f"a failed run left {left} in {out}"
+
+
+def assert_one_error(rc: int, stderr: str, *needles: str):
+    assert rc == 2, f"expected exit status 2, got {rc}:\n{stderr[-3000:]}"
+    assert stderr.count("rdf_ttbar: error:") == 1, stderr[-3000:]
+    assert "*** Break ***" not in stderr and "Traceback" not in stderr, stderr[-3000:]
+    for needle in needles:
+        assert needle in stderr, f"{needle!r} not in the error message:\n{stderr[-3000:]}"
+
+
+def files_in(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.rglob("*") if p.is_file()) if directory.exists() else []
+
+
+# ---------------------------------------------------------------------------- same histograms
+@pytest.mark.parametrize("scheme", ["root", "http"])
+def test_remote_reading_gives_the_same_histograms(tmp_path, xrootd_server, local_files, scheme):
+    inputs, urls = serve(xrootd_server, local_files, tmp_path, scheme)
+    assert all(u.startswith(f"{scheme}://") for u in urls)
+    assert_same(run_histograms(inputs, tmp_path / "out", "--mt", "2"), local_files["hists"])
+
+
+def test_cache_dir_copies_once_and_then_works_without_the_server(tmp_path, xrootd_server, local_files):
+    inputs, urls = serve(xrootd_server, local_files, tmp_path)
+    cache = tmp_path / "cache"
+    rc, _, err, _ = cli("--inputs", inputs, "--output-dir", tmp_path / "out1", "--no-fit", "--mt", "2",
+                        "--cache-dir", cache)
+    assert rc == 0, err[-3000:]
+    assert_same(tmp_path / "out1" / "histograms.root", local_files["hists"])
+    assert "copied 2 remote file(s)" in err, err[-2000:]
+    # one complete copy per URL under its stable name, nothing else (no temporaries)
+    copies = {url: remote.cache_path(url, cache) for url in urls}
+    assert files_in(cache) == sorted(copies.values())
+    for (path, _), copy in zip(local_files["files"].values(), copies.values()):
+        assert copy.read_bytes() == Path(path).read_bytes()
+    stamps = {p: p.stat().st_mtime_ns for p in copies.values()}
+
+    xrootd_server.stop()  # from now on any network access fails
+    rc, _, err, _ = cli("--inputs", inputs, "--output-dir", tmp_path / "out2", "--no-fit", "--mt", "2",
+                        "--cache-dir", cache, env=FAST_FAIL)
+    assert rc == 0, err[-3000:]
+    assert "copied" not in err
+    assert_same(tmp_path / "out2" / "histograms.root", local_files["hists"])
+    assert {p: p.stat().st_mtime_ns for p in copies.values()} == stamps
+
+
+def test_cache_path_is_stable_and_safe(tmp_path):
+    url = "root://eospublic.cern.ch//eos/root-eos/AGC/nanoAOD/TT/file_0.root"
+    path = remote.cache_path(url, tmp_path)
+    assert path == tmp_path / "eospublic.cern.ch" / "eos" / "root-eos" / "AGC" / "nanoAOD" / "TT" / "file_0.root"
+    assert remote.cache_path(url, tmp_path) == path
+    # the same file over root:// and https:// of the same server is one copy
+    assert remote.cache_path("root://h.org:1094//store/a.root", tmp_path) == \
+        remote.cache_path("https://h.org:1094//store/a.root", tmp_path)
+    # different URLs never share a copy, and nothing escapes the cache folder
+    odd = [remote.cache_path(u, tmp_path) for u in (
+        "root://h.org//a b.root", "root://h.org//a_b.root", "root://h.org//a.root?x=1", "root://h.org//a.root?x=2",
+        "root://h.org//../../etc/passwd", "http://h.org/.hidden.root")]
+    assert len(set(odd)) == len(odd)
+    for p in odd:
+        assert tmp_path in p.parents and not p.name.startswith(".")
+
+
+# ---------------------------------------------------------------------------- failures
+def test_unreachable_server_fails_fast_and_names_every_file(tmp_path, xrootd_server, local_files):
+    inputs, urls = serve(xrootd_server, local_files, tmp_path)
+    xrootd_server.stop()
+    out = tmp_path / "out"
+    # the client's own defaults would wait minutes; rdf_ttbar's must give up within 30 s
+    rc, _, err, seconds = cli("--inputs", inputs, "--output-dir", out, "--no-fit", drop_xrd=True)
+    assert_one_error(rc, err, *urls, "Connection error")
+    assert seconds < 30, f"the unreachable server took {seconds:.1f} s to report"
+    assert_no_outputs(out)
+    print(f"unreachable server reported after {seconds:.1f} s")
+
+    # the same with --cache-dir: nothing in the cache
+    cache = tmp_path / "cache"
+    rc, _, err, _ = cli("--inputs", inputs, "--output-dir", out, "--no-fit", "--cache-dir", cache, env=FAST_FAIL)
+    assert_one_error(rc, err, *urls, "could not be copied")
+    assert_no_outputs(out)
+    assert files_in(cache) == []
+
+
+def test_missing_file_on_a_running_server(tmp_path, xrootd_server, local_files):
+    inputs, urls = serve(xrootd_server, local_files, tmp_path, missing=["not_there.root"])
+    out = tmp_path / "out"
+    for extra in ((), ("--cache-dir", tmp_path / "cache")):
+        rc, _, err, _ = cli("--inputs", inputs, "--output-dir", out, "--no-fit", *extra, env=FAST_FAIL)
+        assert_one_error(rc, err, urls[-1], "no such file")
+        assert not any(u in err for u in urls[:-1]), err  # the readable files are no problem
+        assert_no_outputs(out)
+    # the readable files were copied (and are complete), the missing one left nothing
+    cache = tmp_path / "cache"
+    assert files_in(cache) == sorted(remote.cache_path(u, cache) for u in urls[:-1])
+
+
+COPY_SCRIPT = """
+import os, signal, sys
+from pathlib import Path
+from rdf_ttbar import inputs, remote
+from rdf_ttbar.errors import UserError
+
+url, cache, server_pid, mode = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+remote.COPY_CHUNK = 64 * 1024  # several reads per file
+
+
+class Interrupt:
+    def __init__(self):
+        self.chunks = 0
+
+    def update(self, n):
+        self.chunks += 1
+        if self.chunks == 1 and mode == "kill-server":
+            os.kill(server_pid, signal.SIGKILL)
+        if self.chunks == 1 and mode == "ctrl-c":
+            raise KeyboardInterrupt
+
+    def close(self):
+        pass
+
+
+if mode != "none":
+    remote._progress_bar = lambda *args, **kwargs: Interrupt()
+try:
+    samples = remote.localize([inputs.Sample("ttbar", "nominal", [url], 1)], cache)
+except UserError as err:
+    print(f"USERERROR {err}")
+    sys.exit(3)
+except KeyboardInterrupt:
+    print("INTERRUPTED")
+    sys.exit(4)
+print("COPIED", samples[0].files[0])
+"""
+
+
+@pytest.mark.parametrize("mode", ["kill-server", "ctrl-c"])
+def test_interrupted_copy_leaves_nothing_that_looks_complete(tmp_path, xrootd_server, mode):
+    script = tmp_path / "rdf_ttbar_copy_probe.py"
+    script.write_text(COPY_SCRIPT)
+    url = xrootd_server.add(real_ttbar_file())
+    cache = tmp_path / "cache"
+    rc, out, err, _ = cli(script, url, cache, xrootd_server.proc.pid, mode, env=FAST_FAIL)
+    if mode == "kill-server":
+        assert rc == 3, out + err[-3000:]
+        assert url in out and "reading failed after 65536 of" in out, out
+    else:
+        assert rc == 4, out + err[-3000:]
+    assert files_in(cache) == [], "an interrupted copy left a file in the cache"
+    if mode == "ctrl-c":  # the server still runs: the next run copies the whole file
+        rc, out, err, _ = cli(script, url, cache, xrootd_server.proc.pid, "none")
+        assert rc == 0, out + err[-3000:]
+        copy = remote.cache_path(url, cache)
+        assert out.split()[-1] == str(copy) and copy.read_bytes() == real_ttbar_file().read_bytes()
+
+
+def test_stale_temporaries_of_dead_copies_are_removed(tmp_path):
+    target = tmp_path / "h" / "f.root"
+    target.parent.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale, alive = target.with_name(f".f.root.part-{dead.pid}"), target.with_name(".f.root.part-1")
+    stale.write_bytes(b"x")
+    alive.write_bytes(b"x")  # pid 1 always runs: another run's copy in progress
+    remote._remove_stale_temporaries(target)
+    assert not stale.exists() and alive.exists()
+
