@@ -67,13 +67,16 @@ class Executor:
             if not address:
                 raise UserError("--scheduler dask-remote needs --scheduler-address tcp://HOST:PORT")
             try:
-                self.client = Client(address, timeout="30s")
+                self.client = Client(address, timeout="10s")
             except OSError as err:
                 raise UserError(f"cannot reach the Dask scheduler at {address} ({err}); start it with "
                                 "'dask scheduler' or fix --scheduler-address") from None
         import ROOT
 
         ROOT.RDF.Distributed.DistributeHeaders([str(p) for p in cpp.header_paths()])
+        from . import remote
+
+        remote.setup_dask_workers()  # ROOT 6.40 work-arounds on every worker (remote.py)
 
     @property
     def cores(self) -> int:
@@ -115,7 +118,10 @@ def run_graphs(booked: list, timing: "RDFTiming", executor: Executor, progress: 
     jit_before = timing.jit_s
     bytes_before = ROOT.TFile.GetFileBytesRead()
     start = time.perf_counter()
-    ROOT.RDF.RunGraphs([h for b in booked for h in b.handles()])
+    from . import remote
+
+    with remote.fatal_read_errors():  # a failed read raises instead of crashing ROOT
+        ROOT.RDF.RunGraphs([h for b in booked for h in b.handles()])
     wall = time.perf_counter() - start
     if progress:
         ROOT.rdf_ttbar.progress_bar().Finish()

@@ -57,17 +57,21 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def _stop_process(proc: subprocess.Popen | None, grace_s: float = 5.0) -> None:
-    """Terminate a process we started in its own session, with its children (then kill them if they linger)."""
+    """Stop a process we started in its own session, and its children: SIGTERM, then SIGKILL."""
     if proc is None:
         return
-    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, grace_s)):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, sig)  # the group of the session we started: the process and its children
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        # the process group of the session we started (the process and its children), and the process
+        for kill in (lambda: os.killpg(proc.pid, sig), lambda: proc.send_signal(sig)):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                kill()
         try:
-            proc.wait(timeout=wait_s)
-            return
+            proc.wait(timeout=grace_s)
+            break
         except subprocess.TimeoutExpired:
             continue
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)  # children that outlived it
 
 
 def _tail(path: Path, n: int = 30) -> str:
@@ -213,7 +217,8 @@ class DaskCluster:
 
     def start(self) -> "DaskCluster":
         scheduler = self._spawn("scheduler", ["distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                                              "--port", str(self.port), "--no-dashboard"])
+                                              "--port", str(self.port), "--no-dashboard",
+                                              "--idle-timeout", "900"])  # a safety net if teardown never runs
         deadline = time.monotonic() + START_TIMEOUT_S
         while not port_open(self.port):
             if scheduler.poll() is not None or time.monotonic() > deadline:

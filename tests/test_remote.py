@@ -22,7 +22,9 @@ import sys
 import time
 from pathlib import Path
 
+import awkward as ak
 import pytest
+import uproot
 
 import edge_cases
 import oracle
@@ -247,3 +249,65 @@ def test_stale_temporaries_of_dead_copies_are_removed(tmp_path):
     remote._remove_stale_temporaries(target)
     assert not stale.exists() and alive.exists()
 
+
+def write_many_clusters(path: Path, clusters: int = 40, repeat: int = 200) -> int:
+    """The edge-case events, ``repeat`` times per cluster, in ``clusters`` clusters (baskets)."""
+    arrays = edge_cases._branch_arrays(edge_cases.EDGE_EVENTS * repeat)
+    data = {}
+    for coll, fields in (("Jet", edge_cases.JET_FIELDS), ("Electron", edge_cases.ELECTRON_FIELDS),
+                         ("Muon", edge_cases.MUON_FIELDS)):
+        parts = {f: arrays.pop(f"{coll}_{f}") for f in fields}
+        data[coll] = ak.zip({f: ak.unflatten(v, c) for f, (v, c) in parts.items()})
+    data.update({k: v for k, (v, _) in arrays.items()})
+    with uproot.recreate(path) as f:
+        f.mktree("Events", data)
+        for _ in range(clusters - 1):
+            f["Events"].extend(data)
+    return clusters * repeat * N_EDGE
+
+
+# kills the server from inside the event loop (C++ callback after N entries of the first sample)
+KILL_DURING_LOOP = """
+import sys
+from rdf_ttbar import cli, execution
+
+server_pid, after = int(sys.argv[1]), int(sys.argv[2])
+original = execution.run_graphs
+
+
+def run_graphs(booked, *args, **kwargs):
+    import ROOT
+
+    ROOT.gInterpreter.Declare('''
+    #include <signal.h>
+    #include <atomic>
+    #include <functional>
+    #include <memory>
+    std::function<void(ULong64_t &)> rdf_ttbar_test_killer(int pid) {
+       auto done = std::make_shared<std::atomic<bool>>(false);
+       return [pid, done](ULong64_t &) { if (!done->exchange(true)) ::kill(pid, SIGKILL); };
+    }''')
+    booked[0].count.OnPartialResult(after, ROOT.rdf_ttbar_test_killer(server_pid))
+    return original(booked, *args, **kwargs)
+
+
+execution.run_graphs = run_graphs
+sys.exit(cli.main(sys.argv[3:]))
+"""
+
+
+@pytest.mark.parametrize("mt", ["1", "2"])
+def test_server_dying_during_the_event_loop(tmp_path, xrootd_server, mt):
+    big = tmp_path / "big.root"
+    n = write_many_clusters(big)
+    url = xrootd_server.add(big)
+    inputs = same_files_everywhere(tmp_path / "big.json", [(url, n)])
+    script = tmp_path / "rdf_ttbar_kill_during_loop.py"
+    script.write_text(KILL_DURING_LOOP)
+    out = tmp_path / "out"
+    rc, _, err, seconds = cli(script, xrootd_server.proc.pid, 1000, "--inputs", inputs, "--output-dir", out,
+                              "--no-fit", "--mt", mt, env=FAST_FAIL)
+    assert xrootd_server.proc.poll() is not None, "the server was not killed during the event loop"
+    assert_one_error(rc, err, "the event loop failed", "Connection error")
+    assert_no_outputs(out)
+    assert seconds < 120
