@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from . import cpp
@@ -26,11 +27,10 @@ def configure_threads(mt: int) -> int:
     """Set ROOT's implicit multi-threading: 0 = all cores, 1 = none; returns the pool size."""
     import ROOT
 
-    if mt == 1:
-        ROOT.DisableImplicitMT()
-        return 1
     if ROOT.IsImplicitMTEnabled():
         ROOT.DisableImplicitMT()
+    if mt == 1:
+        return 1
     if mt == 0:
         ROOT.EnableImplicitMT()
     else:
@@ -99,6 +99,20 @@ class Executor:
             self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+@contextmanager
+def event_loop_errors(executor: "Executor"):
+    """Booking and running the loops: ROOT's C++ exceptions become one UserError; the executor is closed."""
+    try:
+        yield
+    except UserError:
+        raise
+    except Exception as err:  # ROOT's C++ exceptions arrive as Python exceptions
+        raise UserError(f"the event loop failed: {err}\nCheck that the input files are readable "
+                        "and complete (and the server reachable).") from None
+    finally:
+        executor.close()
 
 
 def run_graphs(booked: list, timing: "RDFTiming", executor: Executor, progress: bool | None = None) -> LoopStats:

@@ -153,16 +153,7 @@ def run(options: dict) -> dict:
     percent = normalize_percent(options["io_percent"])
     branches = branches_for(percent)
     output_dir = Path(options["output_dir"])
-    t_inputs = time.perf_counter()
-    samples = resolve_samples(options, percent)
-    pipeline.optimize_jitted_code(sum(s.nevts for s in samples))  # both modes jit alike
-    if options["cache_dir"]:
-        from . import remote
-
-        samples = remote.localize(samples, Path(options["cache_dir"]))
-    # generating the demo set or copying remote files is not part of the set-up time (as in pipeline.run)
-    preparation_s = time.perf_counter() - t_inputs
-    inputs.check_files(samples, options["tree"])
+    samples, preparation_s = pipeline.prepare_inputs(options, lambda o: resolve_samples(o, percent))
 
     import ROOT  # noqa: F401  (import cost is part of the set-up time)
 
@@ -173,19 +164,12 @@ def run(options: dict) -> dict:
     executor = execution.Executor(options["scheduler"], options["ncores"], options["scheduler_address"],
                                   options["npartitions"])
     with pipeline.staged_outputs(output_dir) as staging, execution.RDFTiming() as timing:
-        try:
+        with execution.event_loop_errors(executor):
             declare_helper(executor)
             booked = [book_read(s, executor.dataframe(s.files, options["tree"]), branches) for s in samples]
             setup_s = time.perf_counter() - START_TIME - timing.jit_s - preparation_s
             stats = execution.run_graphs(booked, timing, executor)
             n_cores = executor.cores
-        except UserError:
-            raise
-        except Exception as err:  # ROOT's C++ exceptions arrive as Python exceptions
-            raise UserError(f"the event loop failed: {err}\nCheck that the input files are readable "
-                            "and complete (and the server reachable).") from None
-        finally:
-            executor.close()
         metrics = make_metrics(samples, booked, stats, n_cores, setup_s, options["scheduler"], percent, branches)
         metrics["wall_time_s"]["input_preparation"] = round(preparation_s, 3)
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

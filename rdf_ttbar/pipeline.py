@@ -71,6 +71,24 @@ def optimize_jitted_code(events: int) -> None:
         os.environ.setdefault("EXTRA_CLING_ARGS", "-O2")
 
 
+def prepare_inputs(options: dict, resolve=resolve_samples) -> tuple[list[inputs.Sample], float]:
+    """The samples ready to read (resolved, copied into --cache-dir, checked) and the seconds spent preparing them.
+
+    Generating the demo set or copying remote files is not part of the set-up time: the seconds it took come
+    back separately. ``resolve(options)`` gives the samples (the I/O-only mode has its own).
+    """
+    start = time.perf_counter()
+    samples = resolve(options)
+    optimize_jitted_code(sum(s.nevts for s in samples))
+    if options["cache_dir"]:
+        from . import remote
+
+        samples = remote.localize(samples, Path(options["cache_dir"]))
+    preparation_s = time.perf_counter() - start
+    inputs.check_files(samples, options["tree"])
+    return samples, preparation_s
+
+
 def run(options: dict) -> dict:
     """Run the whole job; returns the metrics (also written to metrics.json)."""
     if options.get("io_only"):
@@ -78,17 +96,7 @@ def run(options: dict) -> dict:
 
         return io_only.run(options)
     output_dir = Path(options["output_dir"])
-    t_inputs = time.perf_counter()
-    samples = resolve_samples(options)
-    optimize_jitted_code(sum(s.nevts for s in samples))
-    if options["cache_dir"]:
-        from . import remote
-
-        samples = remote.localize(samples, Path(options["cache_dir"]))
-    # generating the demo set or copying remote files is not part of the set-up time
-    preparation_s = time.perf_counter() - t_inputs
-    inputs.check_files(samples, options["tree"])
-
+    samples, preparation_s = prepare_inputs(options)
     import ROOT  # noqa: F401  (import cost is part of the set-up time)
 
     from . import execution, graph, histograms
@@ -97,19 +105,12 @@ def run(options: dict) -> dict:
     executor = execution.Executor(options["scheduler"], options["ncores"], options["scheduler_address"],
                                   options["npartitions"])
     with staged_outputs(output_dir) as staging, execution.RDFTiming() as timing:
-        try:
+        with execution.event_loop_errors(executor):
             booked = [graph.book_sample(s, executor.dataframe(s.files, options["tree"])) for s in samples]
             graph.book_variations(booked)  # jits the code of all graphs
             setup_s = time.perf_counter() - START_TIME - timing.jit_s - preparation_s
             stats = execution.run_graphs(booked, timing, executor)
             n_cores = executor.cores
-        except UserError:
-            raise
-        except Exception as err:  # ROOT's C++ exceptions arrive as Python exceptions
-            raise UserError(f"the event loop failed: {err}\nCheck that the input files are readable "
-                            "and complete (and the server reachable).") from None
-        finally:
-            executor.close()
         hists = histograms.collect(booked)
         histograms.write(hists, staging / "histograms.root")
 
