@@ -4,8 +4,10 @@ On a generated benchmark set (about 1M events per sample by default,
 generated once into the demo cache), one bench run measures, each time in a
 fresh ``python -m rdf_ttbar`` process whose ``metrics.json`` it reads:
 
-- the full analysis (``--no-fit``) and the I/O-only mode of the same columns
-  (``--io-only --io-percent 2.7``; with ``--full`` also 4, 15, 25 and 50%),
+- the full analysis (``--no-fit``), the I/O-only mode of exactly its columns
+  (``--io-only --io-percent analysis``: the issue's ratio) and of the AGC's
+  2.7% list (``--io-percent 2.7``, to compare with other implementations;
+  with ``--full`` also 4, 15, 25 and 50%),
   interleaved (full, I/O, I/O, full, ...) and repeated (``--repeat``), for
   each thread count of ``--mt``;
 - set-up (process start to graph built, the interpreter's own start
@@ -45,7 +47,8 @@ from .errors import UserError
 
 DEFAULT_EVENTS_PER_SAMPLE = 1_000_000
 DEFAULT_REPEAT = 2
-IO_PERCENT = 2.7  # the analysis columns
+IO_PERCENT = "analysis"  # the I/O-only mode the analysis is compared with: its own columns
+AGC_IO_PERCENT = 2.7  # the AGC's analysis columns, measured too for comparisons with other implementations
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # what python -m rdf_ttbar needs on sys.path
 
 # the targets
@@ -110,7 +113,9 @@ def mode_key(io_percent) -> str:
 
 
 def mode_label(io_percent) -> str:
-    return "analysis" if io_percent is None else f"I/O only {io_percent}%"
+    if io_percent is None:
+        return "analysis"
+    return "I/O only, its cols" if io_percent == IO_PERCENT else f"I/O only {io_percent}%"
 
 
 def child_env(cache_dir: Path | None = None) -> dict:
@@ -361,7 +366,7 @@ def targets(result: dict, mts: list[int]) -> list[dict]:
     for mt in mts:
         value = ratio["analysis_over_io_only"].get(str(mt))
         if value is not None:
-            rows.append({"target": f"analysis rate >= {TARGET_RATIO:.0%} of I/O-only ({IO_PERCENT}%), {mt} thread(s)",
+            rows.append({"target": f"analysis rate >= {TARGET_RATIO:.0%} of I/O-only of its columns, {mt} thread(s)",
                          "value": value, "limit": TARGET_RATIO, "met": value >= TARGET_RATIO})
     startup = min(best["analysis"][str(mt)]["startup_s"] for mt in mts)
     rows.append({"target": f"start-up to the first event <= {TARGET_STARTUP_S:g} s (warm)", "value": startup,
@@ -398,7 +403,7 @@ def format_table(result: dict) -> str:
     lines.append("")
     ratio = result["ratios"]
     for mt, value in ratio["analysis_over_io_only"].items():
-        lines.append(f"analysis / I/O-only {IO_PERCENT}% event rate, {mt} thread(s): {value:.3f}")
+        lines.append(f"analysis / I/O-only of its columns, event rate, {mt} thread(s): {value:.3f}")
     for key, by_mt in ratio["scaling_over_1_thread"].items():
         for mt, value in by_mt.items():
             if mt != "1":
@@ -425,7 +430,7 @@ def main(args: argparse.Namespace) -> int:
     if args.repeat < 1:
         raise UserError(f"--repeat must be at least 1, got {args.repeat}")
     mts = parse_mt(args.mt)
-    percents = list(branch_lists.BRANCHES_BY_PERCENT) if args.full else [IO_PERCENT]
+    percents = [IO_PERCENT] + (list(branch_lists.BRANCHES_BY_PERCENT) if args.full else [AGC_IO_PERCENT])
     inputs_json = ensure_inputs(args)
     result = measure(inputs_json, mts, percents, args.repeat, args.evict)
     result["events_per_sample"] = None if args.inputs else args.events_per_sample

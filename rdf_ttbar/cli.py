@@ -19,6 +19,16 @@ SUBCOMMANDS = {
 }
 
 
+def io_percent_value(text: str) -> float | str:
+    """--io-percent: a number (checked against the AGC lists later) or 'analysis'."""
+    if text.strip().lower() == "analysis":
+        return "analysis"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 2.7, 4, 15, 25, 50 or analysis, got {text!r}") from None
+
+
 def main_parser() -> argparse.ArgumentParser:
     epilog = "sub-commands (each has --help):\n" + "\n".join(
         f"  {PROG} {name:<9} {text}" for name, text in SUBCOMMANDS.items()
@@ -61,10 +71,11 @@ def main_parser() -> argparse.ArgumentParser:
                    help="I/O-only benchmark (the AGC's DISABLE_PROCESSING): read the branches of --io-percent "
                    "in every sample and nothing else; writes only metrics.json (event rate, bytes read) "
                    "[config: io_only, default false]")
-    p.add_argument("--io-percent", dest="io_percent", type=float, metavar="2.7|4|15|25|50",
-                   help="with --io-only: the AGC IO_FILE_PERCENT branch list to read; 2.7 = the analysis "
-                   "columns; more needs the extra branches of 'generate --full' [config: io_percent, "
-                   "default 2.7]")
+    p.add_argument("--io-percent", dest="io_percent", type=io_percent_value, metavar="2.7|4|15|25|50|analysis",
+                   help="with --io-only: the AGC IO_FILE_PERCENT branch list to read (2.7 = the AGC analysis "
+                   "columns; more needs the extra branches of 'generate --full'), or 'analysis': exactly the "
+                   "columns this analysis reads (the 2.7%% list and run, luminosityBlock, event) "
+                   "[config: io_percent, default 2.7]")
     p.add_argument("--agc-list", metavar="PATH|URL",
                    help="where --inputs agc reads the AGC file list (nanoaod_inputs.json) [config: agc.inputs, "
                    "default: the AGC repository's list on GitHub]")

@@ -10,13 +10,18 @@ from .graph import BookedSample, variation_suffix
 
 
 def collect(booked: list[BookedSample]) -> dict:
-    """All filled histograms as {AGC name: TH1D}, pseudo-data included when its samples are there."""
+    """All filled histograms as {AGC name: TH1D}, pseudo-data included when its samples are there.
+
+    Each region is one y bin of the sample's 2D histograms (graph.py): its x projection, flow bins and
+    sums of squared weights included, is the region's histogram.
+    """
     histograms = {}
     for b in booked:
-        for region, results in b.variations.items():
-            for key in results.GetKeys():
-                name = sy.histogram_name(region, b.sample.process, variation_suffix(str(key), b.sample))
-                h = results[key].Clone(name)
+        for key in b.variations.GetKeys():
+            h2 = b.variations[key]
+            for ybin, region in enumerate(sy.REGIONS, start=1):
+                name = sy.histogram_name(region.name, b.sample.process, variation_suffix(str(key), b.sample))
+                h = h2.ProjectionX(name, ybin, ybin, "e")
                 h.SetDirectory(0)
                 h.SetTitle(name)
                 histograms[name] = h

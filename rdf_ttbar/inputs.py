@@ -17,7 +17,7 @@ from .errors import UserError
 
 AGC_PREFIX = "https://xrootd-local.unl.edu:1094//store/user/AGC"
 REMOTE_SCHEMES = ("root://", "https://", "http://")
-# the branches the analysis reads (the spec's types; others are accepted too)
+# the branches the analysis reads (the spec's types; others are accepted too); --io-percent analysis reads these
 REQUIRED_BRANCHES = (
     "Jet_pt", "Jet_eta", "Jet_phi", "Jet_mass", "Jet_btagCSVV2",
     "Electron_pt", "Muon_pt", "run", "luminosityBlock", "event",

@@ -2,7 +2,9 @@
 
 The AGC notebook's ``DISABLE_PROCESSING`` / ``IO_FILE_PERCENT`` mode: for
 every sample, read the branches of ``branch_lists.BRANCHES_BY_PERCENT[p]``
-(default 2.7: the columns of the analysis) and measure how fast the event
+(default 2.7: the columns of the AGC's analysis), or with ``analysis`` exactly
+the columns this analysis reads (``inputs.REQUIRED_BRANCHES``: the 2.7%
+list and run, luminosityBlock, event for the jet pT resolution factors), and measure how fast the event
 loop goes when it only reads. No histograms, no fit: the only output is
 ``metrics.json`` (``"mode": "io_only"``), staged like the other outputs.
 
@@ -25,6 +27,8 @@ from . import START_TIME, branch_lists, inputs
 from .errors import UserError
 
 PERCENTS = tuple(branch_lists.BRANCHES_BY_PERCENT)  # 2.7, 4, 15, 25, 50
+ANALYSIS = "analysis"  # the columns of this analysis
+CHOICES = PERCENTS + (ANALYSIS,)
 DEFAULT_PERCENT = 2.7
 
 # The per-event call: receives every column (so that RDataFrame reads them) and
@@ -48,8 +52,10 @@ template <typename... Columns> inline bool touch(const Columns &...columns)
 _declared = False
 
 
-def normalize_percent(value) -> float | int:
-    """The key of ``BRANCHES_BY_PERCENT`` for ``value`` (2.7, 4, '15', 25.0, ...); UserError if none."""
+def normalize_percent(value) -> float | int | str:
+    """The key of ``BRANCHES_BY_PERCENT`` for ``value`` (2.7, 4, '15', 25.0, ...) or 'analysis'; UserError if none."""
+    if isinstance(value, str) and value.strip().lower() == ANALYSIS:
+        return ANALYSIS
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -58,18 +64,22 @@ def normalize_percent(value) -> float | int:
         if number is not None and abs(number - key) < 1e-9:
             return key
     choices = ", ".join(str(p) for p in PERCENTS)
-    raise UserError(f"--io-percent must be one of {choices} (the AGC IO_FILE_PERCENT values), got {value!r}")
+    raise UserError(f"--io-percent must be one of {choices} (the AGC IO_FILE_PERCENT values) or 'analysis' "
+                    f"(the columns of this analysis), got {value!r}")
 
 
 def branches_for(percent) -> list[str]:
-    return list(branch_lists.BRANCHES_BY_PERCENT[normalize_percent(percent)])
+    percent = normalize_percent(percent)
+    if percent == ANALYSIS:
+        return list(inputs.REQUIRED_BRANCHES)
+    return list(branch_lists.BRANCHES_BY_PERCENT[percent])
 
 
 def resolve_samples(options: dict, percent) -> list[inputs.Sample]:
     """The samples to read. ``--inputs demo`` beyond 2.7%: the cached ``--full`` demo set of the same size."""
     from . import pipeline
 
-    if options["inputs"] != "demo" or percent == DEFAULT_PERCENT:
+    if options["inputs"] != "demo" or percent in (DEFAULT_PERCENT, ANALYSIS):
         return pipeline.resolve_samples(options)
     from . import demo
 
@@ -107,7 +117,7 @@ def check_branches(samples: list[inputs.Sample], tree: str, branches: list[str],
     shown = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
     files = list(missing_by_file)
     where = files[0] + (f" and {len(files) - 1} other file(s)" if len(files) > 1 else "")
-    lower = [str(p) for p in PERCENTS if p < percent]
+    lower = [str(p) for p in PERCENTS if percent != ANALYSIS and p < percent]
     raise UserError(
         f"--io-only --io-percent {percent} reads {len(branches)} branches, but {len(names)} of them are missing "
         f"from {where}: {shown}. The default demo set has only the analysis branches: write a set with all of "
@@ -205,7 +215,8 @@ def make_metrics(samples, booked, stats, n_cores, setup_s, scheduler, percent, b
 def print_summary(metrics: dict, output_dir: Path) -> None:
     t = metrics["wall_time_s"]
     rate = metrics["event_rate_hz"] or 0.0
-    print(f"\nrdf_ttbar: I/O only ({metrics['io_percent']}%: {len(metrics['branches'])} branches): read "
+    which = "the analysis columns" if metrics["io_percent"] == ANALYSIS else f"{metrics['io_percent']}%"
+    print(f"\nrdf_ttbar: I/O only ({which}: {len(metrics['branches'])} branches): read "
           f"{metrics['events_processed']:,} events from {metrics['files']} files in {t['event_loop']:.2f} s "
           f"({rate / 1e3:,.1f} kHz, {(metrics['event_rate_per_core_hz'] or 0.0) / 1e3:,.1f} kHz per core on "
           f"{metrics['cores']} cores; jitting {t['jitting']:.1f} s, set-up {t['setup']:.1f} s, "

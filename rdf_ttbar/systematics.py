@@ -57,12 +57,16 @@ REGIONS = (
 
 # histogram binning, spec "Regions and observables"
 N_BINS, X_MIN, X_MAX = 25, 50.0, 550.0
+# The graph fills one 2D histogram per sample: the observable on x, the number of b-tagged jets on y,
+# binned so that y bin i + 1 is REGIONS[i]: [1, 2) -> 4j1b, [2, 100) -> 4j2b (no event has 100 jets).
+BTAG_BIN_EDGES = (1.0, 2.0, 100.0)
 # fit binning: start at 110 GeV, merge bins by two
 FIT_BIN_EDGES = tuple(110.0 + 40.0 * i for i in range(12))
 
 BTAG_THRESHOLD = 0.5
 LEPTON_PT_MIN = 25.0
 JET_PT_MIN = 25.0
+MIN_JETS = 4
 
 
 @dataclass(frozen=True)
