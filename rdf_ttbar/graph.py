@@ -40,8 +40,8 @@ class BookedSample:
 
 # the observable of each region, from the selected jets and their (varied) pT
 OBSERVABLES = {
-    "4j1b": "rdf_ttbar::ht(jets, jet_pt)",
-    "4j2b": f"rdf_ttbar::trijet_mass(jets, jet_pt, Jet_eta, Jet_phi, Jet_mass, Jet_btagCSVV2, {sy.BTAG_THRESHOLD}f)",
+    "4j1b": "rdf_ttbar::ht(jets, Jet_pt)",
+    "4j2b": f"rdf_ttbar::trijet_mass(jets, Jet_pt, Jet_eta, Jet_phi, Jet_mass, Jet_btagCSVV2, {sy.BTAG_THRESHOLD}f)",
 }
 
 
@@ -60,13 +60,12 @@ def book_sample(sample: Sample, dataframe) -> BookedSample:
         dataframe.Define("weight", f"double({sample.weight!r})")
         .Filter(f"rdf_ttbar::count_above(Electron_pt, {sy.LEPTON_PT_MIN}) + "
                 f"rdf_ttbar::count_above(Muon_pt, {sy.LEPTON_PT_MIN}) == 1", "exactly one lepton")
-        .Define("jet_pt", "Jet_pt")
     )
     for syst in systs:
         if syst.kind == "jet_pt":
-            df = df.Vary("jet_pt", f"ROOT::RVec<ROOT::RVecF>{{{syst.expression}}}", list(syst.directions), syst.name)
+            df = df.Vary("Jet_pt", f"ROOT::RVec<ROOT::RVecF>{{{syst.expression}}}", list(syst.directions), syst.name)
     df = (
-        df.Define("jets", f"rdf_ttbar::select_jets(jet_pt, {sy.JET_PT_MIN}f)")
+        df.Define("jets", f"rdf_ttbar::select_jets(Jet_pt, {sy.JET_PT_MIN}f)")
         # b-tagged jets among the selected ones; 0 when there are fewer than MIN_JETS jets
         .Define("nbtag", f"jets.size() >= {sy.MIN_JETS} ? "
                          f"rdf_ttbar::count_btagged(jets, Jet_btagCSVV2, {sy.BTAG_THRESHOLD}f) : 0")

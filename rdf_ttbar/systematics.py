@@ -115,7 +115,7 @@ SYSTEMATICS = (
     Systematic("pt_res", "Jet energy resolution", "jet_pt", ("up",), symmetrize=True,
                expression="rdf_ttbar::pt_resolution_varied(Jet_pt, run, luminosityBlock, event)"),
     *(Systematic(f"btag_var_{i}", f"b-tag NP {i + 1}", "weight",
-                 expression=f"rdf_ttbar::btag_weights(weight, jets, jet_pt, {i})") for i in range(4)),
+                 expression=f"rdf_ttbar::btag_weights(weight, jets, Jet_pt, {i})") for i in range(4)),
     Systematic("scale_var", "W+jets scale variation", "weight", processes=("wjets",),
                expression="rdf_ttbar::scaled_weights(weight, 1.025, 0.975)"),
     Systematic("Lumi", "Luminosity", "norm", norm=0.03),
