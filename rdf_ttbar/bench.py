@@ -42,12 +42,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import branch_lists, inputs
+from . import branch_lists, inputs, io_only
 from .errors import UserError
 
 DEFAULT_EVENTS_PER_SAMPLE = 1_000_000
 DEFAULT_REPEAT = 2
-IO_PERCENT = "analysis"  # the I/O-only mode the analysis is compared with: its own columns
+IO_PERCENT = io_only.ANALYSIS  # the I/O-only mode the analysis is compared with: its own columns
 AGC_IO_PERCENT = 2.7  # the AGC's analysis columns, measured too for comparisons with other implementations
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # what python -m rdf_ttbar needs on sys.path
 

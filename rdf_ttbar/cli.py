@@ -26,7 +26,10 @@ def io_percent_value(text: str) -> float | str:
     try:
         return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 2.7, 4, 15, 25, 50 or analysis, got {text!r}") from None
+        from .branch_lists import BRANCHES_BY_PERCENT
+
+        choices = ", ".join(str(p) for p in BRANCHES_BY_PERCENT)
+        raise argparse.ArgumentTypeError(f"expected {choices} or analysis, got {text!r}") from None
 
 
 def main_parser() -> argparse.ArgumentParser:
