@@ -111,10 +111,14 @@ def _resolve(path: str, base_dir: Path, remote_prefix: str | None) -> str:
     return str(p if p.is_absolute() else (base_dir / p).resolve())
 
 
-def check_files(samples: list[Sample], tree: str) -> None:
+def check_files(samples: list[Sample], tree: str, branches=REQUIRED_BRANCHES,
+                missing_branches_hint: str | None = None) -> None:
     """Open every file before any event loop: one message lists every problem.
 
-    Remote files are opened several at a time, with short client time-outs (remote.py).
+    The first file of each sample must also have ``branches`` (default: the
+    columns the analysis reads); ``missing_branches_hint`` ends the message
+    when some are missing. Remote files are opened several at a time, with
+    short client time-outs (remote.py).
     """
     problems, remote_files = [], []
     for sample in samples:
@@ -126,20 +130,32 @@ def check_files(samples: list[Sample], tree: str) -> None:
             else:
                 import ROOT
 
-                problem = _check_one(ROOT, path, tree, check_branches=(i == 0))
+                problem = _check_one(ROOT, path, tree, branches if i == 0 else ())
                 if problem:
                     problems.append(f"{path}: {problem}")
     if remote_files:
         from . import remote
 
-        problems += remote.check_remote(remote_files, tree, REQUIRED_BRANCHES)
+        problems += remote.check_remote(remote_files, tree, branches)
     if problems:
         listing = "\n  ".join(problems)
-        raise UserError(f"{len(problems)} input file(s) cannot be used:\n  {listing}\n"
-                        "Fix or remove these entries in the input list (or check the server / --tree).")
+        advice = "Fix or remove these entries in the input list (or check the server / --tree)."
+        if missing_branches_hint and any(MISSING_BRANCHES in p for p in problems):
+            advice = missing_branches_hint
+        raise UserError(f"{len(problems)} input file(s) cannot be used:\n  {listing}\n{advice}")
 
 
-def _check_one(ROOT, path: str, tree: str, check_branches: bool) -> str | None:
+MISSING_BRANCHES = "lacks the branches"  # how a missing-branches problem reads (remote.py's probe too)
+SHOWN_BRANCHES = 12  # missing branches named in a problem; more are counted
+
+
+def missing_branches_problem(tree: str, missing: list[str]) -> str:
+    shown = ", ".join(missing[:SHOWN_BRANCHES])
+    more = f" and {len(missing) - SHOWN_BRANCHES} more" if len(missing) > SHOWN_BRANCHES else ""
+    return f"tree '{tree}' {MISSING_BRANCHES} {shown}{more}"
+
+
+def _check_one(ROOT, path: str, tree: str, branches) -> str | None:
     try:
         with _quiet_root(ROOT):
             f = ROOT.TFile.Open(path, "READ")
@@ -152,10 +168,9 @@ def _check_one(ROOT, path: str, tree: str, check_branches: bool) -> str | None:
         if not t or not t.InheritsFrom("TTree"):
             keys = ", ".join(k.GetName() for k in f.GetListOfKeys()) or "none"
             return f"has no TTree '{tree}' (keys: {keys}); set the tree name with --tree"
-        if check_branches:
-            missing = [b for b in REQUIRED_BRANCHES if not t.GetBranch(b)]
-            if missing:
-                return f"tree '{tree}' lacks the branches {', '.join(missing)}"
+        missing = [b for b in branches if not t.GetBranch(b)]
+        if missing:
+            return missing_branches_problem(tree, missing)
     finally:
         f.Close()
     return None

@@ -95,35 +95,14 @@ def resolve_samples(options: dict, percent) -> list[inputs.Sample]:
     return inputs.read_file_list(path, options["files_per_sample"])
 
 
-def check_branches(samples: list[inputs.Sample], tree: str, branches: list[str], percent) -> None:
-    """UserError naming the branches missing from the first file of any sample."""
-    import ROOT
-
-    missing_by_file = {}
-    for sample in samples:
-        path = sample.files[0]
-        f = ROOT.TFile.Open(path, "READ")
-        try:
-            t = f.Get(tree)
-            present = {b.GetName() for b in t.GetListOfBranches()}
-        finally:
-            f.Close()
-        missing = [b for b in branches if b not in present]
-        if missing:
-            missing_by_file[path] = missing
-    if not missing_by_file:
-        return
-    names = sorted({b for m in missing_by_file.values() for b in m}, key=branches.index)
-    shown = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
-    files = list(missing_by_file)
-    where = files[0] + (f" and {len(files) - 1} other file(s)" if len(files) > 1 else "")
+def missing_branches_hint(percent, branches: list[str]) -> str:
+    """The end of the message for input files that lack some of the branches to read (inputs.check_files)."""
     lower = [str(p) for p in PERCENTS if percent != ANALYSIS and p < percent]
-    raise UserError(
-        f"--io-only --io-percent {percent} reads {len(branches)} branches, but {len(names)} of them are missing "
-        f"from {where}: {shown}. The default demo set has only the analysis branches: write a set with all of "
-        "them with 'python -m rdf_ttbar generate --full' (then --inputs demo, or --inputs DIR/nanoaod_inputs.json "
-        "for a set written with --output-dir DIR)"
-        + (f", or use a lower --io-percent ({', '.join(lower)})" if lower else ""))
+    return (f"--io-only --io-percent {percent} reads {len(branches)} branches, and the files above miss some of "
+            "them. The default demo set has only the analysis branches: write a set with all of them with "
+            "'python -m rdf_ttbar generate --full' (then --inputs demo, or --inputs DIR/nanoaod_inputs.json for a "
+            "set written with --output-dir DIR)" + (f", or use a lower --io-percent ({', '.join(lower)})" if lower else "")
+            + ".")
 
 
 def declare_helper(executor=None) -> None:
@@ -163,13 +142,13 @@ def run(options: dict) -> dict:
     percent = normalize_percent(options["io_percent"])
     branches = branches_for(percent)
     output_dir = Path(options["output_dir"])
-    samples, preparation_s = pipeline.prepare_inputs(options, lambda o: resolve_samples(o, percent))
+    samples, preparation_s = pipeline.prepare_inputs(options, lambda o: resolve_samples(o, percent), branches,
+                                                     missing_branches_hint(percent, branches))
 
     import ROOT  # noqa: F401  (import cost is part of the set-up time)
 
     from . import execution
 
-    check_branches(samples, options["tree"], branches, percent)
     execution.configure_threads(options["mt"])
     executor = execution.Executor(options["scheduler"], options["ncores"], options["scheduler_address"],
                                   options["npartitions"])

@@ -71,11 +71,13 @@ def optimize_jitted_code(events: int) -> None:
         os.environ.setdefault("EXTRA_CLING_ARGS", "-O2")
 
 
-def prepare_inputs(options: dict, resolve=resolve_samples) -> tuple[list[inputs.Sample], float]:
+def prepare_inputs(options: dict, resolve=resolve_samples, branches=inputs.REQUIRED_BRANCHES,
+                   missing_branches_hint: str | None = None) -> tuple[list[inputs.Sample], float]:
     """The samples ready to read (resolved, copied into --cache-dir, checked) and the seconds spent preparing them.
 
     Generating the demo set or copying remote files is not part of the set-up time: the seconds it took come
-    back separately. ``resolve(options)`` gives the samples (the I/O-only mode has its own).
+    back separately. ``resolve(options)`` gives the samples and ``branches`` the columns their files must have
+    (the I/O-only mode has its own of both, and a hint for files that lack some: inputs.check_files).
     """
     start = time.perf_counter()
     samples = resolve(options)
@@ -85,7 +87,7 @@ def prepare_inputs(options: dict, resolve=resolve_samples) -> tuple[list[inputs.
 
         samples = remote.localize(samples, Path(options["cache_dir"]))
     preparation_s = time.perf_counter() - start
-    inputs.check_files(samples, options["tree"])
+    inputs.check_files(samples, options["tree"], branches, missing_branches_hint)
     return samples, preparation_s
 
 

@@ -6,6 +6,7 @@ Functional checks on tiny sets; no timing is asserted (the machine is shared).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,10 @@ def test_the_analysis_columns_are_all_the_analysis_needs(tmp_path):
     inputs = same_files_everywhere(tmp_path / "in2.json", [(no_event, n)])
     result = run_cli("--inputs", inputs, "--no-fit", "--output-dir", tmp_path / "out2", check=False)
     assert result.returncode == 2 and "lacks the branches event" in result.stderr
+    # the I/O-only mode of the AGC's 2.7% list does not read 'event', so it does not ask for it
+    result = run_cli("--inputs", inputs, "--io-only", "--io-percent", "2.7", "--mt", 1, "--output-dir", tmp_path / "out3")
+    metrics = json.loads((tmp_path / "out3" / "metrics.json").read_text())
+    assert metrics["events_processed"] == 9 * n and "event" not in metrics["branches"]
 
 
 def test_io_percent_beyond_the_analysis_columns_needs_the_full_set(default_set, tmp_path):
@@ -104,10 +109,12 @@ def test_io_percent_beyond_the_analysis_columns_needs_the_full_set(default_set, 
     result = run_cli("--inputs", default_set, "--io-only", "--io-percent", 15, "--output-dir", out, check=False)
     assert result.returncode == 2
     message = result.stderr
-    assert "missing" in message and "generate --full" in message and "lower --io-percent" in message
-    assert "Jet_nConstituents" in message and "Photon_pt" in message  # names the missing branches
-    listed = message.split(". The default")[0].rsplit(": ", 1)[1].split(", ")
+    assert "reads 40 branches" in message and "generate --full" in message and "lower --io-percent (2.7, 4)" in message
+    problem = next(line for line in message.splitlines() if "lacks the branches" in line)
+    listed = problem.split("lacks the branches ")[1].split(" and ")[0].split(", ")
+    assert "Jet_nConstituents" in listed and "Photon_pt" in listed  # names the missing branches
     assert "Jet_pt" not in listed and "Jet_eta" not in listed  # not the ones present
+    assert re.search(r" and \d+ more$", problem)  # the rest are counted, not listed
     assert not (out / "metrics.json").exists()
 
 
