@@ -48,6 +48,24 @@ BRANCHES_BY_PERCENT = {
     25: _IO_2_7 + _IO_4 + _IO_15 + _IO_25,
     50: _IO_2_7 + _IO_4 + _IO_15 + _IO_25 + _IO_50,
 }
+ANALYSIS = "analysis"  # --io-percent analysis: exactly the columns of this analysis (inputs.REQUIRED_BRANCHES)
+IO_PERCENT_CHOICES = ", ".join(str(p) for p in BRANCHES_BY_PERCENT) + f" or {ANALYSIS}"
+
+
+def io_percent_key(value) -> float | int | str | None:
+    """The --io-percent / io_percent choice that ``value`` names (2.7, '4', 15.0, 'analysis', ...); None if none.
+
+    The one place where that choice is parsed: the command line, config.yaml and the I/O-only mode use it.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().lower() == ANALYSIS:
+        return ANALYSIS
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return next((key for key in BRANCHES_BY_PERCENT if abs(number - key) < 1e-9), None)
 
 REAL_BYTES_PER_EVENT = 22.9e9 / 10_455_719
 

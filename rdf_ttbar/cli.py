@@ -19,17 +19,14 @@ SUBCOMMANDS = {
 }
 
 
-def io_percent_value(text: str) -> float | str:
-    """--io-percent: a number (checked against the AGC lists later) or 'analysis'."""
-    if text.strip().lower() == "analysis":
-        return "analysis"
-    try:
-        return float(text)
-    except ValueError:
-        from .branch_lists import BRANCHES_BY_PERCENT
+def io_percent_value(text: str) -> float | int | str:
+    """--io-percent: one of the AGC's percentages or 'analysis' (branch_lists.io_percent_key)."""
+    from .branch_lists import IO_PERCENT_CHOICES, io_percent_key
 
-        choices = ", ".join(str(p) for p in BRANCHES_BY_PERCENT)
-        raise argparse.ArgumentTypeError(f"expected {choices} or analysis, got {text!r}") from None
+    key = io_percent_key(text)
+    if key is None:
+        raise argparse.ArgumentTypeError(f"expected {IO_PERCENT_CHOICES}, got {text!r}")
+    return key
 
 
 def main_parser() -> argparse.ArgumentParser:

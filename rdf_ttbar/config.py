@@ -99,14 +99,11 @@ def check(key: str, value, source: str) -> None:
     """Raise a UserError when ``value`` has the wrong type or range for ``key``."""
     if value is None and key in _NULLABLE:
         return
-    if key == "io_percent":  # a key of BRANCHES_BY_PERCENT (2.7, 4, 15, 25 or 50, int or float) or "analysis"
-        from .branch_lists import BRANCHES_BY_PERCENT
+    if key == "io_percent":  # 2.7, 4, 15, 25, 50 or "analysis" (branch_lists.io_percent_key)
+        from .branch_lists import IO_PERCENT_CHOICES, io_percent_key
 
-        if value == "analysis":
-            return
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value not in BRANCHES_BY_PERCENT:
-            choices = ", ".join(str(p) for p in BRANCHES_BY_PERCENT)
-            raise UserError(f"{source}: 'io_percent' must be one of {choices} or analysis, got {value!r}")
+        if io_percent_key(value) is None:
+            raise UserError(f"{source}: 'io_percent' must be one of {IO_PERCENT_CHOICES}, got {value!r}")
         return
     expected = _TYPES[key]
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):

@@ -27,7 +27,7 @@ from . import START_TIME, branch_lists, inputs
 from .errors import UserError
 
 PERCENTS = tuple(branch_lists.BRANCHES_BY_PERCENT)  # 2.7, 4, 15, 25, 50
-ANALYSIS = "analysis"  # the columns of this analysis
+ANALYSIS = branch_lists.ANALYSIS  # the columns of this analysis
 CHOICES = PERCENTS + (ANALYSIS,)
 DEFAULT_PERCENT = 2.7
 
@@ -54,18 +54,11 @@ _declared = False
 
 def normalize_percent(value) -> float | int | str:
     """The key of ``BRANCHES_BY_PERCENT`` for ``value`` (2.7, 4, '15', 25.0, ...) or 'analysis'; UserError if none."""
-    if isinstance(value, str) and value.strip().lower() == ANALYSIS:
-        return ANALYSIS
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = None
-    for key in PERCENTS:
-        if number is not None and abs(number - key) < 1e-9:
-            return key
-    choices = ", ".join(str(p) for p in PERCENTS)
-    raise UserError(f"--io-percent must be one of {choices} (the AGC IO_FILE_PERCENT values) or 'analysis' "
-                    f"(the columns of this analysis), got {value!r}")
+    key = branch_lists.io_percent_key(value)
+    if key is None:
+        raise UserError(f"--io-percent must be one of {branch_lists.IO_PERCENT_CHOICES} (the AGC IO_FILE_PERCENT "
+                        f"values, or the columns of this analysis), got {value!r}")
+    return key
 
 
 def branches_for(percent) -> list[str]:

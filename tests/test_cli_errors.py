@@ -81,6 +81,9 @@ def test_malformed_config(tmp_path, out):
     fails("--config", config, "--output-dir", out, expect=["unknown option 'threads'", "mt"], out=out)
     config.write_text("mt: two\n")
     fails("--config", config, "--output-dir", out, expect=["'mt' must be of type int"], out=out)
+    config.write_text("io_percent: 3\n")
+    fails("--config", config, "--output-dir", out,
+          expect=["'io_percent' must be one of 2.7, 4, 15, 25, 50 or analysis, got 3"], out=out)
     fails("--config", tmp_path / "missing.yaml", expect=["missing.yaml", "does not exist"])
 
 
@@ -89,6 +92,7 @@ def test_unknown_option_values(out):
     fails("--scheduler", "spark", expect=["invalid choice: 'spark'"])
     fails("-n", "0", expect=["'files_per_sample' must be >= 1"])
     fails("--frobnicate", expect=["unrecognized arguments: --frobnicate"])
+    fails("--io-only", "--io-percent", "3", expect=["--io-percent: expected 2.7, 4, 15, 25, 50 or analysis, got '3'"])
 
 
 def test_odd_files_are_processed(tmp_path):
