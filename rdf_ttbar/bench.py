@@ -330,6 +330,7 @@ def measure(inputs_json: Path, mts: list[int], percents: list, repeat: int, evic
         best[key] = {str(mt): best_of([r for r in runs if r["mode"] == key and r["mt"] == mt]) for mt in mts}
     result["best"] = best
     result["ratios"] = ratios(best, mts, modes, cold)
+    result["ratios"]["analysis_over_io_only_per_repetition"] = per_repetition_ratios(runs, mts, repeat)
     result["targets"] = targets(result, mts)
     return result
 
@@ -357,6 +358,19 @@ def ratios(best: dict, mts: list[int], modes: list, cold: dict) -> dict:
             out["scaling_over_1_thread"][key] = {str(mt): by_mt[str(mt)]["event_rate_hz"] / base for mt in mts}
     warm = full[str(cold["mt"])]["startup_s"]
     out["cold_over_warm_startup"] = cold["startup_s"] / warm if warm else None
+    return out
+
+
+def per_repetition_ratios(runs: list[dict], mts: list[int], repeat: int) -> dict:
+    """Analysis / I/O-only of its columns within each repetition (runs next to each other): the spread shows the noise."""
+    def rate(mode, mt, rep):
+        return next((r["event_rate_hz"] for r in runs if r["mode"] == mode and r["mt"] == mt
+                     and r["repetition"] == rep), None)
+
+    out = {}
+    for mt in mts:
+        pairs = [(rate("analysis", mt, rep), rate(mode_key(IO_PERCENT), mt, rep)) for rep in range(repeat)]
+        out[str(mt)] = [a / b for a, b in pairs if a and b]
     return out
 
 
@@ -403,7 +417,9 @@ def format_table(result: dict) -> str:
     lines.append("")
     ratio = result["ratios"]
     for mt, value in ratio["analysis_over_io_only"].items():
-        lines.append(f"analysis / I/O-only of its columns, event rate, {mt} thread(s): {value:.3f}")
+        each = ratio.get("analysis_over_io_only_per_repetition", {}).get(mt, [])
+        spread = f" (within each repetition: {', '.join(f'{x:.3f}' for x in each)})" if len(each) > 1 else ""
+        lines.append(f"analysis / I/O-only of its columns, event rate, {mt} thread(s): {value:.3f}{spread}")
     for key, by_mt in ratio["scaling_over_1_thread"].items():
         for mt, value in by_mt.items():
             if mt != "1":

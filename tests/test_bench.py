@@ -190,12 +190,25 @@ def test_bench_prints_the_table_and_writes_every_number(default_set, tmp_path):
         for key in best:
             assert ratios["scaling_over_1_thread"][key][mt] == pytest.approx(
                 best[key][mt]["event_rate_hz"] / best[key]["1"]["event_rate_hz"])
+        # one repetition: the pair of that repetition is the pair of the best runs
+        assert ratios["analysis_over_io_only_per_repetition"][mt] == [pytest.approx(ratios["analysis_over_io_only"][mt])]
     assert ratios["cold_over_warm_startup"] == pytest.approx(
         r["cold"]["startup_s"] / best["analysis"]["1"]["startup_s"])
     assert len(r["targets"]) == 5
     for t in r["targets"]:
         assert t["met"] == (t["value"] <= t["limit"] if t["target"].startswith(("start-up", "peak"))
                             else t["value"] >= t["limit"])
+
+
+def test_per_repetition_ratios_pair_the_runs_of_each_repetition():
+    from rdf_ttbar import bench
+
+    runs = [{"mode": mode, "mt": mt, "repetition": rep, "event_rate_hz": rate}
+            for mode, mt, rep, rate in [("analysis", 1, 0, 80.0), ("io_only_analysis", 1, 0, 100.0),
+                                        ("io_only_2.7", 1, 0, 500.0), ("analysis", 1, 1, 90.0),
+                                        ("io_only_analysis", 1, 1, 90.0), ("analysis", 2, 0, 150.0),
+                                        ("io_only_analysis", 2, 0, 200.0)]]
+    assert bench.per_repetition_ratios(runs, [1, 2], 2) == {"1": [0.8, 1.0], "2": [0.75]}
 
 
 def test_bench_generates_its_set_once_into_the_cache(tmp_path):
