@@ -136,7 +136,7 @@ def test_io_percent_with_the_demo_inputs_asks_for_the_full_demo_set(tmp_path):
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["--io-only", "--io-percent", "3"], "must be one of 2.7, 4, 15, 25, 50 or analysis"),
+    (["--io-only", "--io-percent", "3"], "argument --io-percent: expected 2.7, 4, 15, 25, 50 or analysis, got '3'"),
     (["--io-only", "--io-percent", "most"], "expected 2.7, 4, 15, 25, 50 or analysis, got 'most'"),
     (["--io-percent", "4"], "add --io-only"),
 ])

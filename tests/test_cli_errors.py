@@ -92,7 +92,6 @@ def test_unknown_option_values(out):
     fails("--scheduler", "spark", expect=["invalid choice: 'spark'"])
     fails("-n", "0", expect=["'files_per_sample' must be >= 1"])
     fails("--frobnicate", expect=["unrecognized arguments: --frobnicate"])
-    fails("--io-only", "--io-percent", "3", expect=["--io-percent: expected 2.7, 4, 15, 25, 50 or analysis, got '3'"])
 
 
 def test_odd_files_are_processed(tmp_path):
