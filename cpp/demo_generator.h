@@ -811,6 +811,8 @@ struct ExtraCounter {
 // ===========================================================================
 class EventWriter {
 public:
+   static constexpr Long64_t kEventsPerCluster = 10000;
+
    EventWriter(const std::string &path, int compression, const std::vector<NoiseSpec> &noise,
                const std::vector<ExtraCounter> &counters)
       : file_(TFile::Open(path.c_str(), "RECREATE", "", compression)), noise_(noise), counters_(counters)
@@ -819,6 +821,10 @@ public:
          throw std::runtime_error("rdf_ttbar_demo: cannot create " + path);
       tree_ = new TTree("Events", "Events");
       tree_->SetDirectory(file_.get());
+      // clusters of a fixed number of events, as in NanoAOD files, instead of ROOT's default of one per
+      // 30 MB (a whole demo file): RDataFrame's threads split the input by cluster, so that many cores
+      // share a few files evenly
+      tree_->SetAutoFlush(kEventsPerCluster);
       book_core_branches();
       book_noise_branches();
    }

@@ -36,7 +36,7 @@ from . import branch_lists, cpp, systematics
 from .errors import UserError
 
 # bump whenever the generated content changes: cached sets of other versions are regenerated
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: clusters of 10,000 events (cpp/demo_generator.h) instead of one per file
 
 # 200k events per sample: 1.8M events, 0.26 GB, about 9 s to generate on 2 cores, 20 s for the whole
 # analysis with fit and plots; 40k ttbar events in 4j2b and 1k W+jets events in 4j1b: smooth templates

@@ -101,6 +101,13 @@ def test_root_reads_the_files_with_nanoaod_column_types(small_set):
     assert n_jets.GetValue() > 20_000 * 4
 
 
+def test_files_are_split_into_clusters_of_10k_events(realism_set):
+    # RDataFrame's threads split the input by cluster: one cluster per file would leave cores idle
+    (path,) = sample_files(realism_set, "ttbar__nominal")
+    with uproot.open(path) as f:
+        assert f["Events"].common_entry_offsets() == list(range(0, 60_001, 10_000))
+
+
 def test_events_are_unique_and_jets_sorted(small_set):
     for sample in ("ttbar__nominal", "wjets__nominal"):
         a = read(small_set, sample, ["event", "Jet_pt"])
