@@ -34,7 +34,7 @@ import urllib.parse
 from pathlib import Path
 
 from .errors import UserError
-from .inputs import is_remote
+from .inputs import is_remote, missing_branches_problem
 
 # XRootD client settings used unless set in the environment (seconds / counts):
 CLIENT_DEFAULTS = {
@@ -202,7 +202,8 @@ inline void Forget(TFile *f)
 }
 
 struct ProbeResult {
-   std::string problem; // empty: the file is usable
+   std::string problem;              // empty: the file is usable (unless branches are missing)
+   std::vector<std::string> missing; // the branches asked for that the tree lacks
    Long64_t size = -1;
 };
 
@@ -230,16 +231,13 @@ inline ProbeResult Probe(const std::string &url, const std::string &tree, bool c
          r.problem = "has no TTree '" + tree + "' (keys: " + (keys.empty() ? "none" : keys) +
                      "); set the tree name with --tree";
       } else if (checkBranches) {
-         std::string missing;
          for (const auto &b : branches)
             if (!t->GetBranch(b.c_str()))
-               missing += (missing.empty() ? "" : ", ") + b;
-         if (!missing.empty())
-            r.problem = "tree '" + tree + "' lacks the branches " + missing;
+               r.missing.push_back(b);
       }
    }
    StopCapture();
-   if (r.problem.empty() && f->TestBit(TFile::kRecovered))
+   if (r.problem.empty() && r.missing.empty() && f->TestBit(TFile::kRecovered))
       r.problem = "is truncated or was not closed properly (ROOT had to recover its keys)";
    Forget(f.get());
    return r;
@@ -331,7 +329,13 @@ def check_remote(entries: list[tuple[str, bool]], tree: str, branches) -> list[s
     results = ROOT.rdf_ttbar_remote.ProbeAll(
         ROOT.std.vector[ROOT.std.string](urls), ROOT.std.vector[int]([int(merged[u]) for u in urls]), tree,
         ROOT.std.vector[ROOT.std.string](list(branches)), CHECK_THREADS)
-    return [f"{url}: {str(r.problem)}" for url, r in zip(urls, results) if str(r.problem)]
+    problems = []
+    for url, r in zip(urls, results):
+        problem = str(r.problem) or (missing_branches_problem(tree, [str(b) for b in r.missing]) if r.missing.size()
+                                     else "")
+        if problem:
+            problems.append(f"{url}: {problem}")
+    return problems
 
 
 class fatal_read_errors:

@@ -179,6 +179,16 @@ def test_missing_file_on_a_running_server(tmp_path, xrootd_server, local_files):
     assert files_in(cache) == sorted(remote.cache_path(u, cache) for u in urls[:-1])
 
 
+def test_remote_file_without_a_needed_branch(tmp_path, xrootd_server):
+    no_event = edge_cases.write_edge_case_file(tmp_path / "no_event.root", drop={"event", "run"})
+    url = xrootd_server.add(no_event)
+    inputs = same_files_everywhere(tmp_path / "in.json", [(url, len(edge_cases.EDGE_EVENTS))])
+    out = tmp_path / "out"
+    rc, _, err, _ = cli("--inputs", inputs, "--output-dir", out, "--no-fit", env=FAST_FAIL)
+    assert_one_error(rc, err, url, "tree 'Events' lacks the branches run, event")  # same wording as a local file
+    assert_no_outputs(out)
+
+
 COPY_SCRIPT = """
 import os, signal, sys
 from pathlib import Path
