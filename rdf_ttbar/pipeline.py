@@ -27,9 +27,13 @@ def resolve_samples(options: dict) -> list[inputs.Sample]:
     choice = options["inputs"]
     n = options["files_per_sample"]
     if choice == "demo":
-        from . import demo
+        from . import demo, systematics
 
         d = options["demo"]
+        # generating the set starts ROOT's interpreter: choose the optimisation level from the events this run
+        # will read before that (prepare_inputs' later choice comes too late then)
+        per_sample = d["events_per_sample"] if n is None else min(d["events_per_sample"], n * demo.DEFAULT_EVENTS_PER_FILE)
+        optimize_jitted_code(len(systematics.SAMPLES) * per_sample)
         path = demo.ensure_demo_set(d["cache_dir"], d["events_per_sample"], d["seed"])
         return inputs.read_file_list(path, n)
     if choice == "agc":

@@ -6,14 +6,17 @@ Functional checks on tiny sets; no timing is asserted (the machine is shared).
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 import edge_cases
 import oracle
-from helpers import run_cli, run_histograms, same_files_everywhere
+from helpers import REPO, run_cli, run_histograms, same_files_everywhere
 from rdf_ttbar import branch_lists
 
 EVENTS_PER_SAMPLE = 2_000
@@ -226,3 +229,35 @@ def test_bench_generates_its_set_once_into_the_cache(tmp_path):
     before = stamp.stat().st_mtime_ns
     assert bench.ensure_inputs(args) == path and stamp.stat().st_mtime_ns == before  # reused
     assert bench.parse_mt(None)[0] == 1 and bench.parse_mt("2,1,2") == [2, 1]
+
+
+# the first run on a demo set that does not exist yet generates it, which starts ROOT's interpreter:
+# the optimisation level must be chosen before that, from the events the run will read
+O2_SCRIPT = """
+import json, os, sys
+from rdf_ttbar import config, demo, pipeline
+
+def ensure_demo_set(*args, **kwargs):  # stands in for generating the set: report what ROOT would start with
+    print(json.dumps({"root_imported": "ROOT" in sys.modules, "cling_args": os.environ.get("EXTRA_CLING_ARGS")}))
+    sys.exit(0)
+
+demo.ensure_demo_set = ensure_demo_set
+options = config.load(None)
+options["demo"]["events_per_sample"] = int(sys.argv[1])
+options["files_per_sample"] = None if sys.argv[2] == "all" else int(sys.argv[2])
+pipeline.prepare_inputs(options)
+"""
+
+
+@pytest.mark.parametrize("events_per_sample, files, optimized", [
+    (200_000, "all", True),  # 9 x 200k = 1.8M events
+    (100_000, "all", False),  # 0.9M
+    (1_000_000, "1", False),  # -n 1: one file of 100k events per sample
+])
+def test_optimisation_level_is_chosen_before_the_demo_set_is_generated(events_per_sample, files, optimized):
+    env = {k: v for k, v in os.environ.items() if k != "EXTRA_CLING_ARGS"}
+    result = subprocess.run([sys.executable, "-c", O2_SCRIPT, str(events_per_sample), files], capture_output=True,
+                            text=True, env=env, cwd=REPO, timeout=120)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen == {"root_imported": False, "cling_args": "-O2" if optimized else None}
