@@ -141,7 +141,8 @@ def check_files(samples: list[Sample], tree: str, branches=REQUIRED_BRANCHES,
         listing = "\n  ".join(problems)
         advice = "Fix or remove these entries in the input list (or check the server / --tree)."
         if missing_branches_hint and any(MISSING_BRANCHES in p for p in problems):
-            advice = missing_branches_hint
+            only_branches = all(MISSING_BRANCHES in p for p in problems)
+            advice = missing_branches_hint if only_branches else f"{advice}\n{missing_branches_hint}"
         raise UserError(f"{len(problems)} input file(s) cannot be used:\n  {listing}\n{advice}")
 
 

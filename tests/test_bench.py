@@ -121,6 +121,18 @@ def test_io_percent_beyond_the_analysis_columns_needs_the_full_set(default_set, 
     assert not (out / "metrics.json").exists()
 
 
+def test_missing_branches_next_to_other_problems_get_both_pieces_of_advice(default_set, tmp_path):
+    listing = json.loads(default_set.read_text())
+    listing["wjets"]["nominal"]["files"].append({"path": str(tmp_path / "gone.root"), "nevts": 10})
+    inputs = tmp_path / "in.json"
+    inputs.write_text(json.dumps(listing))
+    result = run_cli("--inputs", inputs, "--io-only", "--io-percent", 15, "--output-dir", tmp_path / "out", check=False)
+    assert result.returncode == 2
+    message = result.stderr
+    assert "gone.root: no such file" in message and "lacks the branches" in message
+    assert "Fix or remove these entries" in message and "generate --full" in message
+
+
 def test_io_percent_on_a_full_set(full_set, tmp_path):
     out = tmp_path / "out"
     result = run_cli("--inputs", full_set, "--io-only", "--io-percent", 15, "--mt", 1, "--output-dir", out)
