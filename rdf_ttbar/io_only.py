@@ -28,7 +28,6 @@ from .errors import UserError
 
 PERCENTS = tuple(branch_lists.BRANCHES_BY_PERCENT)  # 2.7, 4, 15, 25, 50
 ANALYSIS = branch_lists.ANALYSIS  # the columns of this analysis
-CHOICES = PERCENTS + (ANALYSIS,)
 DEFAULT_PERCENT = 2.7
 
 # The per-event call: receives every column (so that RDataFrame reads them) and
