@@ -30,7 +30,8 @@ def collect(booked: list[BookedSample]) -> dict:
 
 
 def pseudodata(histograms: dict) -> dict:
-    """{region}_pseudodata = 0.5 ttbar_ME_var + 0.5 ttbar_PS_var + wjets; {} if a part is missing."""
+    """{region}_pseudodata = 0.5 ttbar_ME_var + 0.5 ttbar_PS_var + wjets + single_top_t_chan (AGC v1.4.0,
+    ``systematics.PSEUDODATA``); {} if a part is missing."""
     out = {}
     for region in sy.REGIONS:
         parts = [(c, sy.histogram_name(region.name, p, v)) for c, p, v in sy.PSEUDODATA]
