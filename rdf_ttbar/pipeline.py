@@ -61,18 +61,19 @@ def staged_outputs(output_dir: Path):
         shutil.rmtree(staging, ignore_errors=True)
 
 
-# From this many input events on, ROOT's interpreter compiles the jitted graph code with -O2 instead of
-# its default: the event loop runs ~1.4x faster for ~0.5-0.8 s more jitting, with bit-identical histograms.
-OPTIMIZE_FROM_EVENTS = 1_000_000
+# ROOT's interpreter compiles the jitted graph code with -O2 from this many input events on, below with -O0:
+# -O0 halves the set-up and jitting (~2.5 s less) for a ~1.6x slower event loop than -O2, so it wins up to
+# ~3M events (README "Performance"; its default level is never the fastest). Histograms are bit-identical.
+OPTIMIZE_FROM_EVENTS = 3_000_000
 
 
 def optimize_jitted_code(events: int) -> None:
-    """-O2 for the jitted code of large inputs; only effective before ROOT's interpreter starts.
+    """-O2 for the jitted code of large inputs, -O0 else; only effective before ROOT's interpreter starts.
 
     An EXTRA_CLING_ARGS set by the user wins.
     """
-    if events >= OPTIMIZE_FROM_EVENTS and "ROOT" not in sys.modules:
-        os.environ.setdefault("EXTRA_CLING_ARGS", "-O2")
+    if "ROOT" not in sys.modules:
+        os.environ.setdefault("EXTRA_CLING_ARGS", "-O2" if events >= OPTIMIZE_FROM_EVENTS else "-O0")
 
 
 def prepare_inputs(options: dict, resolve=resolve_samples, branches=inputs.REQUIRED_BRANCHES,

@@ -262,8 +262,8 @@ pipeline.prepare_inputs(options)
 
 
 @pytest.mark.parametrize("events_per_sample, files, optimized", [
-    (200_000, "all", True),  # 9 x 200k = 1.8M events
-    (100_000, "all", False),  # 0.9M
+    (400_000, "all", True),  # 9 x 400k = 3.6M events
+    (300_000, "all", False),  # 2.7M
     (1_000_000, "1", False),  # -n 1: one file of 100k events per sample
 ])
 def test_optimisation_level_is_chosen_before_the_demo_set_is_generated(events_per_sample, files, optimized):
@@ -272,4 +272,4 @@ def test_optimisation_level_is_chosen_before_the_demo_set_is_generated(events_pe
                             text=True, env=env, cwd=REPO, timeout=120)
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
-    assert seen == {"root_imported": False, "cling_args": "-O2" if optimized else None}
+    assert seen == {"root_imported": False, "cling_args": "-O2" if optimized else "-O0"}
