@@ -173,8 +173,6 @@ def test_bench_prints_the_table_and_writes_every_number(default_set, tmp_path):
                  "analysis / I/O-only of its columns, event rate, 1 thread(s)", "2 threads / 1 thread", "start-up cold / warm"):
         assert text in out, text
     assert "met]" not in out and "target" not in out  # figures for users, not the project's internal targets
-    # a set this small: every loop is far under a second, and the table says so
-    assert "this set is too small to measure rates; use a larger one (--events-per-sample)" in out
 
     r = json.loads(report.read_text())
     assert r["mt"] == [1, 2] and r["repeat"] == 1 and r["io_percents"] == ["analysis", 2.7]
@@ -213,7 +211,10 @@ def test_bench_prints_the_table_and_writes_every_number(default_set, tmp_path):
         r["cold"]["startup_s"] / best["analysis"]["1"]["startup_s"])
     assert "targets" not in r
     loops = sorted(b["event_loop_s"] for by_mt in best.values() for b in by_mt.values())
-    assert r["short_loops_s"] == [t for t in loops if t < 1.0] and r["short_loops_s"]
+    assert r["short_loops_s"] == [t for t in loops if t < 1.0]
+    # loops under a second (18k events; a busy machine may stretch some): the table says the set is too small
+    note = "this set is too small to measure rates; use a larger one (--events-per-sample)"
+    assert (note in out) == bool(r["short_loops_s"])
 
 
 def test_bench_compares_ttree_and_rntuple(tmp_path):
