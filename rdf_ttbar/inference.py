@@ -535,53 +535,72 @@ def _check_data_covered(ws: dict[str, Any]) -> None:
 
 
 def fit_workspace(ws: dict[str, Any]):
-    """MLE fit (cabinetry.fit.fit, pyhf + minuit) of a workspace: (model, data, FitResults).
+    """MLE fit of a workspace (pyhf model, iminuit; see :mod:`rdf_ttbar.minimize` for the settings and
+    why): (model, data, cabinetry FitResults, MinuitFit with Minuit's status and the POI's MINOS interval).
 
-    Minuit strategy 2 (full Hesse at every step): with strategy 0/1 the Hessian of
-    this model can come out non-positive-definite and Minuit's forced fix inflates the
-    uncertainties. A failed minimisation is retried once with strategy 1, then raises
-    FitError.
+    Raises FitError when Migrad does not find a valid minimum, or the best fit is not finite.
     """
     import cabinetry
-    import pyhf
+    from cabinetry.fit.results_containers import FitResults
+
+    from rdf_ttbar import minimize
 
     _check_data_covered(ws)
     model, data = cabinetry.model_utils.model_and_data(ws)
-    last_exc = None
-    for strategy in (2, 1):
-        try:
-            with np.errstate(divide="ignore", invalid="ignore"), _quiet_logger("pyhf.optimize.mixins"):
-                # (pyhf logs a failed minimisation with a traceback; it is reported below)
-                fit_results = cabinetry.fit.fit(model, data, strategy=strategy)
-        except (pyhf.exceptions.FailedMinimization, ValueError) as exc:
-            last_exc = exc
-            continue
-        if np.all(np.isfinite(fit_results.bestfit)) and np.isfinite(fit_results.best_twice_nll):
-            return model, data, fit_results
-        last_exc = FitError("non-finite best-fit values")
-    raise FitError(
-        f"the maximum-likelihood fit did not converge ({type(last_exc).__name__}: {last_exc}). "
-        f"This happens with very few selected events (empty bins, ill-defined variations). "
-        f"Fix: process more events (larger -n / --events-per-sample); the workspace was written "
-        f"and can be inspected with pyhf."
-    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        result = minimize.fit(model, data, POI)
+    if not result.status["valid"] or not np.all(np.isfinite(result.bestfit)):
+        raise FitError(
+            f"the maximum-likelihood fit did not converge (Minuit: valid={result.status['valid']}, "
+            f"edm={result.status['edm']:.3g}). This happens with very few selected events (empty bins, "
+            f"ill-defined variations). Fix: process more events (larger -n / --events-per-sample); the "
+            f"workspace was written and can be inspected with pyhf."
+        )
+    fit_results = FitResults(result.bestfit, result.uncertainty, result.labels, result.corr_mat,
+                             result.best_twice_nll)
+    return model, data, fit_results, result
 
 
-def fit_summary(histograms_path, model, data, fit_results, config, messages=(), dropped=()) -> dict[str, Any]:
+def poi_result(result) -> tuple[dict[str, Any], list[str]]:
+    """ttbar_norm's entry of fit_results.json and the warnings that go with it.
+
+    ``uncertainty`` is half the width of the profile-likelihood (MINOS) interval; Migrad's error is used
+    only where MINOS failed and Minuit calls the covariance accurate.
+    """
+    i = result.labels.index(POI)
+    value = float(result.bestfit[i])
+    entry: dict[str, Any] = {"value": value}
+    warn: list[str] = []
+    if result.poi_interval_valid:
+        lo, hi = result.poi_interval
+        entry.update(uncertainty=(hi - lo) / 2, interval=[lo, hi], method="MINOS (profile likelihood)")
+    else:
+        entry.update(uncertainty=float(result.uncertainty[i]), interval=None,
+                     method="Migrad covariance")
+        warn.append(f"MINOS could not find the profile-likelihood interval of {POI}; its uncertainty is "
+                    f"Migrad's estimate" + ("" if result.status["accurate"] else
+                                             ", from a covariance Minuit calls NOT accurate: do not quote it"))
+    if not result.status["accurate"]:
+        warn.append("Minuit reports the covariance matrix as not accurate"
+                    + (" (forced positive-definite)" if result.status["forced_positive_definite"] else "")
+                    + f": the uncertainties of the parameters other than {POI} are approximate")
+    return entry, warn
+
+
+def fit_summary(histograms_path, model, data, fit_results, config, messages=(), dropped=(),
+                minuit=None) -> dict[str, Any]:
     """The content of fit_results.json."""
     from cabinetry import model_utils
 
-    i_poi = fit_results.labels.index(POI)
     prefit = model_utils.prediction(model)
     postfit = model_utils.prediction(model, fit_results=fit_results)
+    poi, poi_warnings = poi_result(minuit)
     return {
         "histograms": str(histograms_path),
         "poi": POI,
-        POI: {
-            "value": float(fit_results.bestfit[i_poi]),
-            "uncertainty": float(fit_results.uncertainty[i_poi]),
-        },
-        "converged": True,  # cabinetry/pyhf raise on a failed minimisation (see fit_workspace)
+        POI: poi,
+        "converged": minuit.converged,
+        "minuit": dict(minuit.status),
         "best_twice_nll": float(fit_results.best_twice_nll),
         "parameters": _parameters_summary(model, fit_results),
         "correlations": {
@@ -592,25 +611,8 @@ def fit_summary(histograms_path, model, data, fit_results, config, messages=(), 
         "postfit_yields": _yields_summary(model, postfit, data, config),
         "fit_bin_edges": [float(e) for e in FIT_BIN_EDGES],
         "dropped_samples": list(dropped),
-        "warnings": list(messages),
+        "warnings": list(messages) + poi_warnings,
     }
-
-
-def fit_results_from_summary(summary: dict[str, Any]):
-    """Rebuild a cabinetry ``FitResults`` from a fit_results.json summary (for plotting)."""
-    from cabinetry.fit.results_containers import FitResults
-
-    by_name = {p["name"]: p for p in summary["parameters"]}
-    labels = list(summary["correlations"]["labels"])
-    corr = np.array([[np.nan if v is None else v for v in row]
-                     for row in summary["correlations"]["matrix"]], dtype=float)
-    return FitResults(
-        np.array([by_name[n]["value"] for n in labels], dtype=float),
-        np.array([by_name[n]["uncertainty"] for n in labels], dtype=float),
-        labels,
-        corr,
-        float(summary["best_twice_nll"]),
-    )
 
 
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
@@ -661,8 +663,8 @@ def run_fit_outcome(histograms_path: str | os.PathLike, output_dir: str | os.Pat
     finally:
         shutil.rmtree(template_dir, ignore_errors=True)
     write_json_atomic(output_dir / WORKSPACE_FILE, ws)
-    model, data, fit_results = fit_workspace(ws)
-    summary = fit_summary(histograms_path, model, data, fit_results, config, messages, dropped)
+    model, data, fit_results, minuit = fit_workspace(ws)
+    summary = fit_summary(histograms_path, model, data, fit_results, config, messages, dropped, minuit)
     summary["workspace"] = str(output_dir / WORKSPACE_FILE)
     write_json_atomic(output_dir / FIT_RESULTS_FILE, summary)
     return FitOutcome(summary, config, ws, model, data, fit_results)
@@ -683,7 +685,7 @@ def run_fit(histograms_path: str | os.PathLike, output_dir: str | os.PathLike,
     if plots_dir is not None:
         from rdf_ttbar import plots
 
-        paths = plots.plot_fit(outcome.config, outcome.workspace, outcome.fit_results, plots_dir)
+        paths = plots.plot_fit(outcome.summary, plots_dir)
         outcome.summary["plots"] = [str(p) for p in paths]
     return outcome.summary
 
@@ -705,7 +707,11 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
 
 def format_result(summary: dict[str, Any]) -> str:
     poi = summary[POI]
-    return f"{POI} = {poi['value']:.4f} +/- {poi['uncertainty']:.4f}"
+    text = f"{POI} = {poi['value']:.4f} +/- {poi['uncertainty']:.4f}"
+    if poi.get("interval"):
+        lo, hi = poi["interval"]
+        text += f" (profile-likelihood interval [{lo:.4f}, {hi:.4f}]: {lo - poi['value']:+.4f} / {hi - poi['value']:+.4f})"
+    return text
 
 
 def run_fit_and_plots(histograms_path, output_dir, plots: bool = True) -> dict[str, Any]:
