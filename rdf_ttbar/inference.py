@@ -696,8 +696,16 @@ def run_fit(histograms_path: str | os.PathLike, output_dir: str | os.PathLike,
 
 def add_fit_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Arguments of ``python -m rdf_ttbar fit``."""
-    parser.add_argument("histograms", type=Path, metavar="HISTOGRAMS.root",
+    parser.add_argument("histograms", type=Path, metavar="HISTOGRAMS.root", nargs="?",
                         help="histograms file written by the analysis")
+    parser.add_argument("--reference", metavar="N|FILE.json",
+                        help="fit an AGC reference histogram JSON instead (histos_N_file_per_process.json, or just "
+                             "N: 1, 2, 5, 10, 20, 50, 100, 200, all for the packaged AGC v1.4.0 copies), with exact "
+                             "variances from the AGC file list")
+    parser.add_argument("-n", "--files-per-sample", type=int, default=None, metavar="N",
+                        help="with --reference: files per sample it was made from (default: from its name; 0: all)")
+    parser.add_argument("--agc-list", type=Path, default=None, metavar="FILE",
+                        help="with --reference: the AGC file list giving the event counts (default: packaged copy)")
     parser.add_argument("--output-dir", type=Path, default=None,
                         help="where to write workspace.json, fit_results.json and plots/ "
                              "(default: the folder of HISTOGRAMS.root)")
@@ -730,6 +738,21 @@ def run_fit_and_plots(histograms_path, output_dir, plots: bool = True) -> dict[s
 
 def fit_only_main(args: argparse.Namespace) -> int:
     """``python -m rdf_ttbar fit``: returns the exit status (2 on FitError, message on stderr)."""
+    if (args.histograms is None) == (args.reference is None):
+        print("rdf_ttbar fit: error: give either HISTOGRAMS.root or --reference N|FILE.json", file=sys.stderr)
+        return 2
+    if args.reference is not None:
+        from rdf_ttbar import reference
+
+        output_dir = args.output_dir if args.output_dir is not None else Path("results-reference")
+        n = -1 if args.files_per_sample is None else (args.files_per_sample or None)
+        try:
+            histograms = reference.read(args.reference, n, args.agc_list)
+        except UserError as exc:
+            print(f"rdf_ttbar fit: error: {exc}", file=sys.stderr)
+            return 2
+        output_dir.mkdir(parents=True, exist_ok=True)
+        args.histograms = reference.write_histograms_root(histograms, output_dir / "histograms.root")
     output_dir = args.output_dir if args.output_dir is not None else Path(args.histograms).parent
     try:
         with warnings.catch_warnings():
