@@ -23,7 +23,7 @@ from pathlib import Path
 from . import config as configuration
 from . import pipeline
 from .errors import UserError
-from .outputs import OutputFolder, write_errors
+from .outputs import OutputFolder, problem, write_errors
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,8 @@ def to_hist(th1):
     out = hist.Hist(hist.axis.Regular(n, axis.GetXmin(), axis.GetXmax(), name="observable", label="observable [GeV]"),
                     storage=hist.storage.Weight(), name=th1.GetName())
     values = np.array([th1.GetBinContent(i) for i in range(n + 2)])
-    variances = np.array([th1.GetBinError(i) ** 2 for i in range(n + 2)])
+    sumw2 = th1.GetSumw2()  # empty when every weight was 1: then the variances are the contents
+    variances = np.array([sumw2.At(i) for i in range(n + 2)]) if th1.GetSumw2N() else values.copy()
     view = out.view(flow=True)
     view.value, view.variance = values, variances
     return out
@@ -199,6 +200,8 @@ def run_job(options: dict | None = None, **overrides) -> JobResult:
         except Exception as err:
             keep_event_loop(out, metrics, processed.start)
             kept = out.final / HISTOGRAMS_FILE
+            if isinstance(err, OSError):
+                err = problem(err, out.final)
             text = str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
             raise UserError(f"{text}\nThe event loops' histograms are kept in {kept} (and {METRICS_FILE}); "
                             f"rerun the fit on them with: python -m rdf_ttbar fit {kept}") from None

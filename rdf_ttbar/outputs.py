@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,6 +48,30 @@ def write_errors(folder: Path):
         raise problem(err, folder) from None
 
 
+def _owner() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_abandoned(folder: Path) -> None:
+    """Remove the staging folders of runs of this host that were killed outright (SIGKILL, power loss)."""
+    host = socket.gethostname()
+    for staging in folder.glob(f"{STAGING_PREFIX}{host}-*"):
+        pid = staging.name[len(f"{STAGING_PREFIX}{host}-"):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            log.info("removing %s, left by a run that was killed", staging)
+            shutil.rmtree(staging, ignore_errors=True)
+
+
 class OutputFolder:
     """``with OutputFolder(dir) as out:`` write into ``out.staging``, then ``out.publish()``.
 
@@ -64,7 +89,8 @@ class OutputFolder:
             raise problem(OSError(errno.ENOTDIR, "not a folder"), self.final)
         with write_errors(self.final):
             self.final.mkdir(parents=True, exist_ok=True)
-            self.staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.final))
+            remove_abandoned(self.final)
+            self.staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{_owner()}-", dir=self.final))
         return self
 
     def __exit__(self, *exc) -> None:
