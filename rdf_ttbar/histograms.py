@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from pathlib import Path
 
 from . import systematics as sy
@@ -62,5 +64,9 @@ def write(histograms: dict, path: str | Path) -> Path:
             f.WriteObject(histograms[name], name)
     finally:
         f.Close()
+    if f.TestBit(ROOT.TFile.kWriteError):  # ROOT reports a failed write (e.g. a full disk) only by this bit
+        tmp.unlink(missing_ok=True)
+        full = shutil.disk_usage(path.parent).free < 1 << 20
+        raise OSError(errno.ENOSPC if full else errno.EIO, f"ROOT could not write {path}")
     os.replace(tmp, path)
     return path

@@ -636,58 +636,73 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
 
 
 @dataclass
-class FitOutcome:
-    """Everything a fit produced: the summary plus the cabinetry/pyhf objects (for plots).
-
-    ``config`` is the configuration actually used (empty samples pruned); its
-    HistogramFolder (the templates) no longer exists.
-    """
+class FitReport:
+    """What :func:`fit` returns: ``summary`` (the content of fit_results.json) and ``workspace`` (pyhf)."""
 
     summary: dict[str, Any]
-    config: dict[str, Any]
     workspace: dict[str, Any]
-    model: Any  # pyhf.pdf.Model
-    data: list[float]  # observations + auxdata
-    fit_results: Any  # cabinetry.fit.FitResults
 
 
-def run_fit_outcome(histograms_path: str | os.PathLike, output_dir: str | os.PathLike) -> FitOutcome:
-    """:func:`run_fit`, returning the cabinetry objects as well."""
-    histograms_path = Path(histograms_path)
+def fit(histograms, *, ranking: bool = False) -> FitReport:
+    """Build the model from ``histograms`` and fit it; nothing is written (see :func:`write`).
+
+    Args:
+        histograms: the path of a histograms.root, or a mapping {AGC name: UHI histogram} (hist.Hist,
+            uproot TH1) in the analysis binning.
+        ranking: also compute the impact of every nuisance parameter on ttbar_norm (cabinetry's
+            ranking: about four fits per parameter), under ``summary["ranking"]``.
+
+    Raises:
+        FitError: the histograms do not make a usable model, or the fit did not converge.
+    """
+    with tempfile.TemporaryDirectory(prefix="rdf_ttbar-fit-") as tmp:
+        if isinstance(histograms, (str, os.PathLike)):
+            path = source = Path(histograms)
+        else:
+            from rdf_ttbar import reference
+
+            path, source = reference.write_histograms_root(dict(histograms), Path(tmp) / "histograms.root"), None
+        ws, config, messages, dropped = build_workspace(path, Path(tmp) / "templates")
+        model, data, fit_results, minuit = fit_workspace(ws)
+        summary = fit_summary(source if source else "(in memory)", model, data, fit_results, config,
+                              messages, dropped, minuit)
+    if ranking:
+        summary["ranking"] = _ranking(model, data, fit_results)
+    return FitReport(summary, ws)
+
+
+def _ranking(model, data, fit_results) -> list[dict[str, Any]]:
+    """cabinetry's ranking of the nuisance parameters by their impact on ttbar_norm, largest first."""
+    import cabinetry
+
+    with np.errstate(divide="ignore", invalid="ignore"), _quiet_logger("pyhf.optimize.mixins"):
+        r = cabinetry.fit.ranking(model, data, fit_results=fit_results)
+    rows = [{"name": name, "value": _finite(r.bestfit[i]), "uncertainty": _finite(r.uncertainty[i]),
+             "impact_prefit_up": _finite(r.prefit_up[i]), "impact_prefit_down": _finite(r.prefit_down[i]),
+             "impact_postfit_up": _finite(r.postfit_up[i]), "impact_postfit_down": _finite(r.postfit_down[i])}
+            for i, name in enumerate(r.labels)]
+    return sorted(rows, key=lambda x: -max(abs(x["impact_postfit_up"] or 0), abs(x["impact_postfit_down"] or 0)))
+
+
+def write(report: FitReport, output_dir: str | os.PathLike) -> list[Path]:
+    """Write ``workspace.json`` and ``fit_results.json`` of a :func:`fit` into ``output_dir`` (atomically)."""
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    # cabinetry writes one .npz per template; they are only needed to build the workspace
-    template_dir = tempfile.mkdtemp(prefix=".cabinetry-templates-", dir=output_dir)
-    try:
-        ws, config, messages, dropped = build_workspace(histograms_path, template_dir)
-    finally:
-        shutil.rmtree(template_dir, ignore_errors=True)
-    write_json_atomic(output_dir / WORKSPACE_FILE, ws)
-    model, data, fit_results, minuit = fit_workspace(ws)
-    summary = fit_summary(histograms_path, model, data, fit_results, config, messages, dropped, minuit)
-    summary["workspace"] = str(output_dir / WORKSPACE_FILE)
-    write_json_atomic(output_dir / FIT_RESULTS_FILE, summary)
-    return FitOutcome(summary, config, ws, model, data, fit_results)
+    report.summary["workspace"] = str(output_dir / WORKSPACE_FILE)
+    return [write_json_atomic(output_dir / WORKSPACE_FILE, report.workspace),
+            write_json_atomic(output_dir / FIT_RESULTS_FILE, report.summary)]
 
 
 def run_fit(histograms_path: str | os.PathLike, output_dir: str | os.PathLike,
-            plots_dir: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Build the model from ``histograms_path``, fit it, write ``output_dir/workspace.json``
-    and ``output_dir/fit_results.json``; return the fit summary (the content of the latter).
-    With ``plots_dir``, also draw the fit plots there (``plots.plot_fit``; their paths are
-    added to the returned summary under "plots").
-
-    Raises FitError with a message naming the problem and the fix when the inputs are
-    unusable. Samples without events are removed from the regions where they are empty
-    (a ``FitWarning`` says so, and the summary lists them under ``warnings``).
-    """
-    outcome = run_fit_outcome(histograms_path, output_dir)
+            plots_dir: str | os.PathLike | None = None, ranking: bool = False) -> dict[str, Any]:
+    """:func:`fit` then :func:`write` into ``output_dir``; returns the summary (fit_results.json).
+    With ``plots_dir``, also draw the fit plots there (their paths are listed under "plots")."""
+    report = fit(histograms_path, ranking=ranking)
+    write(report, output_dir)
     if plots_dir is not None:
         from rdf_ttbar import plots
 
-        paths = plots.plot_fit(outcome.summary, plots_dir)
-        outcome.summary["plots"] = [str(p) for p in paths]
-    return outcome.summary
+        report.summary["plots"] = [str(p) for p in plots.plot_fit(report.summary, plots_dir)]
+    return report.summary
 
 
 # ---------------------------------------------------------------------------
@@ -709,6 +724,9 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
     parser.add_argument("--output-dir", type=Path, default=None,
                         help="where to write workspace.json, fit_results.json and plots/ "
                              "(default: the folder of HISTOGRAMS.root)")
+    parser.add_argument("--ranking", action="store_true",
+                        help="also rank the nuisance parameters by their impact on ttbar_norm (about four fits "
+                             "per parameter) and draw plots/ranking.png")
     parser.add_argument("--no-plots", action="store_true", help="do not draw the plots (input histograms and fit)")
     return parser
 
@@ -722,15 +740,15 @@ def format_result(summary: dict[str, Any]) -> str:
     return text
 
 
-def run_fit_and_plots(histograms_path, output_dir, plots: bool = True) -> dict[str, Any]:
+def run_fit_and_plots(histograms_path, output_dir, plots: bool = True, ranking: bool = False) -> dict[str, Any]:
     """:func:`run_fit`, then the input-histogram plots, all into ``output_dir/plots`` (their
     paths are listed under "plots" in the returned summary)."""
     if not plots:
-        return run_fit(histograms_path, output_dir)
+        return run_fit(histograms_path, output_dir, ranking=ranking)
     from rdf_ttbar import plots as plotting
 
     plots_dir = Path(output_dir) / "plots"
-    summary = run_fit(histograms_path, output_dir, plots_dir=plots_dir)
+    summary = run_fit(histograms_path, output_dir, plots_dir=plots_dir, ranking=ranking)
     histogram_plots = plotting.plot_histograms(histograms_path, plots_dir)
     summary["plots"] = [str(p) for p in histogram_plots] + summary["plots"]
     return summary
@@ -757,7 +775,8 @@ def fit_only_main(args: argparse.Namespace) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FitWarning)  # printed below instead
-            summary = run_fit_and_plots(args.histograms, output_dir, plots=not args.no_plots)
+            summary = run_fit_and_plots(args.histograms, output_dir, plots=not args.no_plots,
+                                        ranking=args.ranking)
     except FitError as exc:
         print(f"rdf_ttbar fit: error: {exc}", file=sys.stderr)
         return 2
