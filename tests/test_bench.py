@@ -235,7 +235,7 @@ def test_bench_compares_ttree_and_rntuple(tmp_path):
             for fmt, suffix in (("ttree", "n2000"), ("rntuple", "rntuple"))}
     assert c["bytes_on_disk_ratio"] == pytest.approx(disk["rntuple"] / disk["ttree"])
     assert f"rntuple / ttree, the same events: bytes on disk {disk['rntuple'] / 1e6:,.0f} MB" in result.stdout
-    assert "I/O only, its cols   1 thread(s)" in result.stdout and "x the ttree rate" in result.stdout
+    assert "  I/O only, its cols 1 thread(s):" in result.stdout and "x the ttree rate" in result.stdout
 
 
 def test_per_repetition_ratios_pair_the_runs_of_each_repetition():
