@@ -54,6 +54,17 @@ std::uint64_t event_key(Run run, Lumi lumi, Event event)
                      static_cast<std::uint64_t>(event));
 }
 
+// Other NanoAOD productions store some float columns as double: the graph
+// converts them to float (NanoAOD's Float_t) before the helpers below read them.
+template <typename T>
+RVecF as_floats(const ROOT::RVec<T> &values)
+{
+   RVecF out(values.size());
+   for (std::size_t i = 0; i < values.size(); ++i)
+      out[i] = static_cast<float>(values[i]);
+   return out;
+}
+
 // ---------------------------------------------------------------------------
 // Jet pT variations (applied to all jets, before the jet selection)
 // ---------------------------------------------------------------------------

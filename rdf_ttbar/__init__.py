@@ -1,12 +1,17 @@
-"""rdf_ttbar: the AGC v1 CMS Open Data ttbar analysis on ROOT's RDataFrame."""
+"""rdf_ttbar: the AGC v1 CMS Open Data ttbar analysis on ROOT's RDataFrame.
+
+The Python API (``rdf_ttbar.api``): :func:`configure`, :func:`run` (the event loops: histograms and metrics),
+:func:`fit`, :func:`plot`, and :func:`run_job` (the whole job of ``python -m rdf_ttbar``).
+"""
 
 import time as _time
-import warnings as _warnings
 
 __version__ = "0.1.0"
 
-# reference point of the set-up time reported in metrics.json
+# reference point of the set-up time reported in metrics.json (set before anything else is imported)
 START_TIME = _time.perf_counter()
 
-# the PyPI build of ROOT warns at every import that it is a pre-release
-_warnings.filterwarnings("ignore", message=r"\s*This distribution of ROOT is in alpha", category=UserWarning)
+from .api import JobResult, RunResult, configure, fit, plot, run, run_job, write_histograms  # noqa: E402
+from .errors import UserError  # noqa: E402
+
+__all__ = ["configure", "run", "fit", "plot", "run_job", "write_histograms", "RunResult", "JobResult", "UserError"]

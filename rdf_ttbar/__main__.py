@@ -1,5 +1,6 @@
 import sys
 
-from .cli import main
+if __name__ == "__main__":  # not when a spawned worker process imports this module as __mp_main__
+    from .cli import main
 
-sys.exit(main())
+    sys.exit(main())

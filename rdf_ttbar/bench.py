@@ -22,8 +22,11 @@ The input files are read once beforehand, so that every run finds them in the
 page cache and the I/O-only rate is that of reading and decompressing. The
 table reports, per mode and thread count, the best of the repetitions (lowest
 time, highest rate; peak memory: the highest), the ratios full / I/O-only and
-N threads / 1 thread, and the issue's targets. ``--json`` writes every number
-and every single run.
+N threads / 1 thread, and a note when the event loops are too short (under
+``MIN_LOOP_S``) for their rates to mean much. ``--formats ttree,rntuple``
+also measures the same generated set written as RNTuple (analysis and I/O-only
+of its columns) and compares event rates and bytes on disk. ``--json`` writes
+every number and every single run.
 
 This process never imports ROOT (so that it neither holds ROOT's pages nor
 adds its memory to anything measured).
@@ -43,20 +46,17 @@ import time
 from pathlib import Path
 
 from . import branch_lists, inputs, io_only
+from .bench_os import evict_from_page_cache, maxrss_mb, root_install_files, warm_page_cache
+from .bench_table import MIN_LOOP_S, compare_formats, format_table, mode_key, mode_label, short_loops
 from .errors import UserError
 
 DEFAULT_EVENTS_PER_SAMPLE = 1_000_000
 DEFAULT_REPEAT = 2
-IO_PERCENT = io_only.ANALYSIS  # the I/O-only mode the analysis is compared with: its own columns
+IO_PERCENT = io_only.ANALYSIS  # (bench_table.IO_PERCENT) the I/O-only mode the analysis is compared with: its own columns
 AGC_IO_PERCENT = 2.7  # the AGC's analysis columns, measured too for comparisons with other implementations
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # what python -m rdf_ttbar needs on sys.path
 
-# the issue's targets
-TARGET_RATIO = 0.85  # full analysis rate / I/O-only rate of its columns
-TARGET_STARTUP_S = 3.0  # warm, process start to the first event
-TARGET_SCALING_2 = 1.8  # 2 threads / 1 thread
-TARGET_MEMORY_MB = 2000.0  # peak RSS of a 10M-event run
-TARGET_MEMORY_EVENTS = 10_000_000
+FORMATS = ("ttree", "rntuple")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,6 +81,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", type=Path, metavar="DIR",
                         help="demo cache folder (default: $RDF_TTBAR_CACHE, else $XDG_CACHE_HOME/rdf_ttbar or "
                         "~/.cache/rdf_ttbar)")
+    parser.add_argument("--formats", default="ttree", metavar="LIST",
+                        help="file formats of the generated set to measure, comma-separated: ttree (default), "
+                        "rntuple or ttree,rntuple (compares event rates and bytes on disk of the same events)")
     parser.add_argument("--no-evict", dest="evict", action="store_false",
                         help="do not drop ROOT's files from the page cache before the cold run (the cold run is "
                         "then just the first run)")
@@ -108,16 +111,6 @@ def parse_mt(text: str | None) -> list[int]:
     return values
 
 
-def mode_key(io_percent) -> str:
-    return "analysis" if io_percent is None else f"io_only_{io_percent}"
-
-
-def mode_label(io_percent) -> str:
-    if io_percent is None:
-        return "analysis"
-    return "I/O only, its cols" if io_percent == IO_PERCENT else f"I/O only {io_percent}%"
-
-
 def child_env(cache_dir: Path | None = None) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE_ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
@@ -126,7 +119,15 @@ def child_env(cache_dir: Path | None = None) -> dict:
     return env
 
 
-def ensure_inputs(args) -> Path:
+def parse_formats(text: str) -> list[str]:
+    values = [f.strip() for f in text.split(",") if f.strip()]
+    bad = [f for f in values if f not in FORMATS]
+    if bad or not values:
+        raise UserError(f"--formats takes {', '.join(FORMATS)} separated by commas; got {text!r}")
+    return list(dict.fromkeys(values))
+
+
+def ensure_inputs(args, fmt: str = "ttree") -> Path:
     """The input list: --inputs, else the cached benchmark set (generated in a subprocess when missing)."""
     if args.inputs:
         path = Path(args.inputs)
@@ -135,12 +136,12 @@ def ensure_inputs(args) -> Path:
         return path.resolve()
     from . import demo
 
-    directory = demo.demo_set_dir(args.cache_dir, args.events_per_sample, args.seed, args.full)
+    directory = demo.demo_set_dir(args.cache_dir, args.events_per_sample, args.seed, args.full, fmt)
     if not (directory / demo.STAMP).is_file():
         print(f"rdf_ttbar bench: generating the benchmark set ({args.events_per_sample:,} events per sample"
-              f"{', --full' if args.full else ''}) in {directory}; later runs reuse it", flush=True)
+              f"{', --full' if args.full else ''}, {fmt}) in {directory}; later runs reuse it", flush=True)
         command = [sys.executable, "-m", "rdf_ttbar", "generate", "--events-per-sample", str(args.events_per_sample),
-                   "--seed", str(args.seed)] + (["--full"] if args.full else [])
+                   "--seed", str(args.seed), "--format", fmt] + (["--full"] if args.full else [])
         result = subprocess.run(command, env=child_env(args.cache_dir), cwd=tempfile.gettempdir())
         if result.returncode != 0 or not (directory / demo.STAMP).is_file():
             raise UserError(f"generating the benchmark set failed (exit code {result.returncode}); see above")
@@ -149,62 +150,6 @@ def ensure_inputs(args) -> Path:
 
 def local_files(samples: list[inputs.Sample]) -> list[Path]:
     return [Path(f) for s in samples for f in s.files if not inputs.is_remote(f)]
-
-
-def warm_page_cache(files: list[Path]) -> tuple[int, float]:
-    """Read every file once; returns (bytes, seconds)."""
-    start, total = time.perf_counter(), 0
-    for path in files:
-        with open(path, "rb", buffering=0) as f:
-            while chunk := f.read(16 << 20):
-                total += len(chunk)
-    return total, time.perf_counter() - start
-
-
-def root_install_files() -> list[Path]:
-    """The files of the ROOT installation (found without importing ROOT)."""
-    import importlib.util
-
-    roots = []
-    for name in ("ROOT", "cppyy", "libcppyy"):
-        try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError):
-            spec = None
-        if spec and spec.origin:
-            roots.append(Path(spec.origin).parent)
-    for d in list(roots):
-        roots += [p for p in d.parent.glob("root*.libs")]
-    files = []
-    for d in dict.fromkeys(roots):
-        files += [p for p in d.rglob("*") if p.is_file() and not p.is_symlink()]
-    return files
-
-
-def evict_from_page_cache(files: list[Path]) -> int:
-    """Ask the kernel to drop the files' cached pages (no-op where unsupported); returns how many files."""
-    if not hasattr(os, "posix_fadvise"):
-        return 0
-    n = 0
-    for path in files:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            n += 1
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
-    return n
-
-
-def maxrss_mb(usage) -> float:
-    """ru_maxrss in MB (kilobytes on Linux, bytes on macOS)."""
-    scale = 1 if sys.platform == "darwin" else 1024
-    return usage.ru_maxrss * scale / 1e6
 
 
 def interpreter_start_s(repeat: int = 3) -> float:
@@ -284,7 +229,8 @@ def best_of(runs: list[dict]) -> dict:
 # ---------------------------------------------------------------------------
 # the benchmark
 # ---------------------------------------------------------------------------
-def measure(inputs_json: Path, mts: list[int], percents: list, repeat: int, evict: bool, log=print) -> dict:
+def measure(inputs_json: Path, mts: list[int], percents: list, repeat: int, evict: bool, log=print,
+            cold: bool = True) -> dict:
     """All measurements; returns the result dictionary (see ``main``)."""
     samples = inputs.read_file_list(inputs_json)
     files = local_files(samples)
@@ -305,12 +251,11 @@ def measure(inputs_json: Path, mts: list[int], percents: list, repeat: int, evic
 
     with tempfile.TemporaryDirectory(prefix="rdf_ttbar-bench-") as tmp:
         workdir = Path(tmp)
-        # cold: the very first analysis run, ROOT's files dropped from the page cache first
-        evicted = evict_from_page_cache(root_install_files()) if evict else 0
-        log(f"  cold run (analysis, {mts[0]} thread(s){', ROOT files evicted from the page cache' if evicted else ''})")
-        cold = run_once(inputs_json, mts[0], None, result["interpreter_start_s"], workdir)
-        cold["evicted_files"] = evicted
-        result["cold"] = cold
+        if cold:  # the very first analysis run, ROOT's files dropped from the page cache first
+            evicted = evict_from_page_cache(root_install_files()) if evict else 0
+            log(f"  cold run (analysis, {mts[0]} thread(s){', ROOT files evicted from the page cache' if evicted else ''})")
+            result["cold"] = dict(run_once(inputs_json, mts[0], None, result["interpreter_start_s"], workdir),
+                                  evicted_files=evicted)
 
         runs = []
         modes = [None] + list(percents)
@@ -329,9 +274,9 @@ def measure(inputs_json: Path, mts: list[int], percents: list, repeat: int, evic
         key = mode_key(io_percent)
         best[key] = {str(mt): best_of([r for r in runs if r["mode"] == key and r["mt"] == mt]) for mt in mts}
     result["best"] = best
-    result["ratios"] = ratios(best, mts, modes, cold)
+    result["ratios"] = ratios(best, mts, modes, result.get("cold"))
     result["ratios"]["analysis_over_io_only_per_repetition"] = per_repetition_ratios(runs, mts, repeat)
-    result["targets"] = targets(result, mts)
+    result["short_loops_s"] = short_loops(result)
     return result
 
 
@@ -356,7 +301,7 @@ def ratios(best: dict, mts: list[int], modes: list, cold: dict) -> dict:
         for key, by_mt in best.items():
             base = by_mt["1"]["event_rate_hz"]
             out["scaling_over_1_thread"][key] = {str(mt): by_mt[str(mt)]["event_rate_hz"] / base for mt in mts}
-    warm = full[str(cold["mt"])]["startup_s"]
+    warm = full[str(cold["mt"])]["startup_s"] if cold else None
     out["cold_over_warm_startup"] = cold["startup_s"] / warm if warm else None
     return out
 
@@ -374,71 +319,6 @@ def per_repetition_ratios(runs: list[dict], mts: list[int], repeat: int) -> dict
     return out
 
 
-def targets(result: dict, mts: list[int]) -> list[dict]:
-    best, ratio = result["best"], result["ratios"]
-    rows = []
-    for mt in mts:
-        value = ratio["analysis_over_io_only"].get(str(mt))
-        if value is not None:
-            rows.append({"target": f"analysis rate >= {TARGET_RATIO:.0%} of I/O-only of its columns, {mt} thread(s)",
-                         "value": value, "limit": TARGET_RATIO, "met": value >= TARGET_RATIO})
-    startup = min(best["analysis"][str(mt)]["startup_s"] for mt in mts)
-    rows.append({"target": f"start-up to the first event <= {TARGET_STARTUP_S:g} s (warm)", "value": startup,
-                 "limit": TARGET_STARTUP_S, "met": startup <= TARGET_STARTUP_S})
-    if 1 in mts and 2 in mts:
-        value = ratio["scaling_over_1_thread"]["analysis"]["2"]
-        rows.append({"target": f"analysis: 2 threads >= {TARGET_SCALING_2}x 1 thread", "value": value,
-                     "limit": TARGET_SCALING_2, "met": value >= TARGET_SCALING_2})
-    peak = max(b["peak_rss_mb"] for b in best["analysis"].values())
-    events = result["inputs"]["events"]
-    rows.append({"target": f"peak memory <= {TARGET_MEMORY_MB:,.0f} MB (10M events; measured on {events:,} events)",
-                 "value": peak, "limit": TARGET_MEMORY_MB, "met": peak <= TARGET_MEMORY_MB,
-                 "events": events, "representative": events >= 0.9 * TARGET_MEMORY_EVENTS})
-    return rows
-
-
-def format_table(result: dict) -> str:
-    head = (f"{'mode':<18} {'thr':>3} {'set-up':>7} {'jitting':>7} {'to 1st ev':>9} {'loop':>7} "
-            f"{'events/s':>11} {'per core':>10} {'MB read':>8} {'peak MB':>8}")
-    lines = [head, "-" * len(head)]
-
-    def row(label, r):
-        mb = f"{r['bytes_read'] / 1e6:8,.0f}" if r["bytes_read"] is not None else f"{'-':>8}"
-        return (f"{label:<18} {r['mt']:>3} {r['setup_s']:6.2f}s {r['jitting_s']:6.2f}s {r['startup_s']:8.2f}s "
-                f"{r['event_loop_s']:6.2f}s {r['event_rate_hz']:11,.0f} {r['event_rate_per_core_hz']:10,.0f} "
-                f"{mb} {r['peak_rss_mb']:8,.0f}")
-
-    for mt in result["mt"]:
-        for key, by_mt in result["best"].items():
-            r = by_mt[str(mt)]
-            lines.append(row(mode_label(r["io_percent"]), r))
-    cold = result["cold"]
-    lines.append(row("analysis (cold)", cold))
-    lines.append("")
-    ratio = result["ratios"]
-    for mt, value in ratio["analysis_over_io_only"].items():
-        each = ratio.get("analysis_over_io_only_per_repetition", {}).get(mt, [])
-        spread = f" (within each repetition: {', '.join(f'{x:.3f}' for x in each)})" if len(each) > 1 else ""
-        lines.append(f"analysis / I/O-only of its columns, event rate, {mt} thread(s): {value:.3f}{spread}")
-    for key, by_mt in ratio["scaling_over_1_thread"].items():
-        for mt, value in by_mt.items():
-            if mt != "1":
-                lines.append(f"{mode_label(result['best'][key][mt]['io_percent'])}: {mt} threads / 1 thread: "
-                             f"{value:.2f}x")
-    if ratio["cold_over_warm_startup"]:
-        lines.append(f"start-up cold / warm ({cold['mt']} thread(s)): {cold['startup_s']:.2f} s / "
-                     f"{result['best']['analysis'][str(cold['mt'])]['startup_s']:.2f} s = "
-                     f"{ratio['cold_over_warm_startup']:.2f}x")
-    lines.append(f"(set-up includes {result['interpreter_start_s']:.3f} s of interpreter start; best of "
-                 f"{result['repeat']} run(s) each; peak MB: maximum resident set size of the process)")
-    lines.append("")
-    for t in result["targets"]:
-        value = t["value"]
-        shown = f"{value:,.0f}" if t["limit"] >= 100 else f"{value:.3f}"
-        lines.append(f"[{'met' if t['met'] else 'NOT met':>7}] {t['target']}: {shown}")
-    return "\n".join(lines)
-
-
 def main(args: argparse.Namespace) -> int:
     """Run the benchmark; prints the table (and writes --json)."""
     if args.events_per_sample < 1:
@@ -446,10 +326,18 @@ def main(args: argparse.Namespace) -> int:
     if args.repeat < 1:
         raise UserError(f"--repeat must be at least 1, got {args.repeat}")
     mts = parse_mt(args.mt)
+    formats = parse_formats(args.formats)
+    if args.inputs and formats != ["ttree"]:
+        raise UserError("--formats measures the generated set in each format: leave out --inputs")
     percents = [IO_PERCENT] + (list(branch_lists.BRANCHES_BY_PERCENT) if args.full else [AGC_IO_PERCENT])
-    inputs_json = ensure_inputs(args)
-    result = measure(inputs_json, mts, percents, args.repeat, args.evict)
+    result = measure(ensure_inputs(args, formats[0]), mts, percents, args.repeat, args.evict)
+    result["format"] = "ttree" if args.inputs else formats[0]
     result["events_per_sample"] = None if args.inputs else args.events_per_sample
+    result["formats"] = {}
+    for fmt in formats[1:]:  # the same events in another format: the analysis and the I/O-only of its columns
+        other = measure(ensure_inputs(args, fmt), mts, [IO_PERCENT], args.repeat, evict=False, cold=False)
+        other["comparison"] = compare_formats(result, other, fmt)
+        result["formats"][fmt] = other
     print()
     print(format_table(result))
     if args.json:

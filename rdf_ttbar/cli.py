@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import re
+import signal
 import sys
 from pathlib import Path
 
-from . import config as configuration
+from . import __version__, config as configuration, quiet
 from .errors import UserError
 
 PROG = "python -m rdf_ttbar"
@@ -41,6 +43,8 @@ def main_parser() -> argparse.ArgumentParser:
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_argument("--version", action="version", version=version_text(),
+                   help="print the versions of rdf_ttbar and ROOT and exit")
     p.add_argument("--config", metavar="FILE",
                    help="YAML file with the defaults (default: ./config.yaml if present, else built-in defaults)")
     p.add_argument("--inputs", metavar="demo|agc|FILE.json",
@@ -125,12 +129,43 @@ def options_from(args: argparse.Namespace) -> dict:
     return options
 
 
+def root_version() -> str:
+    """ROOT's version without importing ROOT (which takes a while): from its headers, else the package's."""
+    import importlib.metadata
+    import importlib.util
+
+    spec = importlib.util.find_spec("ROOT")
+    if spec is None:
+        return "not installed"
+    for folder in spec.submodule_search_locations or []:
+        header = Path(folder) / "include" / "ROOT" / "RVersion.hxx"
+        if header.is_file():
+            numbers = dict(re.findall(r"#define ROOT_VERSION_(MAJOR|MINOR|PATCH) (\d+)", header.read_text()))
+            if len(numbers) == 3:
+                return f"{numbers['MAJOR']}.{int(numbers['MINOR']):02d}.{int(numbers['PATCH']):02d}"
+    try:
+        return f"package {importlib.metadata.version('root')}"
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def version_text() -> str:
+    return f"rdf_ttbar {__version__} (ROOT {root_version()})"
+
+
 def run_main(argv: list[str]) -> int:
     args = main_parser().parse_args(argv)
     options = options_from(args)
-    from . import pipeline
+    from . import api, io_only, pipeline
 
-    pipeline.run(options)
+    job = api.run_job(options)
+    if job.metrics["mode"] == "io_only":
+        lines = io_only.summary_lines(job.metrics)
+    else:
+        lines = pipeline.summary_lines(job.metrics, job.fit_summary)
+    outputs = ", ".join(p.name for p in job.outputs)
+    lines.append(f"outputs in {options['output_dir']}/ ({outputs})")
+    print("\n" + "\n".join(f"rdf_ttbar: {line}" for line in lines))
     return 0
 
 
@@ -147,11 +182,36 @@ def run_subcommand(name: str, argv: list[str]) -> int:
     else:
         from . import bench as module
     module.add_arguments(parser)
-    return module.main(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    with quiet.root_import():
+        return module.main(args)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: unwinds like Ctrl-C, so that every staging folder is removed."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum, frame):
+    raise Terminated(signum)
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM and SIGHUP raise Terminated in the main thread (the default would leave staging folders)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _terminate)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    install_signal_handlers()
     try:
         if argv and argv[0] in SUBCOMMANDS:
             return run_subcommand(argv[0], argv[1:])
@@ -159,6 +219,10 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as err:
         print(f"rdf_ttbar: error: {err}", file=sys.stderr)
         return 2
+    except Terminated as err:
+        name = signal.Signals(err.signum).name
+        print(f"rdf_ttbar: stopped by {name}; the outputs of this run were not written", file=sys.stderr)
+        return 128 + err.signum
     except KeyboardInterrupt:
-        print("rdf_ttbar: interrupted; no outputs were written", file=sys.stderr)
+        print("rdf_ttbar: interrupted; the outputs of this run were not written", file=sys.stderr)
         return 130

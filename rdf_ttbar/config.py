@@ -78,23 +78,26 @@ def load(path: str | Path | None) -> dict:
         return config
     if not isinstance(user, dict):
         raise UserError(f"config file {path} must hold a mapping of option: value, not {type(user).__name__}")
-    _merge(config, user, path, prefix="")
+    update(config, user, source=f"config file {path}")
     return config
 
 
-def _merge(config: dict, user: dict, path: Path, prefix: str) -> None:
+def update(config: dict, user: dict, source: str, prefix: str = "") -> dict:
+    """Update ``config`` in place with the options of ``user`` (sections as nested mappings), each checked;
+    ``source`` names where they come from in messages. Returns ``config``."""
     for key, value in user.items():
         full = f"{prefix}{key}"
         if key not in config:
             known = ", ".join(sorted(f"{prefix}{k}" for k in config))
-            raise UserError(f"config file {path}: unknown option '{full}' (known: {known})")
+            raise UserError(f"{source}: unknown option '{full}' (known: {known})")
         if isinstance(config[key], dict):
             if not isinstance(value, dict):
-                raise UserError(f"config file {path}: '{full}' must be a mapping")
-            _merge(config[key], value, path, prefix=f"{full}.")
+                raise UserError(f"{source}: '{full}' must be a mapping")
+            update(config[key], value, source, prefix=f"{full}.")
             continue
-        check(full, value, source=f"config file {path}")
+        check(full, value, source=source)
         config[key] = value
+    return config
 
 
 def check(key: str, value, source: str) -> None:

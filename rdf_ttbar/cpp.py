@@ -34,3 +34,20 @@ def declare() -> None:
         if not ROOT.gInterpreter.Declare(f'#include "{header}"'):
             raise RuntimeError(f"ROOT could not compile {header}")
     _declared = True
+
+
+_declared_extra: set[str] = set()
+
+
+def declare_header(name: str) -> None:
+    """Declare one more helper of ``cpp/`` (e.g. ``remote.h``), once per process, on its own."""
+    if name in _declared_extra:
+        return
+    import ROOT
+
+    header = cpp_dir() / name
+    if not header.is_file():
+        raise FileNotFoundError(f"rdf_ttbar's C++ helper {header} is missing: reinstall the package")
+    if not ROOT.gInterpreter.Declare(f'#include "{header}"'):
+        raise RuntimeError(f"ROOT could not compile {header}")
+    _declared_extra.add(name)

@@ -1,7 +1,7 @@
 """``python -m rdf_ttbar deliver``: skim the inputs once into a folder that the analysis then reads.
 
 The library side is rdf_ttbar/delivery.py; this module only parses the options, resolves the
-input set as the main command does (pipeline.resolve_samples) and prints the summary.
+input set as the main command does (prepare.resolve_samples) and prints the summary.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import config as configuration, delivery, execution, pipeline
+from . import config as configuration, delivery, execution, prepare
 
 # option destination -> config key (the rest of the options comes from config.yaml / --config)
 _OVERRIDES = {
@@ -63,7 +63,7 @@ def options_from(args: argparse.Namespace) -> dict:
 
 def main(args: argparse.Namespace) -> int:
     options = options_from(args)
-    samples = pipeline.resolve_samples(options)
+    samples = prepare.resolve_samples(options)
     output_dir = Path(args.output_dir).expanduser()
     execution.configure_threads(options["mt"])
     executor = None

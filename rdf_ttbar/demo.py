@@ -16,6 +16,10 @@ only, whatever the thread count or the split into files. The set is written
 into a temporary folder next to the output folder and renamed at the end, the
 stamp file last: a set without its stamp is never used.
 
+Format: TTree files (``fmt="ttree"``, the default) or RNTuple files
+(``fmt="rntuple"``: the TTree files converted with RDataFrame's Snapshot, same
+names and types, one RNTuple "Events" per file). Both hold the same events.
+
 Command line: ``python -m rdf_ttbar generate [options]`` (``add_arguments``,
 ``main``); the analysis uses ``ensure_demo_set`` (``--inputs demo``).
 """
@@ -50,6 +54,7 @@ COMPRESSION = 501
 INPUTS_JSON = "nanoaod_inputs.json"
 STAMP = "demo_set.json"  # written last: its presence marks a complete set
 _PARTIAL = ".partial-"  # infix of the folders being written
+FORMATS = ("ttree", "rntuple")
 
 
 def sample_name(process: str, variation: str) -> str:
@@ -168,10 +173,10 @@ def _inputs_json(jobs: list[dict]) -> dict:
     return content
 
 
-def _stamp(seed: int, events_per_sample: int, events_per_file: int | None, full: bool) -> dict:
+def _stamp(seed: int, events_per_sample: int, events_per_file: int | None, full: bool, fmt: str = "ttree") -> dict:
     """What a set's stamp file records (``events_per_file`` None: any split into files will do)."""
     return {"generator_version": GENERATOR_VERSION, "seed": seed, "events_per_sample": events_per_sample,
-            "events_per_file": events_per_file, "full": full}
+            "events_per_file": events_per_file, "full": full, "format": fmt}
 
 
 def _read_stamp(directory: Path) -> dict | None:
@@ -184,6 +189,8 @@ def _read_stamp(directory: Path) -> dict | None:
 def _satisfies(directory: Path, wanted: dict) -> bool:
     """Whether ``directory`` holds a complete set with the ``wanted`` stamp (None entries: any value)."""
     stamp = _read_stamp(directory)
+    if stamp is not None:
+        stamp.setdefault("format", "ttree")  # sets written before the format option
     return stamp is not None and all(stamp.get(k) == v for k, v in wanted.items() if v is not None)
 
 
@@ -195,6 +202,29 @@ def _default_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def _check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise UserError(f"unknown file format '{fmt}': choose {' or '.join(FORMATS)}")
+
+
+def to_rntuple(paths: list[Path], name: str = "Events", compression: int = COMPRESSION) -> None:
+    """Convert each TTree file ``paths`` into a file holding an RNTuple ``name`` with the same columns, in place."""
+    import ROOT
+
+    options = ROOT.RDF.RSnapshotOptions()
+    options.fOutputFormat = ROOT.RDF.ESnapshotOutputFormat.kRNTuple
+    options.fCompressionAlgorithm = compression // 100
+    options.fCompressionLevel = compression % 100
+    options.fLazy = True  # all files in one RunGraphs: one just-in-time compilation
+    pending = [(path, path.with_name(path.name + ".rntuple")) for path in paths]
+    frames = [ROOT.RDataFrame(name, str(path)) for path, _ in pending]
+    snapshots = [frame.Snapshot(name, str(tmp), "", options) for frame, (_, tmp) in zip(frames, pending)]
+    ROOT.RDF.RunGraphs(snapshots)
+    del snapshots, frames
+    for path, tmp in pending:
+        os.replace(tmp, path)
+
+
 def _check_positive(**values: int) -> None:
     for name, value in values.items():
         if value < 1:
@@ -202,24 +232,27 @@ def _check_positive(**values: int) -> None:
 
 
 def generate(output_dir, events_per_sample: int = DEFAULT_EVENTS_PER_SAMPLE, seed: int = 1, full: bool = False,
-             events_per_file: int | None = None, progress: bool = True, threads: int | None = None) -> Path:
+             events_per_file: int | None = None, progress: bool = True, threads: int | None = None,
+             fmt: str = "ttree") -> Path:
     """Write the demo set into ``output_dir``; returns the path of its ``nanoaod_inputs.json``.
 
     ``output_dir`` is replaced if it holds an earlier demo set; any other
     existing, non-empty folder is refused. Files hold ``events_per_file``
     events (default ``DEFAULT_EVENTS_PER_FILE``); ``threads`` defaults to
     ROOT's implicit-MT pool size, else to all cores. ``progress``: show the
-    progress (on a terminal) and a summary line.
+    progress (on a terminal) and a summary line. ``fmt``: "ttree" or "rntuple".
     """
     return _generate(Path(output_dir), events_per_sample, seed, full, events_per_file, threads, progress,
-                     summary=progress)
+                     summary=progress, fmt=fmt)
 
 
 def _generate(output_dir: Path, events_per_sample: int, seed: int, full: bool, events_per_file: int | None,
-              threads: int | None, progress: bool, summary: bool, keep_if: dict | None = None) -> Path:
+              threads: int | None, progress: bool, summary: bool, keep_if: dict | None = None,
+              fmt: str = "ttree") -> Path:
     """``generate``; a complete set satisfying ``keep_if`` that appears meanwhile is kept instead of ours."""
     events_per_file = events_per_file or DEFAULT_EVENTS_PER_FILE
     _check_positive(events_per_sample=events_per_sample, events_per_file=events_per_file)
+    _check_format(fmt)
     if seed < 0:
         raise UserError(f"the seed must be >= 0, got {seed}")
     output_dir = output_dir.expanduser().absolute()
@@ -234,13 +267,15 @@ def _generate(output_dir: Path, events_per_sample: int, seed: int, full: bool, e
         jobs = _layout(output_dir, events_per_sample, events_per_file)
         _run_jobs([dict(job, path=staging / job["path"].name) for job in jobs], seed, full,
                   threads or _default_threads(), progress)
+        if fmt == "rntuple":
+            to_rntuple([staging / job["path"].name for job in jobs])
         (staging / INPUTS_JSON).write_text(json.dumps(_inputs_json(jobs), indent=1))
-        (staging / STAMP).write_text(json.dumps(_stamp(seed, events_per_sample, events_per_file, full)))
+        (staging / STAMP).write_text(json.dumps(_stamp(seed, events_per_sample, events_per_file, full, fmt)))
         _publish(staging, output_dir, keep_if)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     if summary:
-        print(f"rdf_ttbar: wrote {events_per_sample * len(systematics.SAMPLES)} events in {len(jobs)} files to "
+        print(f"rdf_ttbar: wrote {events_per_sample * len(systematics.SAMPLES)} events in {len(jobs)} {fmt} files to "
               f"{output_dir} in {time.perf_counter() - start:.1f} s")
     return output_dir / INPUTS_JSON
 
@@ -266,15 +301,16 @@ def default_cache_dir() -> Path:
     return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "rdf_ttbar"
 
 
-def demo_set_dir(cache_dir, events_per_sample: int, seed: int, full: bool = False) -> Path:
-    """Where ``ensure_demo_set`` keeps a set: one folder per version, seed, size (and --full)."""
+def demo_set_dir(cache_dir, events_per_sample: int, seed: int, full: bool = False, fmt: str = "ttree") -> Path:
+    """Where ``ensure_demo_set`` keeps a set: one folder per version, seed, size (and --full, and the format)."""
     base = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-    return base / f"demo-v{GENERATOR_VERSION}-s{seed}-n{events_per_sample}{'-full' if full else ''}"
+    return base / (f"demo-v{GENERATOR_VERSION}-s{seed}-n{events_per_sample}{'-full' if full else ''}"
+                   f"{'-rntuple' if fmt == 'rntuple' else ''}")
 
 
 def ensure_demo_set(cache_dir=None, events_per_sample: int = DEFAULT_EVENTS_PER_SAMPLE, seed: int = 1,
                     full: bool = False, events_per_file: int | None = None, progress: bool = True,
-                    threads: int | None = None) -> Path:
+                    threads: int | None = None, fmt: str = "ttree") -> Path:
     """The inputs JSON of the cached demo set, generated first if missing or from another generator version.
 
     The cache folder is ``cache_dir`` or ``default_cache_dir()``. A complete set
@@ -283,15 +319,16 @@ def ensure_demo_set(cache_dir=None, events_per_sample: int = DEFAULT_EVENTS_PER_
     of other generator versions and day-old leftovers of interrupted runs are
     deleted from the cache, and a one-line message is printed.
     """
-    directory = demo_set_dir(cache_dir, events_per_sample, seed, full)
-    wanted = _stamp(seed, events_per_sample, events_per_file, full)
+    _check_format(fmt)
+    directory = demo_set_dir(cache_dir, events_per_sample, seed, full, fmt)
+    wanted = _stamp(seed, events_per_sample, events_per_file, full, fmt)
     if _satisfies(directory, wanted):
         return directory / INPUTS_JSON
     _clean_cache(directory.parent)
     print(f"rdf_ttbar: generating the demo input set ({len(systematics.SAMPLES)} samples x {events_per_sample} "
-          f"events, seed {seed}) in {directory}; later runs reuse it", flush=True)
+          f"events, seed {seed}, {fmt}) in {directory}; later runs reuse it", flush=True)
     return _generate(directory, events_per_sample, seed, full, events_per_file, threads, progress,
-                     summary=False, keep_if=wanted)
+                     summary=False, keep_if=wanted, fmt=fmt)
 
 
 def _clean_cache(cache: Path) -> None:
@@ -312,7 +349,7 @@ def _clean_cache(cache: Path) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``python -m rdf_ttbar generate``."""
     parser.description = (
-        "Write the synthetic demo input set: NanoAOD-like ROOT files (TTree Events, the AGC branch types) for the "
+        "Write the synthetic demo input set: NanoAOD-like ROOT files (TTree or RNTuple Events, the AGC branch types) for the "
         "nine samples of the analysis, and a nanoaod_inputs.json listing them. The content depends only on the "
         "seed and the number of events, not on the thread count.")
     parser.add_argument("--events-per-sample", type=int, default=DEFAULT_EVENTS_PER_SAMPLE, metavar="N",
@@ -329,6 +366,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"events per file (default {DEFAULT_EVENTS_PER_FILE}); -n of the analysis counts files")
     parser.add_argument("--mt", type=int, default=0, metavar="N",
                         help="threads (one file per thread at a time); 0: all cores (default)")
+    parser.add_argument("--format", choices=FORMATS, default="ttree", dest="format",
+                        help="file format: a TTree 'Events' per file (default) or an RNTuple 'Events' (the same "
+                        "events and columns, converted with RDataFrame's Snapshot)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -338,9 +378,9 @@ def main(args: argparse.Namespace) -> int:
     threads = args.mt or None
     if args.output_dir is None:
         path = ensure_demo_set(None, args.events_per_sample, args.seed, args.full, args.events_per_file,
-                               threads=threads)
+                               threads=threads, fmt=args.format)
     else:
         path = generate(args.output_dir, args.events_per_sample, args.seed, args.full, args.events_per_file,
-                        threads=threads)
+                        threads=threads, fmt=args.format)
     print(f"demo set: {path}")
     return 0

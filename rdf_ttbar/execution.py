@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 from . import cpp
@@ -20,7 +20,7 @@ class LoopStats:
     jit_s: float  # RDataFrame's just-in-time compilation
     event_loop_s: float  # the event loops proper (wall time of RunGraphs minus jitting)
     events: int  # events read from the input files
-    bytes_read: int | None  # bytes read from the input files (None: read on remote workers)
+    bytes_read: int  # bytes read from the input files (on Dask: by the workers)
 
 
 def configure_threads(mt: int) -> int:
@@ -56,27 +56,34 @@ class Executor:
         self.client = self.cluster = None
         if scheduler == "mt":
             return
-        from dask.distributed import Client, LocalCluster
+        from dask.distributed import Client
+
+        from . import dask_cluster
 
         if scheduler == "dask-local":
-            workers = ncores or os.cpu_count() or 1
-            self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None)
-            self.client = Client(self.cluster)
+            self.cluster = dask_cluster.LocalClusterWithScratch(ncores or os.cpu_count() or 1)
+            self.client = Client(self.cluster.cluster)
         else:
             if not address:
                 raise UserError("--scheduler dask-remote needs --scheduler-address tcp://HOST:PORT")
+            dask_cluster.check_scheduler(address)  # something else there makes Client wait for ever
+            timeout = f"{dask_cluster.CONNECT_TIMEOUT_S:.0f}s"
             try:
-                self.client = Client(address, timeout="10s")
+                self.client = Client(address, timeout=timeout)
             except OSError as err:
                 raise UserError(f"cannot reach the Dask scheduler at {address} ({err}); start it with "
                                 "'dask scheduler' or fix --scheduler-address") from None
-        import ROOT
+        try:
+            dask_cluster.prepare_workers(self.client)  # before ROOT first runs there (its warning, jitting times)
+            import ROOT
 
-        ROOT.RDF.Distributed.DistributeHeaders([str(p) for p in cpp.header_paths()])
-        from . import remote
+            ROOT.RDF.Distributed.DistributeHeaders([str(p) for p in cpp.header_paths()])
+            from . import remote
 
-        remote.setup_dask_workers()  # ROOT 6.40 work-arounds on every worker (remote.py)
+            remote.setup_dask_workers()  # ROOT 6.40 work-arounds on every worker (remote.py)
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def cores(self) -> int:
@@ -95,10 +102,13 @@ class Executor:
         return ROOT.RDataFrame(tree, files, executor=self.client, **kwargs)
 
     def close(self) -> None:
-        if self.client is not None:
-            self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
+        try:
+            if self.client is not None:
+                self.client.close()
+        finally:
+            if self.cluster is not None:
+                self.cluster.close()
+        self.client = self.cluster = None
 
 
 @contextmanager
@@ -118,34 +128,48 @@ def event_loop_errors(executor: "Executor"):
 def run_graphs(booked: list, timing: "RDFTiming", executor: Executor, progress: bool | None = None) -> LoopStats:
     """Start the event loops of all samples together (RDF's RunGraphs).
 
-    ``progress`` draws a progress bar on stderr (default: when stderr is a terminal).
+    ``progress`` draws a progress bar on stderr (default: when stderr is a terminal): events for
+    threads, finished samples on Dask.
+
+    On Dask the workers jit and read: ``jit_s`` is the jitting the workers report, summed over all
+    tasks and divided by the number of workers (each task jits its graph again; with the tasks spread
+    evenly, the wall time the cluster spent jitting), ``bytes_read`` the sum of the workers' ROOT read
+    counters; both count the workers present when the executor started.
     """
     import ROOT
 
     distributed = executor.client is not None
     if progress is None:
-        progress = sys.stderr.isatty() and not distributed
-    if progress:  # one bar for all loops (ROOT's own bar draws one line per concurrent loop)
+        progress = sys.stderr.isatty()
+    if progress and not distributed:  # one bar for all loops (ROOT's own bar draws one line per concurrent loop)
         ROOT.rdf_ttbar.progress_bar().Start(sum(b.sample.nevts for b in booked))
         for b in booked:
             ROOT.rdf_ttbar.report_progress(b.count, 10_000)
+    if distributed:
+        from . import dask_cluster
+
+        before = dask_cluster.worker_counters(executor.client)
+        display = dask_cluster.quiet_progress(len(booked), draw=progress)
+    else:
+        display = nullcontext()
     jit_before = timing.jit_s
     bytes_before = ROOT.TFile.GetFileBytesRead()
     start = time.perf_counter()
     from . import remote
 
-    with remote.fatal_read_errors():  # a failed read raises instead of crashing ROOT
+    with display, remote.fatal_read_errors():  # a failed read raises instead of crashing ROOT
         ROOT.RDF.RunGraphs([h for b in booked for h in b.handles()])
     wall = time.perf_counter() - start
-    if progress:
+    if progress and not distributed:
         ROOT.rdf_ttbar.progress_bar().Finish()
-    jit = timing.jit_s - jit_before
-    return LoopStats(
-        jit_s=timing.jit_s,
-        event_loop_s=max(wall - jit, 0.0),
-        events=sum(int(b.count.GetValue()) for b in booked),
-        bytes_read=None if distributed else int(ROOT.TFile.GetFileBytesRead() - bytes_before),
-    )
+    events = sum(int(b.count.GetValue()) for b in booked)
+    if distributed:
+        worker_jit, bytes_read = dask_cluster.counters_difference(before, dask_cluster.worker_counters(executor.client))
+        loop_jit = worker_jit / max(executor.cores, 1)
+    else:
+        loop_jit, bytes_read = timing.jit_s - jit_before, int(ROOT.TFile.GetFileBytesRead() - bytes_before)
+    return LoopStats(jit_s=timing.jit_s + (loop_jit if distributed else 0.0),
+                     event_loop_s=max(wall - loop_jit, 0.0), events=events, bytes_read=bytes_read)
 
 
 class RDFTiming:

@@ -21,6 +21,7 @@ import array
 from dataclasses import dataclass
 
 from . import cpp, systematics as sy
+from .errors import UserError
 from .inputs import Sample
 
 
@@ -45,6 +46,41 @@ OBSERVABLES = {
 }
 
 
+# The column types the analysis reads (as RDataFrame names them). NanoAOD stores the jet and lepton
+# kinematics as Float_t; other productions use double, which the graph converts to float first.
+FLOAT_COLUMNS = ("Jet_pt", "Jet_eta", "Jet_phi", "Jet_mass", "Jet_btagCSVV2", "Electron_pt", "Muon_pt")
+FLOAT_TYPES = {"ROOT::VecOps::RVec<Float_t>", "ROOT::VecOps::RVec<float>"}
+DOUBLE_TYPES = {"ROOT::VecOps::RVec<Double_t>", "ROOT::VecOps::RVec<double>"}
+ID_COLUMNS = ("run", "luminosityBlock", "event")  # the resolution factors' event key
+ID_TYPES = {f"{u}{t}" for t in ("Char_t", "Short_t", "Int_t", "Long_t", "Long64_t") for u in ("", "U")} | {
+    "int", "unsigned int", "long", "unsigned long", "long long", "unsigned long long",
+    "std::int32_t", "std::uint32_t", "std::int64_t", "std::uint64_t"}
+
+
+def float_kinematics(sample: Sample, dataframe):
+    """Check the types of the columns the analysis reads; double kinematics become float columns.
+
+    Raises UserError naming the column and its type for anything else,
+    before any event loop.
+    """
+    problems = []
+    for column in FLOAT_COLUMNS + ID_COLUMNS:
+        column_type = str(dataframe.GetColumnType(column))
+        if column in ID_COLUMNS:
+            if column_type not in ID_TYPES:
+                problems.append(f"'{column}' is {column_type}, not an integer type (NanoAOD: UInt_t / ULong64_t)")
+        elif column_type in DOUBLE_TYPES:
+            dataframe = dataframe.Redefine(column, f"rdf_ttbar::as_floats({column})")
+        elif column_type not in FLOAT_TYPES:
+            problems.append(f"'{column}' is {column_type}, not an array of float or double "
+                            "(NanoAOD: ROOT::VecOps::RVec<Float_t>)")
+    if problems:
+        raise UserError(f"sample {sample.process}/{sample.variation} ({sample.files[0]}): the column(s) "
+                        f"{'; '.join(problems)}. rdf_ttbar reads NanoAOD-like files: float or double jet and "
+                        "lepton kinematics, integer run/luminosityBlock/event; use files that store them so.")
+    return dataframe
+
+
 def book_sample(sample: Sample, dataframe) -> BookedSample:
     """Build the graph of one sample on its (local or distributed) RDataFrame.
 
@@ -57,7 +93,7 @@ def book_sample(sample: Sample, dataframe) -> BookedSample:
     systs = sy.booked_systematics(sample.process, sample.variation)
 
     df = (
-        dataframe.Define("weight", f"double({sample.weight!r})")
+        float_kinematics(sample, dataframe).Define("weight", f"double({sample.weight!r})")
         .Filter(f"rdf_ttbar::count_above(Electron_pt, {sy.LEPTON_PT_MIN}) + "
                 f"rdf_ttbar::count_above(Muon_pt, {sy.LEPTON_PT_MIN}) == 1", "exactly one lepton")
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from pathlib import Path
 
 from . import systematics as sy
@@ -30,7 +32,8 @@ def collect(booked: list[BookedSample]) -> dict:
 
 
 def pseudodata(histograms: dict) -> dict:
-    """{region}_pseudodata = 0.5 ttbar_ME_var + 0.5 ttbar_PS_var + wjets; {} if a part is missing."""
+    """{region}_pseudodata = 0.5 ttbar_ME_var + 0.5 ttbar_PS_var + wjets + single_top_t_chan (AGC v1.4.0,
+    ``systematics.PSEUDODATA``); {} if a part is missing."""
     out = {}
     for region in sy.REGIONS:
         parts = [(c, sy.histogram_name(region.name, p, v)) for c, p, v in sy.PSEUDODATA]
@@ -61,5 +64,9 @@ def write(histograms: dict, path: str | Path) -> Path:
             f.WriteObject(histograms[name], name)
     finally:
         f.Close()
+    if f.TestBit(ROOT.TFile.kWriteError):  # ROOT reports a failed write (e.g. a full disk) only by this bit
+        tmp.unlink(missing_ok=True)
+        full = shutil.disk_usage(path.parent).free < 1 << 20
+        raise OSError(errno.ENOSPC if full else errno.EIO, f"ROOT could not write {path}")
     os.replace(tmp, path)
     return path

@@ -535,53 +535,72 @@ def _check_data_covered(ws: dict[str, Any]) -> None:
 
 
 def fit_workspace(ws: dict[str, Any]):
-    """MLE fit (cabinetry.fit.fit, pyhf + minuit) of a workspace: (model, data, FitResults).
+    """MLE fit of a workspace (pyhf model, iminuit; see :mod:`rdf_ttbar.minimize` for the settings and
+    why): (model, data, cabinetry FitResults, MinuitFit with Minuit's status and the POI's MINOS interval).
 
-    Minuit strategy 2 (full Hesse at every step): with strategy 0/1 the Hessian of
-    this model can come out non-positive-definite and Minuit's forced fix inflates the
-    uncertainties. A failed minimisation is retried once with strategy 1, then raises
-    FitError.
+    Raises FitError when Migrad does not find a valid minimum, or the best fit is not finite.
     """
     import cabinetry
-    import pyhf
+    from cabinetry.fit.results_containers import FitResults
+
+    from rdf_ttbar import minimize
 
     _check_data_covered(ws)
     model, data = cabinetry.model_utils.model_and_data(ws)
-    last_exc = None
-    for strategy in (2, 1):
-        try:
-            with np.errstate(divide="ignore", invalid="ignore"), _quiet_logger("pyhf.optimize.mixins"):
-                # (pyhf logs a failed minimisation with a traceback; it is reported below)
-                fit_results = cabinetry.fit.fit(model, data, strategy=strategy)
-        except (pyhf.exceptions.FailedMinimization, ValueError) as exc:
-            last_exc = exc
-            continue
-        if np.all(np.isfinite(fit_results.bestfit)) and np.isfinite(fit_results.best_twice_nll):
-            return model, data, fit_results
-        last_exc = FitError("non-finite best-fit values")
-    raise FitError(
-        f"the maximum-likelihood fit did not converge ({type(last_exc).__name__}: {last_exc}). "
-        f"This happens with very few selected events (empty bins, ill-defined variations). "
-        f"Fix: process more events (larger -n / --events-per-sample); the workspace was written "
-        f"and can be inspected with pyhf."
-    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        result = minimize.fit(model, data, POI)
+    if not result.status["valid"] or not np.all(np.isfinite(result.bestfit)):
+        raise FitError(
+            f"the maximum-likelihood fit did not converge (Minuit: valid={result.status['valid']}, "
+            f"edm={result.status['edm']:.3g}). This happens with very few selected events (empty bins, "
+            f"ill-defined variations). Fix: process more events (larger -n / --events-per-sample); the "
+            f"workspace was written and can be inspected with pyhf."
+        )
+    fit_results = FitResults(result.bestfit, result.uncertainty, result.labels, result.corr_mat,
+                             result.best_twice_nll)
+    return model, data, fit_results, result
 
 
-def fit_summary(histograms_path, model, data, fit_results, config, messages=(), dropped=()) -> dict[str, Any]:
+def poi_result(result) -> tuple[dict[str, Any], list[str]]:
+    """ttbar_norm's entry of fit_results.json and the warnings that go with it.
+
+    ``uncertainty`` is half the width of the profile-likelihood (MINOS) interval; Migrad's error is used
+    only where MINOS failed and Minuit calls the covariance accurate.
+    """
+    i = result.labels.index(POI)
+    value = float(result.bestfit[i])
+    entry: dict[str, Any] = {"value": value}
+    warn: list[str] = []
+    if result.poi_interval_valid:
+        lo, hi = result.poi_interval
+        entry.update(uncertainty=(hi - lo) / 2, interval=[lo, hi], method="MINOS (profile likelihood)")
+    else:
+        entry.update(uncertainty=float(result.uncertainty[i]), interval=None,
+                     method="Migrad covariance")
+        warn.append(f"MINOS could not find the profile-likelihood interval of {POI}; its uncertainty is "
+                    f"Migrad's estimate" + ("" if result.status["accurate"] else
+                                             ", from a covariance Minuit calls NOT accurate: do not quote it"))
+    if not result.status["accurate"]:
+        warn.append("Minuit reports the covariance matrix as not accurate"
+                    + (" (forced positive-definite)" if result.status["forced_positive_definite"] else "")
+                    + f": the uncertainties of the parameters other than {POI} are approximate")
+    return entry, warn
+
+
+def fit_summary(histograms_path, model, data, fit_results, config, messages=(), dropped=(),
+                minuit=None) -> dict[str, Any]:
     """The content of fit_results.json."""
     from cabinetry import model_utils
 
-    i_poi = fit_results.labels.index(POI)
     prefit = model_utils.prediction(model)
     postfit = model_utils.prediction(model, fit_results=fit_results)
+    poi, poi_warnings = poi_result(minuit)
     return {
         "histograms": str(histograms_path),
         "poi": POI,
-        POI: {
-            "value": float(fit_results.bestfit[i_poi]),
-            "uncertainty": float(fit_results.uncertainty[i_poi]),
-        },
-        "converged": True,  # cabinetry/pyhf raise on a failed minimisation (see fit_workspace)
+        POI: poi,
+        "converged": minuit.converged,
+        "minuit": dict(minuit.status),
         "best_twice_nll": float(fit_results.best_twice_nll),
         "parameters": _parameters_summary(model, fit_results),
         "correlations": {
@@ -592,25 +611,8 @@ def fit_summary(histograms_path, model, data, fit_results, config, messages=(), 
         "postfit_yields": _yields_summary(model, postfit, data, config),
         "fit_bin_edges": [float(e) for e in FIT_BIN_EDGES],
         "dropped_samples": list(dropped),
-        "warnings": list(messages),
+        "warnings": list(messages) + poi_warnings,
     }
-
-
-def fit_results_from_summary(summary: dict[str, Any]):
-    """Rebuild a cabinetry ``FitResults`` from a fit_results.json summary (for plotting)."""
-    from cabinetry.fit.results_containers import FitResults
-
-    by_name = {p["name"]: p for p in summary["parameters"]}
-    labels = list(summary["correlations"]["labels"])
-    corr = np.array([[np.nan if v is None else v for v in row]
-                     for row in summary["correlations"]["matrix"]], dtype=float)
-    return FitResults(
-        np.array([by_name[n]["value"] for n in labels], dtype=float),
-        np.array([by_name[n]["uncertainty"] for n in labels], dtype=float),
-        labels,
-        corr,
-        float(summary["best_twice_nll"]),
-    )
 
 
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
@@ -634,58 +636,73 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
 
 
 @dataclass
-class FitOutcome:
-    """Everything a fit produced: the summary plus the cabinetry/pyhf objects (for plots).
-
-    ``config`` is the configuration actually used (empty samples pruned); its
-    HistogramFolder (the templates) no longer exists.
-    """
+class FitReport:
+    """What :func:`fit` returns: ``summary`` (the content of fit_results.json) and ``workspace`` (pyhf)."""
 
     summary: dict[str, Any]
-    config: dict[str, Any]
     workspace: dict[str, Any]
-    model: Any  # pyhf.pdf.Model
-    data: list[float]  # observations + auxdata
-    fit_results: Any  # cabinetry.fit.FitResults
 
 
-def run_fit_outcome(histograms_path: str | os.PathLike, output_dir: str | os.PathLike) -> FitOutcome:
-    """:func:`run_fit`, returning the cabinetry objects as well."""
-    histograms_path = Path(histograms_path)
+def fit(histograms, *, ranking: bool = False) -> FitReport:
+    """Build the model from ``histograms`` and fit it; nothing is written (see :func:`write`).
+
+    Args:
+        histograms: the path of a histograms.root, or a mapping {AGC name: UHI histogram} (hist.Hist,
+            uproot TH1) in the analysis binning.
+        ranking: also compute the impact of every nuisance parameter on ttbar_norm (cabinetry's
+            ranking: about four fits per parameter), under ``summary["ranking"]``.
+
+    Raises:
+        FitError: the histograms do not make a usable model, or the fit did not converge.
+    """
+    with tempfile.TemporaryDirectory(prefix="rdf_ttbar-fit-") as tmp:
+        if isinstance(histograms, (str, os.PathLike)):
+            path = source = Path(histograms)
+        else:
+            from rdf_ttbar import reference
+
+            path, source = reference.write_histograms_root(dict(histograms), Path(tmp) / "histograms.root"), None
+        ws, config, messages, dropped = build_workspace(path, Path(tmp) / "templates")
+        model, data, fit_results, minuit = fit_workspace(ws)
+        summary = fit_summary(source if source else "(in memory)", model, data, fit_results, config,
+                              messages, dropped, minuit)
+    if ranking:
+        summary["ranking"] = _ranking(model, data, fit_results)
+    return FitReport(summary, ws)
+
+
+def _ranking(model, data, fit_results) -> list[dict[str, Any]]:
+    """cabinetry's ranking of the nuisance parameters by their impact on ttbar_norm, largest first."""
+    import cabinetry
+
+    with np.errstate(divide="ignore", invalid="ignore"), _quiet_logger("pyhf.optimize.mixins"):
+        r = cabinetry.fit.ranking(model, data, fit_results=fit_results)
+    rows = [{"name": name, "value": _finite(r.bestfit[i]), "uncertainty": _finite(r.uncertainty[i]),
+             "impact_prefit_up": _finite(r.prefit_up[i]), "impact_prefit_down": _finite(r.prefit_down[i]),
+             "impact_postfit_up": _finite(r.postfit_up[i]), "impact_postfit_down": _finite(r.postfit_down[i])}
+            for i, name in enumerate(r.labels)]
+    return sorted(rows, key=lambda x: -max(abs(x["impact_postfit_up"] or 0), abs(x["impact_postfit_down"] or 0)))
+
+
+def write(report: FitReport, output_dir: str | os.PathLike) -> list[Path]:
+    """Write ``workspace.json`` and ``fit_results.json`` of a :func:`fit` into ``output_dir`` (atomically)."""
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    # cabinetry writes one .npz per template; they are only needed to build the workspace
-    template_dir = tempfile.mkdtemp(prefix=".cabinetry-templates-", dir=output_dir)
-    try:
-        ws, config, messages, dropped = build_workspace(histograms_path, template_dir)
-    finally:
-        shutil.rmtree(template_dir, ignore_errors=True)
-    write_json_atomic(output_dir / WORKSPACE_FILE, ws)
-    model, data, fit_results = fit_workspace(ws)
-    summary = fit_summary(histograms_path, model, data, fit_results, config, messages, dropped)
-    summary["workspace"] = str(output_dir / WORKSPACE_FILE)
-    write_json_atomic(output_dir / FIT_RESULTS_FILE, summary)
-    return FitOutcome(summary, config, ws, model, data, fit_results)
+    report.summary["workspace"] = str(output_dir / WORKSPACE_FILE)
+    return [write_json_atomic(output_dir / WORKSPACE_FILE, report.workspace),
+            write_json_atomic(output_dir / FIT_RESULTS_FILE, report.summary)]
 
 
 def run_fit(histograms_path: str | os.PathLike, output_dir: str | os.PathLike,
-            plots_dir: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Build the model from ``histograms_path``, fit it, write ``output_dir/workspace.json``
-    and ``output_dir/fit_results.json``; return the fit summary (the content of the latter).
-    With ``plots_dir``, also draw the fit plots there (``plots.plot_fit``; their paths are
-    added to the returned summary under "plots").
-
-    Raises FitError with a message naming the problem and the fix when the inputs are
-    unusable. Samples without events are removed from the regions where they are empty
-    (a ``FitWarning`` says so, and the summary lists them under ``warnings``).
-    """
-    outcome = run_fit_outcome(histograms_path, output_dir)
+            plots_dir: str | os.PathLike | None = None, ranking: bool = False) -> dict[str, Any]:
+    """:func:`fit` then :func:`write` into ``output_dir``; returns the summary (fit_results.json).
+    With ``plots_dir``, also draw the fit plots there (their paths are listed under "plots")."""
+    report = fit(histograms_path, ranking=ranking)
+    write(report, output_dir)
     if plots_dir is not None:
         from rdf_ttbar import plots
 
-        paths = plots.plot_fit(outcome.config, outcome.workspace, outcome.fit_results, plots_dir)
-        outcome.summary["plots"] = [str(p) for p in paths]
-    return outcome.summary
+        report.summary["plots"] = [str(p) for p in plots.plot_fit(report.summary, plots_dir)]
+    return report.summary
 
 
 # ---------------------------------------------------------------------------
@@ -694,29 +711,44 @@ def run_fit(histograms_path: str | os.PathLike, output_dir: str | os.PathLike,
 
 def add_fit_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Arguments of ``python -m rdf_ttbar fit``."""
-    parser.add_argument("histograms", type=Path, metavar="HISTOGRAMS.root",
+    parser.add_argument("histograms", type=Path, metavar="HISTOGRAMS.root", nargs="?",
                         help="histograms file written by the analysis")
+    parser.add_argument("--reference", metavar="N|FILE.json",
+                        help="fit an AGC reference histogram JSON instead (histos_N_file_per_process.json, or just "
+                             "N: 1, 2, 5, 10, 20, 50, 100, 200, all for the packaged AGC v1.4.0 copies), with exact "
+                             "variances from the AGC file list")
+    parser.add_argument("-n", "--files-per-sample", type=int, default=None, metavar="N",
+                        help="with --reference: files per sample it was made from (default: from its name; 0: all)")
+    parser.add_argument("--agc-list", type=Path, default=None, metavar="FILE",
+                        help="with --reference: the AGC file list giving the event counts (default: packaged copy)")
     parser.add_argument("--output-dir", type=Path, default=None,
                         help="where to write workspace.json, fit_results.json and plots/ "
                              "(default: the folder of HISTOGRAMS.root)")
+    parser.add_argument("--ranking", action="store_true",
+                        help="also rank the nuisance parameters by their impact on ttbar_norm (about four fits "
+                             "per parameter) and draw plots/ranking.png")
     parser.add_argument("--no-plots", action="store_true", help="do not draw the plots (input histograms and fit)")
     return parser
 
 
 def format_result(summary: dict[str, Any]) -> str:
     poi = summary[POI]
-    return f"{POI} = {poi['value']:.4f} +/- {poi['uncertainty']:.4f}"
+    text = f"{POI} = {poi['value']:.4f} +/- {poi['uncertainty']:.4f}"
+    if poi.get("interval"):
+        lo, hi = poi["interval"]
+        text += f" (profile-likelihood interval [{lo:.4f}, {hi:.4f}]: {lo - poi['value']:+.4f} / {hi - poi['value']:+.4f})"
+    return text
 
 
-def run_fit_and_plots(histograms_path, output_dir, plots: bool = True) -> dict[str, Any]:
+def run_fit_and_plots(histograms_path, output_dir, plots: bool = True, ranking: bool = False) -> dict[str, Any]:
     """:func:`run_fit`, then the input-histogram plots, all into ``output_dir/plots`` (their
     paths are listed under "plots" in the returned summary)."""
     if not plots:
-        return run_fit(histograms_path, output_dir)
+        return run_fit(histograms_path, output_dir, ranking=ranking)
     from rdf_ttbar import plots as plotting
 
     plots_dir = Path(output_dir) / "plots"
-    summary = run_fit(histograms_path, output_dir, plots_dir=plots_dir)
+    summary = run_fit(histograms_path, output_dir, plots_dir=plots_dir, ranking=ranking)
     histogram_plots = plotting.plot_histograms(histograms_path, plots_dir)
     summary["plots"] = [str(p) for p in histogram_plots] + summary["plots"]
     return summary
@@ -724,11 +756,27 @@ def run_fit_and_plots(histograms_path, output_dir, plots: bool = True) -> dict[s
 
 def fit_only_main(args: argparse.Namespace) -> int:
     """``python -m rdf_ttbar fit``: returns the exit status (2 on FitError, message on stderr)."""
+    if (args.histograms is None) == (args.reference is None):
+        print("rdf_ttbar fit: error: give either HISTOGRAMS.root or --reference N|FILE.json", file=sys.stderr)
+        return 2
+    if args.reference is not None:
+        from rdf_ttbar import reference
+
+        output_dir = args.output_dir if args.output_dir is not None else Path("results-reference")
+        n = -1 if args.files_per_sample is None else (args.files_per_sample or None)
+        try:
+            histograms = reference.read(args.reference, n, args.agc_list)
+        except UserError as exc:
+            print(f"rdf_ttbar fit: error: {exc}", file=sys.stderr)
+            return 2
+        output_dir.mkdir(parents=True, exist_ok=True)
+        args.histograms = reference.write_histograms_root(histograms, output_dir / "histograms.root")
     output_dir = args.output_dir if args.output_dir is not None else Path(args.histograms).parent
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FitWarning)  # printed below instead
-            summary = run_fit_and_plots(args.histograms, output_dir, plots=not args.no_plots)
+            summary = run_fit_and_plots(args.histograms, output_dir, plots=not args.no_plots,
+                                        ranking=args.ranking)
     except FitError as exc:
         print(f"rdf_ttbar fit: error: {exc}", file=sys.stderr)
         return 2

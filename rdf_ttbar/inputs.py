@@ -12,11 +12,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import systematics
+from . import probe, systematics
 from .errors import UserError
+from .probe import is_remote
 
 AGC_PREFIX = "https://xrootd-local.unl.edu:1094//store/user/AGC"
-REMOTE_SCHEMES = ("root://", "https://", "http://")
 # the branches the analysis reads (the spec's types; others are accepted too); --io-percent analysis reads these
 REQUIRED_BRANCHES = (
     "Jet_pt", "Jet_eta", "Jet_phi", "Jet_mass", "Jet_btagCSVV2",
@@ -32,6 +32,8 @@ class Sample:
     variation: str
     files: list[str]
     nevts: int
+    # each file's "nevts" from the input list (checked against the file up front); empty: not known
+    file_nevts: tuple[int, ...] = ()
 
     @property
     def name(self) -> str:
@@ -41,10 +43,6 @@ class Sample:
     def weight(self) -> float:
         """Per-event weight xsec * lumi / nevts (spec "Normalisation")."""
         return systematics.XSEC_PB[self.process] * systematics.LUMI_PB / self.nevts
-
-
-def is_remote(path: str) -> bool:
-    return path.startswith(REMOTE_SCHEMES)
 
 
 def read_file_list(path: str | Path, files_per_sample: int | None = None,
@@ -85,18 +83,18 @@ def parse_file_list(content, source: str, base_dir: Path, files_per_sample: int 
             if not isinstance(files, list) or not files:
                 raise UserError(f"{where}: needs a non-empty \"files\" list; {fmt}")
             files = files[:files_per_sample] if files_per_sample else files
-            paths, nevts = [], 0
+            paths, counts = [], []
             for i, f in enumerate(files):
                 if not (isinstance(f, dict) and isinstance(f.get("path"), str)
                         and isinstance(f.get("nevts"), int) and not isinstance(f.get("nevts"), bool)
                         and f["nevts"] >= 0):
                     raise UserError(f"{where}: file #{i} must be {{\"path\": str, \"nevts\": int >= 0}}, got {f!r}")
                 paths.append(_resolve(f["path"], base_dir, remote_prefix))
-                nevts += f["nevts"]
-            if nevts == 0:
+                counts.append(f["nevts"])
+            if sum(counts) == 0:
                 raise UserError(f"{where}: the files hold 0 events in total (\"nevts\"); "
                                 "the sample cannot be normalised: fix the counts or drop the sample")
-            samples.append(Sample(process, variation, paths, nevts))
+            samples.append(Sample(process, variation, paths, sum(counts), tuple(counts)))
     if not samples:
         raise UserError(f"input list {source} names no samples; {fmt}")
     return samples
@@ -115,28 +113,32 @@ def check_files(samples: list[Sample], tree: str, branches=REQUIRED_BRANCHES,
                 missing_branches_hint: str | None = None) -> None:
     """Open every file before any event loop: one message lists every problem.
 
-    The first file of each sample must also have ``branches`` (default: the
-    columns the analysis reads); ``missing_branches_hint`` ends the message
-    when some are missing. Remote files are opened several at a time, with
-    short client time-outs (remote.py).
+    Every file must hold a TTree or an RNTuple named ``tree`` with as many
+    entries as its "nevts" in the input list (which normalises the sample); the
+    files of a sample must all be of one kind; the first file of each sample must
+    also have ``branches`` (default: the columns the analysis reads), and
+    ``missing_branches_hint`` ends the message when some are missing. Files are
+    opened several at a time, remote ones with short client time-outs (probe.py).
     """
-    problems, remote_files = [], []
+    problems, to_open, branches_for = [], [], {}
     for sample in samples:
         for i, path in enumerate(sample.files):
-            if is_remote(path):
-                remote_files.append((path, i == 0))
-            elif not Path(path).is_file():
+            if not is_remote(path) and not Path(path).is_file():
                 problems.append(f"{path}: no such file")
-            else:
-                import ROOT
-
-                problem = _check_one(ROOT, path, tree, branches if i == 0 else ())
-                if problem:
-                    problems.append(f"{path}: {problem}")
-    if remote_files:
-        from . import remote
-
-        problems += remote.check_remote(remote_files, tree, branches)
+                continue
+            if path not in branches_for:
+                to_open.append(path)
+                branches_for[path] = ()
+            if i == 0:
+                branches_for[path] = tuple(branches)
+    found = {p.path: p for p in probe.probe(to_open, tree, branches_for)}
+    for path in to_open:
+        p = found[path]
+        problem = p.problem or (missing_branches_problem(tree, p.missing, p.kind) if p.missing else "")
+        if problem:
+            problems.append(f"{path}: {problem}")
+    for sample in samples:
+        problems += _sample_problems(sample, found)
     if problems:
         listing = "\n  ".join(problems)
         advice = "Fix or remove these entries in the input list (or check the server / --tree)."
@@ -146,49 +148,33 @@ def check_files(samples: list[Sample], tree: str, branches=REQUIRED_BRANCHES,
         raise UserError(f"{len(problems)} input file(s) cannot be used:\n  {listing}\n{advice}")
 
 
-MISSING_BRANCHES = "lacks the branches"  # how a missing-branches problem reads (remote.py's probe too)
+def _sample_problems(sample: Sample, found: dict) -> list[str]:
+    """A sample whose files mix TTree and RNTuple, and "nevts" that disagree with the files' entries."""
+    usable = [found[f] for f in sample.files if f in found and found[f].kind]
+    kinds = {p.kind for p in usable}
+    problems = []
+    if len(kinds) > 1:
+        by_kind = {k: [p.path for p in usable if p.kind == k] for k in sorted(kinds)}
+        listing = "; ".join(f"{k}: {', '.join(paths)}" for k, paths in by_kind.items())
+        problems.append(f"sample {sample.name} mixes TTree and RNTuple files, which one event loop cannot read "
+                        f"({listing}); convert them to one format or split them into separate lists")
+    for path, expected in zip(sample.files, sample.file_nevts):
+        p = found.get(path)
+        if p and p.kind and p.entries != expected:
+            problems.append(f"{path}: the input list gives \"nevts\": {expected} but the file's {p.kind} holds "
+                            f"{p.entries} events; correct \"nevts\" (it normalises sample {sample.name})")
+    return problems
+
+
+MISSING_BRANCHES = "lacks the branches"  # how a missing-branches problem reads
 SHOWN_BRANCHES = 12  # missing branches named in a problem; more are counted
 
 
-def missing_branches_problem(tree: str, missing: list[str]) -> str:
+def missing_branches_problem(tree: str, missing: list[str], kind: str = "TTree") -> str:
     shown = ", ".join(missing[:SHOWN_BRANCHES])
     more = f" and {len(missing) - SHOWN_BRANCHES} more" if len(missing) > SHOWN_BRANCHES else ""
-    return f"tree '{tree}' {MISSING_BRANCHES} {shown}{more}"
-
-
-def _check_one(ROOT, path: str, tree: str, branches) -> str | None:
-    try:
-        with _quiet_root(ROOT):
-            f = ROOT.TFile.Open(path, "READ")
-    except OSError:  # PyROOT raises where C++ returns a null pointer
-        f = None
-    if not f or f.IsZombie():
-        return "cannot be opened as a ROOT file (missing, unreachable or corrupt)"
-    try:
-        t = f.Get(tree)
-        if not t or not t.InheritsFrom("TTree"):
-            keys = ", ".join(k.GetName() for k in f.GetListOfKeys()) or "none"
-            return f"has no TTree '{tree}' (keys: {keys}); set the tree name with --tree"
-        missing = [b for b in branches if not t.GetBranch(b)]
-        if missing:
-            return missing_branches_problem(tree, missing)
-    finally:
-        f.Close()
-    return None
-
-
-class _quiet_root:
-    """Silence ROOT's own error printout while probing a file (we report it ourselves)."""
-
-    def __init__(self, ROOT):
-        self.ROOT = ROOT
-
-    def __enter__(self):
-        self.level = self.ROOT.gErrorIgnoreLevel
-        self.ROOT.gErrorIgnoreLevel = self.ROOT.kFatal
-
-    def __exit__(self, *exc):
-        self.ROOT.gErrorIgnoreLevel = self.level
+    what = "RNTuple" if kind == "RNTuple" else "tree"
+    return f"{what} '{tree}' {MISSING_BRANCHES} {shown}{more}"
 
 
 def agc_samples(source: str, files_per_sample: int | None = None,

@@ -21,10 +21,9 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from pathlib import Path
-
-from . import START_TIME, branch_lists, inputs
+from . import branch_lists, inputs, prepare
 from .errors import UserError
+from .outputs import OutputFolder, write_errors
 
 PERCENTS = tuple(branch_lists.BRANCHES_BY_PERCENT)  # 2.7, 4, 15, 25, 50
 ANALYSIS = branch_lists.ANALYSIS  # the columns of this analysis
@@ -69,10 +68,8 @@ def branches_for(percent) -> list[str]:
 
 def resolve_samples(options: dict, percent) -> list[inputs.Sample]:
     """The samples to read. ``--inputs demo`` beyond 2.7%: the cached ``--full`` demo set of the same size."""
-    from . import pipeline
-
     if options["inputs"] != "demo" or percent in (DEFAULT_PERCENT, ANALYSIS):
-        return pipeline.resolve_samples(options)
+        return prepare.resolve_samples(options)
     from . import demo
 
     d = options["demo"]
@@ -128,37 +125,35 @@ def book_read(sample: inputs.Sample, dataframe, branches: list[str]) -> BookedRe
 
 
 def run(options: dict) -> dict:
-    """Read the branches of every sample; returns the metrics (also written to metrics.json)."""
-    from . import pipeline
-
+    """Read the branches of every sample; returns the metrics, also written to OUTPUT/metrics.json (the only
+    output; outputs of an earlier run in that folder are removed)."""
+    start = prepare.run_start()
     percent = normalize_percent(options["io_percent"])
     branches = branches_for(percent)
-    output_dir = Path(options["output_dir"])
-    samples, preparation_s = pipeline.prepare_inputs(options, lambda o: resolve_samples(o, percent), branches,
-                                                     missing_branches_hint(percent, branches))
+    with OutputFolder(options["output_dir"]) as out:
+        samples, preparation_s = prepare.prepare_inputs(options, lambda o: resolve_samples(o, percent), branches,
+                                                        missing_branches_hint(percent, branches))
+        from . import execution
 
-    import ROOT  # noqa: F401  (import cost is part of the set-up time)
-
-    from . import execution
-
-    execution.configure_threads(options["mt"])
-    executor = execution.Executor(options["scheduler"], options["ncores"], options["scheduler_address"],
-                                  options["npartitions"])
-    with pipeline.staged_outputs(output_dir) as staging, execution.RDFTiming() as timing:
-        with execution.event_loop_errors(executor):
+        execution.configure_threads(options["mt"])
+        executor = execution.Executor(options["scheduler"], options["ncores"], options["scheduler_address"],
+                                      options["npartitions"])
+        with execution.RDFTiming() as timing, execution.event_loop_errors(executor):
             declare_helper(executor)
             booked = [book_read(s, executor.dataframe(s.files, options["tree"]), branches) for s in samples]
-            setup_s = time.perf_counter() - START_TIME - timing.jit_s - preparation_s
+            setup_s = time.perf_counter() - start - timing.jit_s - preparation_s
             stats = execution.run_graphs(booked, timing, executor)
             n_cores = executor.cores
-        metrics = make_metrics(samples, booked, stats, n_cores, setup_s, options["scheduler"], percent, branches)
+        metrics = make_metrics(samples, booked, stats, n_cores, setup_s, options["scheduler"], percent, branches,
+                               start)
         metrics["wall_time_s"]["input_preparation"] = round(preparation_s, 3)
-        (staging / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    print_summary(metrics, output_dir)
+        with write_errors(out.final):
+            (out.staging / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        metrics["outputs"] = [str(p) for p in out.publish()]
     return metrics
 
 
-def make_metrics(samples, booked, stats, n_cores, setup_s, scheduler, percent, branches) -> dict:
+def make_metrics(samples, booked, stats, n_cores, setup_s, scheduler, percent, branches, start: float) -> dict:
     loop = stats.event_loop_s
     return {
         "mode": "io_only",
@@ -168,7 +163,7 @@ def make_metrics(samples, booked, stats, n_cores, setup_s, scheduler, percent, b
             "setup": round(setup_s, 3),
             "jitting": round(stats.jit_s, 3),
             "event_loop": round(loop, 3),
-            "total": round(time.perf_counter() - START_TIME, 3),
+            "total": round(time.perf_counter() - start, 3),
         },
         "events_processed": stats.events,
         "event_rate_hz": stats.events / loop if loop else None,
@@ -183,15 +178,16 @@ def make_metrics(samples, booked, stats, n_cores, setup_s, scheduler, percent, b
     }
 
 
-def print_summary(metrics: dict, output_dir: Path) -> None:
+def summary_lines(metrics: dict) -> list[str]:
+    """What the command line prints at the end of an I/O-only run."""
     t = metrics["wall_time_s"]
     rate = metrics["event_rate_hz"] or 0.0
     which = "the analysis columns" if metrics["io_percent"] == ANALYSIS else f"{metrics['io_percent']}%"
-    print(f"\nrdf_ttbar: I/O only ({which}: {len(metrics['branches'])} branches): read "
-          f"{metrics['events_processed']:,} events from {metrics['files']} files in {t['event_loop']:.2f} s "
-          f"({rate / 1e3:,.1f} kHz, {(metrics['event_rate_per_core_hz'] or 0.0) / 1e3:,.1f} kHz per core on "
-          f"{metrics['cores']} cores; jitting {t['jitting']:.1f} s, set-up {t['setup']:.1f} s, "
-          f"total {t['total']:.1f} s)")
+    lines = [f"I/O only ({which}: {len(metrics['branches'])} branches): read "
+             f"{metrics['events_processed']:,} events from {metrics['files']} files in {t['event_loop']:.2f} s "
+             f"({rate / 1e3:,.1f} kHz, {(metrics['event_rate_per_core_hz'] or 0.0) / 1e3:,.1f} kHz per core on "
+             f"{metrics['cores']} cores; jitting {t['jitting']:.1f} s, set-up {t['setup']:.1f} s, "
+             f"total {t['total']:.1f} s)"]
     if metrics["bytes_read"] is not None:
-        print(f"rdf_ttbar: read {metrics['bytes_read'] / 1e6:,.1f} MB ({metrics['read_rate_mb_s'] or 0.0:,.1f} MB/s)")
-    print(f"rdf_ttbar: outputs in {output_dir}/ (metrics.json; no histograms in I/O-only mode)")
+        lines.append(f"read {metrics['bytes_read'] / 1e6:,.1f} MB ({metrics['read_rate_mb_s'] or 0.0:,.1f} MB/s)")
+    return lines

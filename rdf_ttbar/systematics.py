@@ -146,8 +146,10 @@ def pseudodata_name(region: str) -> str:
     return f"{region}_pseudodata"
 
 
-# pseudo-data = sum of weight * histogram of (process, variation)
-PSEUDODATA = ((0.5, "ttbar", "ME_var"), (0.5, "ttbar", "PS_var"), (1.0, "wjets", "nominal"))
+# pseudo-data (AGC v1.4.0) = sum of coefficient * histogram of (process, variation);
+# sumw2 adds up with squared coefficients. (AGC v1.2.0 left out the t-channel.)
+PSEUDODATA = ((0.5, "ttbar", "ME_var"), (0.5, "ttbar", "PS_var"), (1.0, "wjets", "nominal"),
+              (1.0, "single_top_t_chan", "nominal"))
 
 
 def all_histogram_names() -> list[str]:

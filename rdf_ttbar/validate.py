@@ -12,6 +12,7 @@ the coffea reference draws unseeded random numbers) are not compared unless
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -100,27 +101,54 @@ def add_arguments(parser) -> None:
     parser.add_argument("--verbose", action="store_true", help="list every mismatching bin")
 
 
+def write_stdout(lines: list[str]) -> bool:
+    """Print ``lines``; False (and quiet) when the reader has gone, as ``validate --verbose | head`` does.
+
+    The rest of the output is dropped: stdout is pointed at /dev/null, so that Python's own flush at exit
+    does not fail again.
+    """
+    try:
+        for line in lines:
+            sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+        return True
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return False
+
+
+def report(errors: dict[str, list[str]], extra: list[str], n_reference: int, reference: str,
+           verbose: bool) -> list[str]:
+    """The lines ``validate`` prints."""
+    lines = []
+    for name, problems in sorted(errors.items()):
+        if verbose or len(problems) == 1:
+            lines.append(f"{name}: " + "; ".join(problems))
+        else:
+            lines.append(f"{name}: {len(problems)} problem(s), first: {problems[0]}")
+    if extra:
+        lines.append(f"note: {len(extra)} histogram(s) not in the reference: {', '.join(extra)}")
+    if errors:
+        lines.append(f"validation FAILED: {len(errors)} of {n_reference} histograms differ from {reference}")
+    else:
+        lines.append(f"validation passed: all {n_reference} histograms match {reference}")
+    return lines
+
+
 def main(args) -> int:
+    """0 when the histograms match, 1 when not (also when the reader of stdout stopped early)."""
     histos = read_histograms(args.histos)
     if args.dump_json is not None:
-        text = json.dumps(histos, indent=2, sort_keys=True) + "\n"
+        text = json.dumps(histos, indent=2, sort_keys=True)
         if args.dump_json == "-":
-            sys.stdout.write(text)
+            write_stdout([text])
         else:
-            Path(args.dump_json).write_text(text)
+            Path(args.dump_json).write_text(text + "\n")
         return 0
     reference = read_reference(args.reference)
     errors = validate(histos, reference, args.include_random)
     extra = sorted(set(histos) - set(reference))
-    for name, problems in sorted(errors.items()):
-        if args.verbose or len(problems) == 1:
-            print(f"{name}: " + "; ".join(problems))
-        else:
-            print(f"{name}: {len(problems)} problem(s), first: {problems[0]}")
-    if extra:
-        print(f"note: {len(extra)} histogram(s) not in the reference: {', '.join(extra)}")
-    if errors:
-        print(f"validation FAILED: {len(errors)} of {len(reference)} histograms differ from {args.reference}")
-        return 1
-    print(f"validation passed: all {len(reference)} histograms match {args.reference}")
-    return 0
+    write_stdout(report(errors, extra, len(reference), args.reference, args.verbose))
+    return 1 if errors else 0

@@ -70,3 +70,32 @@ def generate_demo(out: Path, events_per_file: int = DEMO_EVENTS_PER_FILE,
 def demo_inputs(tmp_path_factory) -> Path:
     """The input list of a small demo set (several files per sample)."""
     return generate_demo(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_behind():
+    """Every Dask process the suite starts keeps its scratch space in a session folder (not
+    /tmp/dask-scratch-space); at the end, that folder must be empty (rdf_ttbar removes its own) and
+    no folder the servers of tests/servers.py made may be left (xrootd's run as another user).
+    Only paths of this session are checked: other sessions may be using /tmp at the same time."""
+    import shutil
+    import tempfile
+
+    import servers
+
+    scratch = Path(tempfile.mkdtemp(prefix="rdf_ttbar-tests-dask-"))
+    previous = os.environ.get("DASK_TEMPORARY_DIRECTORY")
+    os.environ["DASK_TEMPORARY_DIRECTORY"] = str(scratch)
+    try:
+        yield scratch
+    finally:
+        if previous is None:
+            os.environ.pop("DASK_TEMPORARY_DIRECTORY", None)
+        else:
+            os.environ["DASK_TEMPORARY_DIRECTORY"] = previous
+        left = sorted(str(p) for p in scratch.iterdir())
+        shutil.rmtree(scratch, ignore_errors=True)
+        left += [str(p) for p in servers.CREATED_PATHS if os.path.lexists(p)]
+        for path in servers.CREATED_PATHS:
+            shutil.rmtree(path, ignore_errors=True)
+        assert not left, "the tests left these behind:\n" + "\n".join(left)

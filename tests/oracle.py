@@ -56,8 +56,9 @@ BTAG_VAR = 0.075
 WJETS_SCALE_VAR = {"up": 1.025, "down": 0.975}
 JET_PT_VARIATIONS = ("nominal", "pt_scale_up", "pt_res_up")
 
-# pseudo-data = sum of coefficient * sample nominal histogram
-PSEUDODATA = ((0.5, "ttbar", "ME_var"), (0.5, "ttbar", "PS_var"), (1.0, "wjets", "nominal"))
+# pseudo-data (AGC v1.4.0) = sum of coefficient * sample nominal histogram
+PSEUDODATA = ((0.5, "ttbar", "ME_var"), (0.5, "ttbar", "PS_var"), (1.0, "wjets", "nominal"),
+              (1.0, "single_top_t_chan", "nominal"))
 
 BRANCHES = [
     "run", "luminosityBlock", "event",
@@ -312,7 +313,7 @@ def all_histograms(inputs, n_files: int | None = None, tree: str = "Events") -> 
     ``inputs`` is a dict or a path to such a JSON file. The ``data`` process is
     skipped; the first ``n_files`` files of every sample are used and weighted
     with xsec * 3378 / (sum of their nevts). Pseudo-data is added when its three
-    components (ttbar ME_var, ttbar PS_var, wjets nominal) are all present.
+    components (ttbar ME_var, ttbar PS_var, wjets and single_top_t_chan nominal) are all present.
     """
     if not isinstance(inputs, dict):
         inputs = json.loads(Path(inputs).read_text())

@@ -20,6 +20,10 @@
 - fixtures ``xrootd_server`` (one per test) and ``dask_cluster`` (one per module).
 
 Every wait is bounded; every process started here is killed at teardown.
+Every folder made here is listed in ``CREATED_PATHS`` and removed at teardown
+(xrootd's pid folder is moved from /tmp/<name> into the server's own folder;
+the Dask processes' scratch space into the cluster's); conftest.py checks at
+the end of the session that none of them is left.
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ import pytest
 XROOTD_INSTALL_HINT = ("the network tests need a real XRootD server: install Debian's xrootd-server "
                        "(sudo apt-get install xrootd-server) so that the 'xrootd' binary is on PATH")
 START_TIMEOUT_S = 30.0
+
+# every folder the servers here create (or make their programs create): none may survive the session
+CREATED_PATHS: list[Path] = []
 
 
 def free_port() -> int:
@@ -92,6 +99,7 @@ class XRootDServer:
         # as root the server runs as another user, who must be able to reach its folders
         where = "/tmp" if os.geteuid() == 0 and Path("/tmp").is_dir() else None
         self.base = Path(tempfile.mkdtemp(prefix="rdf_ttbar-xrootd-", dir=where))
+        CREATED_PATHS.append(self.base)
         self.base.chmod(0o755)
         self.data = self.base / "data"
         self.data.mkdir(mode=0o755)
@@ -129,8 +137,10 @@ class XRootDServer:
     def start(self) -> "XRootDServer":
         self.port = self.port or free_port()
         self.http_port = self.http_port or free_port()
+        # where xrootd would put its pid file without all.pidpath (owned by the server's user)
+        CREATED_PATHS.append(Path(tempfile.gettempdir()) / self.name)
         config = self.base / "xrootd.cfg"
-        config.write_text(f"all.export /\noss.localroot {self.data}\n"
+        config.write_text(f"all.export /\noss.localroot {self.data}\nall.pidpath {self.run_dir}\n"
                           f"xrd.protocol XrdHttp:{self.http_port} libXrdHttp.so\n")
         config.chmod(0o644)
         cmd = [self.binary, "-I", "v4", "-p", str(self.port), "-c", str(config), "-n", self.name,
@@ -193,12 +203,14 @@ class DaskCluster:
     def __init__(self, n_workers: int = 2):
         self.n_workers = n_workers
         self.base = Path(tempfile.mkdtemp(prefix="rdf_ttbar-dask-"))
+        CREATED_PATHS.append(self.base)
         self.port = free_port()
         self.address = f"tcp://127.0.0.1:{self.port}"
         self.procs: list[subprocess.Popen] = []
         # the workers must not see the repository: they get only what RDF ships to them
         self.env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         self.env["DASK_DISTRIBUTED__WORKER__DAEMON"] = "False"
+        self.env["DASK_TEMPORARY_DIRECTORY"] = str(self.base)  # the scheduler's scratch space, not /tmp's
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
         log = open(self.base / f"{name}.log", "wb")

@@ -172,7 +172,7 @@ def test_bench_prints_the_table_and_writes_every_number(default_set, tmp_path):
     for text in ("set-up", "jitting", "to 1st ev", "events/s", "per core", "peak MB", "analysis (cold)",
                  "analysis / I/O-only of its columns, event rate, 1 thread(s)", "2 threads / 1 thread", "start-up cold / warm"):
         assert text in out, text
-    assert out.count("[    met]") + out.count("[NOT met]") == 5
+    assert "met]" not in out and "target" not in out  # figures for users, not the project's internal targets
 
     r = json.loads(report.read_text())
     assert r["mt"] == [1, 2] and r["repeat"] == 1 and r["io_percents"] == ["analysis", 2.7]
@@ -209,10 +209,33 @@ def test_bench_prints_the_table_and_writes_every_number(default_set, tmp_path):
         assert ratios["analysis_over_io_only_per_repetition"][mt] == [pytest.approx(ratios["analysis_over_io_only"][mt])]
     assert ratios["cold_over_warm_startup"] == pytest.approx(
         r["cold"]["startup_s"] / best["analysis"]["1"]["startup_s"])
-    assert len(r["targets"]) == 5
-    for t in r["targets"]:
-        assert t["met"] == (t["value"] <= t["limit"] if t["target"].startswith(("start-up", "peak"))
-                            else t["value"] >= t["limit"])
+    assert "targets" not in r
+    loops = sorted(b["event_loop_s"] for by_mt in best.values() for b in by_mt.values())
+    assert r["short_loops_s"] == [t for t in loops if t < 1.0]
+    # loops under a second (18k events; a busy machine may stretch some): the table says the set is too small
+    note = "this set is too small to measure rates; use a larger one (--events-per-sample)"
+    assert (note in out) == bool(r["short_loops_s"])
+
+
+def test_bench_compares_ttree_and_rntuple(tmp_path):
+    report = tmp_path / "bench.json"
+    result = run_cli("bench", "--events-per-sample", 2000, "--formats", "ttree,rntuple", "--mt", "1", "--repeat", 1,
+                     "--no-evict", "--cache-dir", tmp_path / "cache", "--json", report)
+    r = json.loads(report.read_text())
+    assert r["format"] == "ttree" and set(r["formats"]) == {"rntuple"}
+    other = r["formats"]["rntuple"]
+    assert other["inputs"]["events"] == r["inputs"]["events"] == 9 * 2000
+    assert "rntuple" in other["inputs"]["path"] and "rntuple" not in r["inputs"]["path"]
+    assert {x["mode"] for x in other["runs"]} == {"analysis", "io_only_analysis"} and "cold" not in other
+    c = other["comparison"]
+    for key in ("analysis", "io_only_analysis"):
+        assert c["rate_ratio"][key]["1"] == pytest.approx(
+            other["best"][key]["1"]["event_rate_hz"] / r["best"][key]["1"]["event_rate_hz"])
+    disk = {fmt: sum(p.stat().st_size for p in (tmp_path / "cache").glob(f"demo-*{suffix}/*.root"))
+            for fmt, suffix in (("ttree", "n2000"), ("rntuple", "rntuple"))}
+    assert c["bytes_on_disk_ratio"] == pytest.approx(disk["rntuple"] / disk["ttree"])
+    assert f"rntuple / ttree, the same events: bytes on disk {disk['rntuple'] / 1e6:,.0f} MB" in result.stdout
+    assert "I/O only, its cols   1 thread(s)" in result.stdout and "x the ttree rate" in result.stdout
 
 
 def test_per_repetition_ratios_pair_the_runs_of_each_repetition():
@@ -262,8 +285,8 @@ pipeline.prepare_inputs(options)
 
 
 @pytest.mark.parametrize("events_per_sample, files, optimized", [
-    (200_000, "all", True),  # 9 x 200k = 1.8M events
-    (100_000, "all", False),  # 0.9M
+    (400_000, "all", True),  # 9 x 400k = 3.6M events
+    (300_000, "all", False),  # 2.7M
     (1_000_000, "1", False),  # -n 1: one file of 100k events per sample
 ])
 def test_optimisation_level_is_chosen_before_the_demo_set_is_generated(events_per_sample, files, optimized):
@@ -272,4 +295,4 @@ def test_optimisation_level_is_chosen_before_the_demo_set_is_generated(events_pe
                             text=True, env=env, cwd=REPO, timeout=120)
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
-    assert seen == {"root_imported": False, "cling_args": "-O2" if optimized else None}
+    assert seen == {"root_imported": False, "cling_args": "-O2" if optimized else "-O0"}

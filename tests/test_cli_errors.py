@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import os
+import pty
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -10,7 +20,7 @@ import pytest
 import edge_cases
 import oracle
 from conftest import real_ttbar_file
-from helpers import ALL_SAMPLES, run_cli, run_histograms, same_files_everywhere, write_inputs
+from helpers import ALL_SAMPLES, REPO, run_cli, run_histograms, same_files_everywhere, write_inputs
 
 
 def fails(*args, expect: list[str], out=None):
@@ -119,3 +129,119 @@ def test_only_empty_files(tmp_path, out):
     edge_cases.write_empty_file(empty)
     inputs = same_files_everywhere(tmp_path / "in.json", [(empty, 0)])
     fails("--inputs", inputs, "--output-dir", out, expect=["0 events", "cannot be normalised"], out=out)
+
+
+# ---------------------------------------------------------------------------
+# the output folder
+
+
+@pytest.fixture
+def small_inputs(tmp_path):
+    return same_files_everywhere(tmp_path / "in.json", [(real_ttbar_file(), 200)])
+
+
+def test_output_dir_is_a_regular_file(tmp_path, small_inputs):
+    target = tmp_path / "results"
+    target.write_text("not a folder")
+    fails("--inputs", small_inputs, "--output-dir", target, "--no-fit",
+          expect=[f"rdf_ttbar: error: the output folder {target} is a file, not a folder: choose another "
+                  "--output-dir (or move the file away)\n"])
+    assert target.read_text() == "not a folder"
+    fails("--inputs", small_inputs, "--output-dir", target / "sub", "--no-fit",
+          expect=[f"the output folder {target / 'sub'} lies under a file, not a folder"])
+
+
+@contextlib.contextmanager
+def mounted_tmpfs(path, options: str):
+    """A tmpfs at ``path`` (root only: what a read-only or full disk looks like for real)."""
+    path.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], check=True)
+
+
+def test_output_dir_read_only(tmp_path, small_inputs):
+    if os.geteuid() == 0:  # root ignores permission bits: a read-only file system
+        place = mounted_tmpfs(tmp_path / "ro", "ro,size=1m")
+    else:
+        place = contextlib.nullcontext(tmp_path / "ro")
+        (tmp_path / "ro").mkdir(mode=0o555)
+    with place as ro:
+        fails("--inputs", small_inputs, "--output-dir", ro / "out", "--no-fit",
+              expect=[f"rdf_ttbar: error: cannot write into the output folder {ro / 'out'} (permission denied or "
+                      "read-only): choose another --output-dir\n"])
+
+
+def test_output_dir_on_a_full_disk(tmp_path, small_inputs, monkeypatch):
+    """histograms.root (~100 kB) does not fit: one message, nothing left in the folder."""
+    if os.geteuid() == 0:
+        with mounted_tmpfs(tmp_path / "full", "size=48k") as full:
+            message = fails("--inputs", small_inputs, "--output-dir", full, "--no-fit",
+                            expect=[f"rdf_ttbar: error: no space left for the outputs in {full}: free some space "
+                                    "there or choose another --output-dir\n"])
+            assert message.endswith("choose another --output-dir\n"), message  # one message, the last line
+            assert list(full.iterdir()) == []
+        return
+    from rdf_ttbar import cli, histograms
+
+    def full_disk(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(histograms, "write", full_disk)
+    out = tmp_path / "full"
+    assert cli.main(["--inputs", str(small_inputs), "--output-dir", str(out), "--no-fit", "--mt", "1"]) == 2
+    assert list(out.iterdir()) == []
+
+
+def test_version():
+    result = run_cli("--version")
+    assert re.fullmatch(r"rdf_ttbar \d+\.\d+\.\d+ \(ROOT 6\.\d\d\.\d\d\)\n", result.stdout), result.stdout
+
+
+# ---------------------------------------------------------------------------
+# warnings as errors, signals
+
+
+def test_warnings_as_errors(tmp_path, demo_inputs):
+    """The whole job, fit and plots included, with every warning turned into an error."""
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, "-W", "error", "-m", "rdf_ttbar", "--mt", "2", "--inputs",
+                             str(demo_inputs), "--output-dir", str(out)],
+                            capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "ttbar_norm = " in result.stdout
+    assert {"histograms.root", "fit_results.json", "metrics.json"} <= {p.name for p in out.iterdir()}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_signal_during_the_event_loop_leaves_nothing(tmp_path, demo_inputs, signum):
+    """The signal arrives while the event loop runs (its progress bar, drawn on a terminal, has started)."""
+    out = tmp_path / "out"
+    main, terminal = pty.openpty()  # stderr a terminal: the progress bar says when the loop runs
+    process = subprocess.Popen([sys.executable, "-m", "rdf_ttbar", "--mt", "1", "--no-fit", "--inputs",
+                                str(demo_inputs), "--output-dir", str(out)],
+                               stdout=subprocess.PIPE, stderr=terminal, cwd=REPO)
+    os.close(terminal)
+    seen = b""
+    deadline = time.monotonic() + 300
+    while b"event loop [" not in seen and time.monotonic() < deadline:
+        if select.select([main], [], [], 1)[0]:
+            seen += os.read(main, 4096)
+    assert b"event loop [" in seen, seen
+    process.send_signal(signum)
+    while True:
+        try:
+            if select.select([main], [], [], 1)[0]:
+                seen += os.read(main, 4096)
+        except OSError:  # the terminal closes when the process ends
+            break
+        if process.poll() is not None and not select.select([main], [], [], 0)[0]:
+            break
+    os.close(main)
+    assert process.wait(timeout=300) == 128 + signum
+    text = seen.decode(errors="replace")
+    assert f"rdf_ttbar: stopped by {signal.Signals(signum).name}; the outputs of this run were not written" in text
+    assert "Traceback" not in text, text
+    assert list(out.iterdir()) == []  # no staging folder, no output

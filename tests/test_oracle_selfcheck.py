@@ -17,7 +17,7 @@ import uproot
 
 import edge_cases
 import oracle
-from conftest import real_ttbar_file, reference_json
+from conftest import real_ttbar_file, reference_json, shared_data_dir
 from edge_cases import EDGE_EVENTS, EDGE_EVENTS_EXPECTED
 
 REGION_CODE = {None: 0, "4j1b": 1, "4j2b": 2}
@@ -310,10 +310,23 @@ def test_all_histograms_names_weights_pseudodata(edge_file):
     w_wjets = 61457 * 0.252 * 3378 / 1000
     assert hists["4j1b_wjets"].sumw.sum() == pytest.approx(n1 * w_wjets, rel=1e-12)
     for region in ("4j1b", "4j2b"):
-        me, ps, wj = (hists[f"{region}_{n}"] for n in ("ttbar_ME_var", "ttbar_PS_var", "wjets"))
+        me, ps, wj, tc = (hists[f"{region}_{n}"]
+                          for n in ("ttbar_ME_var", "ttbar_PS_var", "wjets", "single_top_t_chan"))
         pd = hists[f"{region}_pseudodata"]
-        np.testing.assert_allclose(pd.sumw, 0.5 * me.sumw + 0.5 * ps.sumw + wj.sumw, rtol=1e-14)
-        np.testing.assert_allclose(pd.sumw2, 0.25 * me.sumw2 + 0.25 * ps.sumw2 + wj.sumw2, rtol=1e-14)
+        assert tc.sumw.sum() > 0  # the t-channel term is really tested
+        np.testing.assert_allclose(pd.sumw, 0.5 * me.sumw + 0.5 * ps.sumw + wj.sumw + tc.sumw, rtol=1e-14)
+        np.testing.assert_allclose(pd.sumw2, 0.25 * me.sumw2 + 0.25 * ps.sumw2 + wj.sumw2 + tc.sumw2,
+                                   rtol=1e-14)
+
+
+def test_pseudodata_definition_matches_agc_v140_reference():
+    """The AGC v1.4.0 reference JSONs hold pseudo-data = 0.5 ME_var + 0.5 PS_var + wjets + t-channel."""
+    for n in ("1", "5", "all"):
+        ref = json.loads((shared_data_dir() / "reference" / f"histos_{n}_file_per_process.json").read_text())
+        for region in ("4j1b", "4j2b"):
+            expected = sum(c * np.asarray(ref[oracle.histogram_name(region, p, v)]["contents"])
+                           for c, p, v in oracle.PSEUDODATA)
+            np.testing.assert_allclose(ref[f"{region}_pseudodata"]["contents"], expected, rtol=1e-12)
 
 
 def test_real_file_selects_a_plausible_handful():

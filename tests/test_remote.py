@@ -321,3 +321,45 @@ def test_server_dying_during_the_event_loop(tmp_path, xrootd_server, mt):
     assert_one_error(rc, err, "the event loop failed", "Connection error")
     assert_no_outputs(out)
     assert seconds < 120
+
+
+# ---------------------------------------------------------------------------- RNTuple, nevts, the cache's own faults
+def test_remote_rntuple_file_and_nevts_that_disagree(tmp_path, xrootd_server):
+    from test_rntuple import real_rntuple_file
+
+    url = xrootd_server.add(real_rntuple_file(), "ntuple.root")
+    local = same_files_everywhere(tmp_path / "local.json", [(real_rntuple_file(), 10)])
+    remote_list = same_files_everywhere(tmp_path / "remote.json", [(url, 10)])
+    actual = oracle.read_root_histograms(run_histograms(remote_list, tmp_path / "out", "--mt", "2"))
+    problems = oracle.compare(actual, oracle.all_histograms(str(local)), rtol=RTOL)
+    assert not problems, "\n".join(problems)
+
+    wrong = same_files_everywhere(tmp_path / "wrong.json", [(url, 11)])
+    out = tmp_path / "out2"
+    rc, _, err, _ = cli("--inputs", wrong, "--output-dir", out, "--no-fit", env=FAST_FAIL)
+    assert_one_error(rc, err, f'{url}: the input list gives "nevts": 11 but the file\'s RNTuple holds 10 events')
+    assert_no_outputs(out)
+
+
+def test_cache_summary_counts_this_runs_copies_and_a_damaged_copy_is_copied_again(tmp_path, xrootd_server,
+                                                                                 local_files):
+    inputs, urls = serve(xrootd_server, local_files, tmp_path)
+    sizes = {url: Path(path).stat().st_size for url, (path, _) in zip(urls, local_files["files"].values())}
+    cache = tmp_path / "cache"
+    first = same_files_everywhere(tmp_path / "first.json", [(urls[1], 200)])  # the real file only
+    rc, _, err, _ = cli("--inputs", first, "--output-dir", tmp_path / "out1", "--no-fit", "--cache-dir", cache)
+    assert rc == 0, err[-3000:]
+    assert f"copied 1 remote file(s), {sizes[urls[1]] / 1e6:,.1f} MB" in err, err[-2000:]
+    # both files: only the edge-case file is copied, and only its bytes are counted
+    rc, _, err, _ = cli("--inputs", inputs, "--output-dir", tmp_path / "out2", "--no-fit", "--cache-dir", cache)
+    assert rc == 0, err[-3000:]
+    assert f"copied 1 remote file(s), {sizes[urls[0]] / 1e6:,.1f} MB" in err, err[-2000:]
+    # a damaged copy (cut in half) is named and copied again; the results are right
+    copy = remote.cache_path(urls[1], cache)
+    copy.write_bytes(copy.read_bytes()[: sizes[urls[1]] // 2])
+    rc, _, err, _ = cli("--inputs", inputs, "--output-dir", tmp_path / "out3", "--no-fit", "--cache-dir", cache)
+    assert rc == 0, err[-3000:]
+    assert f"the cached copy {copy} of {urls[1]} " in err and ": copying it again" in err, err[-3000:]
+    assert f"copied 1 remote file(s), {sizes[urls[1]] / 1e6:,.1f} MB" in err, err[-2000:]
+    assert copy.read_bytes() == real_ttbar_file().read_bytes()
+    assert_same(tmp_path / "out3" / "histograms.root", local_files["hists"])

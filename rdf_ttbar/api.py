@@ -1,0 +1,268 @@
+"""The Python API: configure, run the event loops, fit, plot; and the whole job that the command line runs.
+
+    import rdf_ttbar
+
+    options = rdf_ttbar.configure(mt=2, demo={"events_per_sample": 20_000})
+    result = rdf_ttbar.run(options)            # result.histograms: {AGC name: hist.Hist}, result.metrics
+    report = rdf_ttbar.fit(result.histograms)  # report.summary["ttbar_norm"]
+    rdf_ttbar.plot(result.histograms, report, plots_dir="plots")
+
+A second ``run`` in the same process reuses the C++ that ROOT's interpreter compiled for the first one (the
+helpers are declared once, RDataFrame keeps the code it jitted), so it costs little more than its event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import config as configuration
+from . import pipeline
+from .errors import UserError
+from .outputs import OutputFolder, problem, write_errors
+
+log = logging.getLogger(__name__)
+
+HISTOGRAMS_FILE = "histograms.root"
+METRICS_FILE = "metrics.json"
+
+
+def configure(config: str | os.PathLike | dict | None = None, **overrides) -> dict:
+    """The options of a run: the built-in defaults, updated with ``config``, then with ``overrides``.
+
+    Args:
+        config: a YAML file in the format of the repository's config.yaml, or a mapping of the same options.
+        **overrides: options by name (``mt=2``, ``inputs="agc"``); the ``demo`` and ``agc`` sections as mappings
+            (``demo={"events_per_sample": 20_000}``) update only the keys they name.
+
+    Returns:
+        The options (a dict, as config.yaml), every value checked.
+
+    Raises:
+        UserError: an unknown option or a value of the wrong type or range.
+    """
+    if isinstance(config, dict):
+        options = configuration.update(configuration.load(None), config, source="configure(config)")
+    else:
+        options = configuration.load(config)
+    return configuration.update(options, overrides, source="configure()")
+
+
+@dataclass
+class RunResult:
+    """What the event loops produced."""
+
+    histograms: dict  # AGC name -> hist.Hist (Weight storage, flow bins), pseudo-data included
+    metrics: dict  # as metrics.json: wall times, events, rates, bytes read, events per sample
+    root_histograms: dict = field(repr=False, default_factory=dict)  # the same as ROOT.TH1D, as written to files
+
+
+def run(options: dict | None = None, *, progress: bool | None = None, **overrides) -> RunResult:
+    """Run the event loops of every sample (nothing is written, except the demo set's cache on first use).
+
+    Args:
+        options: from :func:`configure` (default: the built-in defaults).
+        progress: draw a progress bar (on stderr, which Jupyter shows); None: when stderr is a terminal.
+        **overrides: options to change for this run, as for :func:`configure`.
+
+    Returns:
+        The histograms under their AGC names (``4j1b_ttbar``, ``4j2b_wjets_scale_var_down``, ...) and the metrics.
+
+    Raises:
+        UserError: bad options or inputs, or a failed event loop.
+    """
+    options = configure(options, **overrides)
+    if options["io_only"]:
+        raise UserError("run() runs the analysis; for the I/O-only mode use run_job() (it writes metrics.json)")
+    processed = pipeline.process(options, progress=progress)
+    metrics = processed.metrics
+    metrics["wall_time_s"]["total"] = round(time.perf_counter() - processed.start, 3)
+    hists = {name: to_hist(h) for name, h in processed.histograms.items()}
+    return RunResult(hists, metrics, processed.histograms)
+
+
+def to_hist(th1):
+    """A ROOT TH1D as a ``hist.Hist`` with Weight storage (sums of weights and of squared weights, flow bins)."""
+    import hist
+    import numpy as np
+
+    axis = th1.GetXaxis()
+    n = axis.GetNbins()
+    out = hist.Hist(hist.axis.Regular(n, axis.GetXmin(), axis.GetXmax(), name="observable", label="observable [GeV]"),
+                    storage=hist.storage.Weight(), name=th1.GetName())
+    values = np.array([th1.GetBinContent(i) for i in range(n + 2)])
+    sumw2 = th1.GetSumw2()  # empty when every weight was 1: then the variances are the contents
+    variances = np.array([sumw2.At(i) for i in range(n + 2)]) if th1.GetSumw2N() else values.copy()
+    view = out.view(flow=True)
+    view.value, view.variance = values, variances
+    return out
+
+
+def write_histograms(result: RunResult, path: str | os.PathLike) -> Path:
+    """Write the histograms of ``result`` to a ROOT file (the format of histograms.root); returns its path."""
+    from . import histograms
+
+    path = Path(path)
+    with write_errors(path.parent):
+        return histograms.write(result.root_histograms, path)
+
+
+def fit(histograms, *, ranking: bool = False):
+    """The statistical fit (cabinetry + pyhf) of the AGC model to the pseudo-data.
+
+    Args:
+        histograms: a :class:`RunResult`, a mapping {AGC name: UHI histogram} or the path of a histograms.root.
+        ranking: also rank the nuisance parameters by their impact on ttbar_norm (about four fits each).
+
+    Returns:
+        The fit report: ``report.summary`` (the content of fit_results.json, ``summary["ttbar_norm"]``),
+        ``report.workspace`` (the pyhf workspace).
+
+    Raises:
+        inference.FitError: histograms that do not make a usable model.
+    """
+    from . import inference
+
+    if isinstance(histograms, RunResult):
+        histograms = histograms.histograms
+    return inference.fit(histograms, ranking=ranking)
+
+
+def plot(histograms=None, report=None, *, plots_dir: str | os.PathLike = "plots") -> list[Path]:
+    """Draw the histogram plots and (given a fit report) the fit plots as PNG files into ``plots_dir``.
+
+    Args:
+        histograms: a :class:`RunResult`, a mapping {AGC name: UHI histogram} or a histograms.root path; None: none.
+        report: the result of :func:`fit`; None: no fit plots.
+        plots_dir: where the PNG files go.
+
+    Returns:
+        The paths of the PNG files written.
+    """
+    from . import plots
+
+    if isinstance(histograms, RunResult):
+        histograms = histograms.histograms
+    paths: list[Path] = []
+    if histograms is not None:
+        paths += plots.plot_histograms(histograms, plots_dir)
+    if report is not None:
+        paths += plots.plot_fit(report.summary, plots_dir)
+    return paths
+
+
+@dataclass
+class JobResult:
+    """What :func:`run_job` left in the output folder."""
+
+    metrics: dict
+    fit_summary: dict | None  # the content of fit_results.json; None without the fit
+    outputs: list[Path]  # this run's outputs, at their final paths
+
+
+def run_job(options: dict | None = None, **overrides) -> JobResult:
+    """The whole job of ``python -m rdf_ttbar``: event loops, histograms.root, fit, plots, metrics.json.
+
+    Everything is written into a staging folder inside the output folder and published at the end, replacing
+    the outputs of an earlier run there (none of them stays). Once the event loops succeeded their histograms
+    are never lost: if the fit or the plots fail, histograms.root and metrics.json are published anyway and
+    the UserError says how to rerun the fit on them.
+
+    Args:
+        options: from :func:`configure`; **overrides as there.
+
+    Returns:
+        The metrics, the fit summary and the paths of the outputs.
+
+    Raises:
+        UserError: bad options, inputs or output folder, a failed event loop, or a failed fit or plot (then
+            with histograms.root and metrics.json kept).
+    """
+    options = configure(options, **overrides)
+    if options["io_only"]:
+        from . import io_only
+
+        metrics = io_only.run(options)
+        return JobResult(metrics, None, [Path(p) for p in metrics.pop("outputs")])
+    with OutputFolder(options["output_dir"]) as out:  # a folder that cannot be written fails here, before the loops
+        processed = pipeline.process(options)
+        metrics = processed.metrics
+        from . import histograms
+
+        with write_errors(out.final):
+            histograms.write(processed.histograms, out.staging / HISTOGRAMS_FILE)
+        try:
+            fit_summary = fit_and_plots(options["fit"], processed, out.staging, metrics)
+        except Exception as err:
+            keep_event_loop(out, metrics, processed.start)
+            kept = out.final / HISTOGRAMS_FILE
+            if isinstance(err, OSError):
+                err = problem(err, out.final)
+            text = str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
+            raise UserError(f"{text}\nThe event loops' histograms are kept in {kept} (and {METRICS_FILE}); "
+                            f"rerun the fit on them with: python -m rdf_ttbar fit {kept}") from None
+        write_metrics(out, metrics, processed.start)
+        paths = out.publish()
+    return JobResult(metrics, fit_summary, paths)
+
+
+def fit_and_plots(do_fit: bool, processed: pipeline.Processed, staging: Path, metrics: dict) -> dict | None:
+    """The fit (written into ``staging``) and the plots (``staging/plots``); the histogram plots are drawn in a
+    worker process while the fit runs. Fills the fit and plots times into ``metrics``; returns the fit summary."""
+    hist_path, plots_dir = staging / HISTOGRAMS_FILE, staging / "plots"
+    start = time.perf_counter()
+    if not do_fit:
+        from . import plots
+
+        plots.plot_histograms(hist_path, plots_dir)
+        metrics["wall_time_s"]["fit"], metrics["wall_time_s"]["plots"] = 0.0, round(time.perf_counter() - start, 3)
+        return None
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # not fork: ROOT's threads and interpreter do not survive it
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        histogram_plots = pool.submit(draw_histogram_plots, str(hist_path), str(plots_dir))
+        from . import inference
+
+        report = inference.fit({name: to_hist(h) for name, h in processed.histograms.items()})
+        inference.write(report, staging)
+        fit_done = time.perf_counter()
+        from . import plots
+
+        plots.plot_fit(report.summary, plots_dir)
+        histogram_plots.result()
+    metrics["wall_time_s"]["fit"] = round(fit_done - start, 3)
+    metrics["wall_time_s"]["plots"] = round(time.perf_counter() - fit_done, 3)  # beyond the fit
+    return report.summary
+
+
+def draw_histogram_plots(hist_path: str, plots_dir: str) -> list[str]:
+    """plots.plot_histograms in the worker process (a module-level function, so that it can be sent there)."""
+    from . import plots
+
+    return [str(p) for p in plots.plot_histograms(Path(hist_path), Path(plots_dir))]
+
+
+def write_metrics(out: OutputFolder, metrics: dict, start: float) -> None:
+    metrics["wall_time_s"]["total"] = round(time.perf_counter() - start, 3)
+    with write_errors(out.final):
+        (out.staging / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+
+
+def keep_event_loop(out: OutputFolder, metrics: dict, start: float) -> None:
+    """Publish only histograms.root and metrics.json (a later stage failed): no partial fit or plots."""
+    import shutil
+
+    for name in ("workspace.json", "fit_results.json", "plots"):
+        path = out.staging / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    write_metrics(out, metrics, start)
+    out.publish()

@@ -1,0 +1,146 @@
+"""The output folder: a staging folder inside it, published as a whole, and clear messages when it cannot be written.
+
+A run writes its outputs into ``OUTPUT/.rdf_ttbar-partial-XXXX`` and :meth:`OutputFolder.publish` moves them into
+place: every name of :data:`OUTPUTS` that the run did not produce is removed from the folder, so that no output of
+an earlier run stays beside the new ones. Paths written inside JSON outputs are rewritten from the staging folder
+to their final place before the move. Leaving the ``with`` block removes the staging folder, whatever happened.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import shutil
+import socket
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from .errors import UserError
+
+log = logging.getLogger(__name__)
+
+OUTPUTS = ("histograms.root", "workspace.json", "fit_results.json", "metrics.json", "plots")
+STAGING_PREFIX = ".rdf_ttbar-partial-"
+
+
+def problem(err: OSError, folder: Path) -> UserError:
+    """One message for an output folder that cannot be written, naming the folder and the fix."""
+    fix = "choose another --output-dir"
+    if err.errno == errno.ENOSPC or err.errno == errno.EDQUOT:
+        return UserError(f"no space left for the outputs in {folder}: free some space there or {fix}")
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return UserError(f"cannot write into the output folder {folder} (permission denied or read-only): {fix}")
+    if err.errno in (errno.EEXIST, errno.ENOTDIR):
+        what = "is a file" if folder.is_file() else "lies under a file"
+        return UserError(f"the output folder {folder} {what}, not a folder: {fix} (or move the file away)")
+    return UserError(f"cannot write the outputs into {folder} ({err.strerror or err}): {fix}")
+
+
+@contextmanager
+def write_errors(folder: Path):
+    """Turn an OSError raised while writing into ``folder`` into one UserError (problem)."""
+    try:
+        yield
+    except OSError as err:
+        raise problem(err, folder) from None
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_abandoned(folder: Path) -> None:
+    """Remove the staging folders of runs of this host that were killed outright (SIGKILL, power loss)."""
+    host = socket.gethostname()
+    for staging in folder.glob(f"{STAGING_PREFIX}{host}-*"):
+        pid = staging.name[len(f"{STAGING_PREFIX}{host}-"):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            log.info("removing %s, left by a run that was killed", staging)
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+class OutputFolder:
+    """``with OutputFolder(dir) as out:`` write into ``out.staging``, then ``out.publish()``.
+
+    Entering creates the folder and the staging folder inside it, so a folder that cannot be written is refused
+    before any event loop runs.
+    """
+
+    def __init__(self, final: str | os.PathLike):
+        self.final = Path(final)
+        self.staging: Path | None = None
+        self.published: list[str] = []
+
+    def __enter__(self) -> "OutputFolder":
+        if self.final.exists() and not self.final.is_dir():
+            raise problem(OSError(errno.ENOTDIR, "not a folder"), self.final)
+        with write_errors(self.final):
+            self.final.mkdir(parents=True, exist_ok=True)
+            remove_abandoned(self.final)
+            self.staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{_owner()}-", dir=self.final))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.staging is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)
+
+    def final_path(self, path: str | os.PathLike) -> Path:
+        """Where ``path`` (in the staging folder) will be once published."""
+        path = Path(path)
+        try:
+            return self.final / path.relative_to(self.staging)
+        except ValueError:
+            return path
+
+    def publish(self) -> list[Path]:
+        """Move the staged outputs into the folder, removing the earlier run's outputs the staging lacks.
+
+        Returns the published paths, in the order of OUTPUTS.
+        """
+        with write_errors(self.final):
+            for name in OUTPUTS:
+                if name.endswith(".json") and (self.staging / name).is_file():
+                    self._finalize_json(self.staging / name)
+            for name in OUTPUTS:
+                source, target = self.staging / name, self.final / name
+                if target.is_dir() and not target.is_symlink():
+                    shutil.rmtree(target)
+                elif target.exists() or target.is_symlink():
+                    target.unlink()
+                if source.exists():
+                    os.replace(source, target)
+                    self.published.append(name)
+        return [self.final / name for name in self.published]
+
+    def _finalize_json(self, path: Path) -> None:
+        """Rewrite every string naming a staged path to the path it will have once published."""
+        staging = str(self.staging)
+
+        def fix(value):
+            if isinstance(value, str) and value.startswith(staging):
+                return str(self.final) + value[len(staging):]
+            if isinstance(value, list):
+                return [fix(v) for v in value]
+            if isinstance(value, dict):
+                return {k: fix(v) for k, v in value.items()}
+            return value
+
+        text = path.read_text()
+        if staging not in text:
+            return
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(fix(json.loads(text)), indent=2) + "\n")
+        os.replace(tmp, path)

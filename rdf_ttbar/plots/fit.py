@@ -1,0 +1,214 @@
+"""The plots of the fit, drawn only from the numbers of the fit summary (fit_results.json):
+
+- ``data_mc_{prefit,postfit}_{region}.png``: stacked model, pseudo-data, pre-/post-fit band, ratio
+- ``pulls.png``: pulls of the constrained nuisance parameters (MC-statistics ones left out)
+- ``correlations.png``: correlations of the parameters correlated with any other above a threshold
+  (the per-bin MC-statistics parameters left out; the full matrix is in fit_results.json)
+- ``ranking.png`` (when the summary has "ranking"): impact of each nuisance parameter on the POI
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from rdf_ttbar.plots import style
+from rdf_ttbar.plots.stack import stack_figure
+from rdf_ttbar.systematics import REGIONS
+
+CORRELATION_THRESHOLD = 0.2  # correlations.png: parameters with |rho| above this with another one
+RANKING_MAX = 20  # ranking.png: the largest impacts only
+STAGES = (("prefit", "pre-fit"), ("postfit", "post-fit"))
+XLABELS = {r.fit_name: r.label for r in REGIONS}  # x-axis label per fit channel
+
+
+def region_file_name(channel: str) -> str:
+    """'4j1b CR' -> '4j1b_CR'."""
+    return "_".join(channel.split())
+
+
+def _float(x) -> float:
+    return np.nan if x is None else float(x)
+
+
+def _bin_width_label(edges) -> str:
+    widths = np.diff(edges)
+    return f"Events / {widths[0]:g} GeV" if np.allclose(widths, widths[0]) else "Events / bin"
+
+
+def _poi_text(summary: Mapping[str, Any]) -> str:
+    poi = summary.get("poi", "ttbar_norm")
+    result = summary.get(poi)
+    if not isinstance(result, Mapping) or result.get("value") is None:
+        return ""
+    if result.get("interval"):
+        lo, hi = result["interval"]
+        value = result["value"]
+        return (rf"$\mu_{{t\bar{{t}}}} = {value:.3f}^{{+{hi - value:.3f}}}_{{-{value - lo:.3f}}}$")
+    return rf"$\mu_{{t\bar{{t}}}} = {result['value']:.3f} \pm {result['uncertainty']:.3f}$"
+
+
+def data_mc_drawings(summary: Mapping[str, Any], xlabels: Mapping[str, str] | None = None) -> list[style.Drawing]:
+    """``data_mc_{stage}_{region}.png`` per stage and channel of the summary's yields."""
+    xlabels = {**XLABELS, **(xlabels or {})}
+    drawings = []
+    for stage, stage_label in STAGES:
+        for channel, yields in summary.get(f"{stage}_yields", {}).items():
+            bins = yields["bins"]
+            processes = style.stack_order(style.process_of(s) for s in bins["samples"])
+            by_process = {style.process_of(s): v for s, v in bins["samples"].items()}
+            title = f"{channel}, {stage_label}"
+            if stage == "postfit" and _poi_text(summary):
+                title += "\n" + _poi_text(summary)
+            edges = np.asarray(bins["edges"], dtype=float)
+            drawings.append(style.Drawing(f"data_mc_{stage}_{region_file_name(channel)}.png", stack_figure, dict(
+                edges=edges,
+                stack=[(style.display_label(p), c, np.array([_float(v) for v in by_process[p]]))
+                       for p, c in zip(processes, style.colors_for(processes))],
+                total=np.array([_float(v) for v in bins["total"]]),
+                total_uncertainty=np.array([_float(v) for v in bins["total_uncertainty"]]),
+                data=np.array([_float(v) for v in bins["data"]]),
+                xlabel=xlabels.get(channel, "observable [GeV]"), ylabel=_bin_width_label(edges),
+                title=title, band_label=f"{stage_label.capitalize()} unc.")))
+    return drawings
+
+
+def _vertical_figure(n_rows: int, left_in: float = 4.4, width_in: float = 12.0):
+    """A figure with one axes whose height grows with the number of rows (fixed margins in inches)."""
+    top_in, bottom_in, row_in = 1.0, 1.3, 0.42
+    height = top_in + bottom_in + row_in * max(n_rows, 6)
+    fig = style.new_figure((width_in, height))
+    ax = fig.add_axes((left_in / width_in, bottom_in / height,
+                       1 - (left_in + 0.4) / width_in, 1 - (top_in + bottom_in) / height))
+    return fig, ax
+
+
+def pulls_figure(names, pulls, pull_uncertainties):
+    """Pull (value - nominal) / pre-fit uncertainty with its post-fit uncertainty, per parameter
+    (first name at the top), on +-1 / +-2 bands."""
+    n = len(names)
+    fig, ax = _vertical_figure(n)
+    y = np.arange(n)[::-1]
+    ax.axvspan(-2, 2, color="#f8e71c", alpha=0.5, linewidth=0)
+    ax.axvspan(-1, 1, color="#7ed321", alpha=0.5, linewidth=0)
+    ax.axvline(0.0, color="black", linestyle="--", linewidth=1)
+    ax.errorbar(pulls, y, xerr=pull_uncertainties, fmt="o", color="black", markersize=7, gid="pulls")
+    ax.set_yticks(y, names, fontsize="x-small")
+    ax.tick_params(axis="y", which="minor", left=False, right=False)
+    ax.set_ylim(-0.7, n - 0.3)
+    reach = np.nanmax(np.abs(np.asarray(pulls, float)) + np.asarray(pull_uncertainties, float), initial=0)
+    ax.set_xlim(-max(3.0, reach * 1.1), max(3.0, reach * 1.1))
+    ax.set_xlabel(r"$(\hat{\theta} - \theta_0) / \Delta\theta$")
+    style.cms_label(ax, lumi=False, scale=0.8)
+    return fig
+
+
+def pulls_drawing(summary: Mapping[str, Any]) -> style.Drawing:
+    """pulls.png: the constrained parameters except the per-bin MC-statistics ones."""
+    params = [p for p in summary["parameters"]
+              if p.get("constrained") and p.get("pull") is not None and not p["name"].startswith("staterror_")]
+    return style.Drawing("pulls.png", pulls_figure, dict(
+        names=[p["name"] for p in params], pulls=np.array([_float(p["pull"]) for p in params]),
+        pull_uncertainties=np.array([_float(p.get("pull_uncertainty")) for p in params])))
+
+
+def correlated_subset(labels, matrix, threshold: float = CORRELATION_THRESHOLD, keep=(),
+                      skip_prefix: str = "staterror_"):
+    """(labels, matrix) of the parameters with |correlation| > threshold with any other one
+    shown (and those in ``keep``), in their original order; names starting with
+    ``skip_prefix`` are left out."""
+    matrix = np.array([[_float(v) for v in row] for row in matrix], dtype=float)
+    shown = [i for i, name in enumerate(labels) if not (skip_prefix and name.startswith(skip_prefix))]
+    matrix = matrix[np.ix_(shown, shown)]
+    labels = [labels[i] for i in shown]
+    off = np.abs(np.where(np.eye(len(labels), dtype=bool), 0.0, np.nan_to_num(matrix)))
+    chosen = [i for i, name in enumerate(labels) if off[i].max(initial=0.0) > threshold or name in keep]
+    return [labels[i] for i in chosen], matrix[np.ix_(chosen, chosen)]
+
+
+def correlations_figure(labels, matrix, threshold: float = CORRELATION_THRESHOLD):
+    """The correlation matrix, every cell annotated with its value."""
+    n = len(labels)
+    cell, margin = 0.9, 4.2
+    size = margin + 1.2 + cell * max(n, 1)
+    fig = style.new_figure((size + 1.5, size))
+    ax = fig.add_axes((margin / (size + 1.5), margin / size, cell * n / (size + 1.5), cell * n / size))
+    cax = fig.add_axes(((margin + cell * n + 0.3) / (size + 1.5), margin / size, 0.35 / (size + 1.5),
+                        cell * n / size))
+    image = ax.imshow(matrix, vmin=-1, vmax=1, cmap="RdBu_r", aspect="auto", gid="correlations")
+    fig.colorbar(image, cax=cax)
+    for i in range(n):
+        for j in range(n):
+            value = matrix[i, j]
+            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=13,
+                    color="white" if abs(value) > 0.6 else "black")
+    ax.set_xticks(range(n), labels, rotation=90, fontsize="x-small")
+    ax.set_yticks(range(n), labels, fontsize="x-small")
+    ax.tick_params(which="both", top=False, right=False, length=0)
+    ax.minorticks_off()
+    ax.set_title(rf"parameters with $|\rho| > {threshold:g}$ with another", fontsize="small", loc="left")
+    return fig
+
+
+def correlations_drawing(summary: Mapping[str, Any]) -> style.Drawing:
+    labels, matrix = correlated_subset(summary["correlations"]["labels"], summary["correlations"]["matrix"],
+                                       keep=(summary.get("poi", "ttbar_norm"),))
+    return style.Drawing("correlations.png", correlations_figure, dict(labels=labels, matrix=matrix))
+
+
+def ranking_figure(names, prefit_up, prefit_down, postfit_up, postfit_down, pulls, pull_uncertainties,
+                   poi_label: str = r"\mu_{t\bar{t}}"):
+    """Impact of each parameter on the POI (bars: pre-fit open, post-fit filled; up and down),
+    with the parameter's pull on the top axis; the first name at the top."""
+    n = len(names)
+    fig, ax = _vertical_figure(n)
+    y = np.arange(n)[::-1]
+    for values, kwargs in (
+            (prefit_up, dict(facecolor="none", edgecolor="#5790fc", linewidth=1.5, label=r"pre-fit $+1\sigma$",
+                             gid="impact_prefit_up")),
+            (prefit_down, dict(facecolor="none", edgecolor="#e42536", linewidth=1.5, label=r"pre-fit $-1\sigma$",
+                               gid="impact_prefit_down")),
+            (postfit_up, dict(color="#5790fc", alpha=0.8, label=r"post-fit $+1\sigma$", gid="impact_postfit_up")),
+            (postfit_down, dict(color="#e42536", alpha=0.8, label=r"post-fit $-1\sigma$",
+                                gid="impact_postfit_down"))):
+        ax.barh(y, values, height=0.7, **kwargs)
+    reach = np.nanmax(np.abs(np.concatenate([prefit_up, prefit_down, postfit_up, postfit_down, [1e-9]])))
+    ax.set_xlim(-1.6 * reach, 1.6 * reach)
+    ax.axvline(0.0, color="black", linewidth=1)
+    ax.set_xlabel(rf"$\Delta {poi_label}$")
+    ax.set_yticks(y, names, fontsize="x-small")
+    ax.tick_params(axis="y", which="minor", left=False, right=False)
+    ax.tick_params(axis="x", top=False, which="both")
+    ax.set_ylim(-0.7, n + 1.3)  # room for the legend
+    ax.legend(ncol=2, loc="upper left", fontsize="xx-small")
+    pax = ax.twiny()
+    pax.errorbar(pulls, y, xerr=pull_uncertainties, fmt="o", color="black", markersize=6, gid="ranking_pulls")
+    pax.set_xlim(-2.0, 2.0)
+    pax.set_xlabel(r"$(\hat{\theta} - \theta_0) / \Delta\theta$", fontsize="small")
+    return fig
+
+
+def ranking_drawing(summary: Mapping[str, Any]) -> style.Drawing | None:
+    """ranking.png from summary["ranking"] (as ordered there, largest impact first), or None."""
+    ranking = list(summary.get("ranking") or [])[:RANKING_MAX]
+    if not ranking:
+        return None
+    params = {p["name"]: p for p in summary.get("parameters", [])}
+
+    def column(key):
+        return np.array([_float(r.get(key)) for r in ranking])
+
+    pulls = np.array([_float(params.get(r["name"], {}).get("pull")) for r in ranking])
+    pull_unc = np.array([_float(params.get(r["name"], {}).get("pull_uncertainty")) for r in ranking])
+    return style.Drawing("ranking.png", ranking_figure, dict(
+        names=[r["name"] for r in ranking], prefit_up=column("impact_prefit_up"),
+        prefit_down=column("impact_prefit_down"), postfit_up=column("impact_postfit_up"),
+        postfit_down=column("impact_postfit_down"), pulls=pulls, pull_uncertainties=pull_unc))
+
+
+def fit_drawings(summary: Mapping[str, Any], xlabels: Mapping[str, str] | None = None) -> list[style.Drawing]:
+    """All the fit plots of a fit summary."""
+    drawings = data_mc_drawings(summary, xlabels) + [pulls_drawing(summary), correlations_drawing(summary)]
+    ranking = ranking_drawing(summary)
+    return drawings + ([ranking] if ranking is not None else [])

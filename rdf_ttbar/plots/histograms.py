@@ -1,0 +1,154 @@
+"""The plots of the input histograms (``histograms.root`` or UHI histograms keyed by AGC name):
+
+- ``stacked_{region}.png``: the nominal samples stacked, pseudo-data, MC statistical band, ratio
+- ``btag_variations_4j1b.png``: ttbar in 4j1b with the b-tag weight variations
+- ``jet_energy_variations_4j2b.png``: ttbar in 4j2b with the jet pT scale / resolution variations
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from rdf_ttbar.errors import UserError
+from rdf_ttbar.plots import style
+from rdf_ttbar.plots.stack import MAIN_RECT, RATIO_RECT, stack_figure
+from rdf_ttbar.systematics import PROCESSES, REGIONS, histogram_name, pseudodata_name
+
+log = logging.getLogger(__name__)
+
+VARIATION_COLORS = ("#5790fc", "#f89c20", "#e42536", "#964a8b")
+VARIATION_PLOTS = (
+    ("btag_variations", "4j1b",
+     [(f"btag_var_{i}_{d}", f"b-tag NP {i + 1} {d}", VARIATION_COLORS[i], "-" if d == "up" else "--")
+      for i in range(4) for d in ("up", "down")]),
+    ("jet_energy_variations", "4j2b",
+     [("pt_scale_up", "jet energy scale up", VARIATION_COLORS[0], "-"),
+      ("pt_res_up", "jet energy resolution up", VARIATION_COLORS[1], "-")]),
+)
+
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]  # values, variances, edges (no flow bins)
+
+
+def _arrays(h) -> Arrays:
+    edges = h.axes[0].edges
+    edges = edges() if callable(edges) else edges  # uproot: a method; hist: an array
+    return (np.asarray(h.values(flow=False), dtype=float),
+            np.asarray(h.variances(flow=False), dtype=float),
+            np.asarray(edges, dtype=float))
+
+
+def read_histograms(histograms: str | os.PathLike | Mapping[str, Any]) -> dict[str, Arrays]:
+    """{name: (values, variances, edges)} from a histograms.root path or a mapping of UHI histograms."""
+    if isinstance(histograms, Mapping):
+        return {name: _arrays(h) for name, h in histograms.items()}
+    import uproot
+
+    path = Path(histograms)
+    if not path.is_file():
+        raise UserError(f"histograms file {path} does not exist. Fix: run the analysis first "
+                        f"(python -m rdf_ttbar writes OUTPUT_DIR/histograms.root) and pass that file.")
+    try:
+        with uproot.open(path) as f:
+            return {key.rsplit(";", 1)[0]: _arrays(f[key])
+                    for key, cls in f.classnames(recursive=False).items() if cls.startswith("TH1")}
+    except Exception as exc:  # uproot raises many kinds of errors on bad files
+        raise UserError(f"cannot read histograms file {path} ({type(exc).__name__}: {exc}). Fix: pass "
+                        f"the histograms.root written by the analysis; rerun it if the file is damaged.") from exc
+
+
+def _bin_width_label(edges) -> str:
+    widths = np.diff(edges)
+    return f"Events / {widths[0]:g} GeV" if np.allclose(widths, widths[0]) else "Events / bin"
+
+
+def stacked_drawings(hists: Mapping[str, Arrays]) -> list[style.Drawing]:
+    """``stacked_{region}.png`` per region: nominal samples, pseudo-data, MC statistical band."""
+    drawings = []
+    for region in REGIONS:
+        processes = style.stack_order(PROCESSES)
+        present = [p for p in processes if histogram_name(region.name, p) in hists]
+        missing = [histogram_name(region.name, p) for p in processes if p not in present]
+        pd_name = pseudodata_name(region.name)
+        if pd_name not in hists:
+            missing.append(pd_name)
+        if missing:
+            log.warning("histograms %s are missing: left out of stacked_%s.png", ", ".join(missing), region.name)
+        if not present:
+            continue
+        arrays = [hists[histogram_name(region.name, p)] for p in present]
+        edges = arrays[0][2]
+        total = np.sum([a[0] for a in arrays], axis=0)
+        stat = np.sqrt(np.maximum(np.sum([a[1] for a in arrays], axis=0), 0.0))
+        data = hists[pd_name][0] if pd_name in hists else np.full_like(total, np.nan)
+        drawings.append(style.Drawing(f"stacked_{region.name}.png", stack_figure, dict(
+            edges=edges,
+            stack=[(style.display_label(p), c, a[0])
+                   for p, c, a in zip(present, style.colors_for(present), arrays)],
+            total=total, total_uncertainty=stat, data=data,
+            xlabel=region.label, ylabel=_bin_width_label(edges), title=f"{region.name}, pre-fit",
+            band_label="MC stat. unc.")))
+    return drawings
+
+
+def variation_figure(edges, nominal, variations, *, xlabel: str, ylabel: str, title: str):
+    """Nominal (black) and variations ((label, colour, linestyle, values)), with var./nom. below."""
+    edges = np.asarray(edges, dtype=float)
+    nominal = np.asarray(nominal, dtype=float)
+    fig = style.new_figure()
+    ax = fig.add_axes(MAIN_RECT)
+    rax = fig.add_axes(RATIO_RECT, sharex=ax)
+    ax.stairs(nominal, edges, color="black", linewidth=2, label="nominal", gid="nominal")
+    reach = [0.02]
+    for label, color, linestyle, values in variations:
+        values = np.asarray(values, dtype=float)
+        ax.stairs(values, edges, color=color, linestyle=linestyle, linewidth=1.5, label=label,
+                  gid=f"variation:{label}")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(nominal > 0, values / nominal, np.nan)
+        rax.stairs(ratio, edges, baseline=None, color=color, linestyle=linestyle, linewidth=1.5,
+                   gid=f"ratio:{label}")
+        finite = np.abs(ratio[np.isfinite(ratio)] - 1.0)
+        reach.append(finite.max() if finite.size else 0.0)
+    rax.axhline(1.0, color="black", linewidth=1)
+    span = min(1.15 * max(reach), 0.5)
+    rax.set_ylim(1.0 - span, 1.0 + span)
+    rax.set_ylabel("var. / nom.", fontsize="small")
+    rax.set_xlabel(xlabel)
+    ax.legend(ncol=2, title=title, title_fontsize="x-small", loc="upper right")
+    top = max([np.nanmax(nominal, initial=1.0)] + [np.nanmax(v[3], initial=0.0) for v in variations])
+    ax.set_ylim(0.0, top * (1.3 + 0.07 * len(variations)))
+    ax.set_xlim(edges[0], edges[-1])
+    ax.set_ylabel(ylabel)
+    ax.tick_params(labelbottom=False)
+    style.cms_label(ax)
+    return fig
+
+
+def variation_drawings(hists: Mapping[str, Arrays]) -> list[style.Drawing]:
+    """``btag_variations_4j1b.png`` and ``jet_energy_variations_4j2b.png`` (ttbar)."""
+    region_by_name = {r.name: r for r in REGIONS}
+    drawings = []
+    for stem, region_name, variations in VARIATION_PLOTS:
+        nominal_name = histogram_name(region_name, "ttbar")
+        if nominal_name not in hists:
+            log.warning("histogram %s is missing: %s_%s.png not drawn", nominal_name, stem, region_name)
+            continue
+        values, _, edges = hists[nominal_name]
+        lines = [(label, color, linestyle, hists[histogram_name(region_name, "ttbar", v)][0])
+                 for v, label, color, linestyle in variations
+                 if histogram_name(region_name, "ttbar", v) in hists]
+        drawings.append(style.Drawing(f"{stem}_{region_name}.png", variation_figure, dict(
+            edges=edges, nominal=values, variations=lines, xlabel=region_by_name[region_name].label,
+            ylabel=_bin_width_label(edges), title=rf"{style.display_label('ttbar')}, {region_name}")))
+    return drawings
+
+
+def histogram_drawings(histograms) -> list[style.Drawing]:
+    """All the histogram plots of a histograms.root path or a mapping of UHI histograms."""
+    hists = read_histograms(histograms)
+    return stacked_drawings(hists) + variation_drawings(hists)

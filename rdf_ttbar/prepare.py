@@ -1,0 +1,92 @@
+"""Input preparation, shared by the analysis and the I/O-only mode: the samples of the chosen input set, copied
+into --cache-dir when asked, checked up front; and the optimisation level of the jitted code, chosen before
+ROOT's interpreter starts."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from . import START_TIME, inputs, quiet
+from .errors import UserError
+
+
+def resolve_samples(options: dict) -> list[inputs.Sample]:
+    """The samples of the chosen input set: 'demo', 'agc' or a JSON file."""
+    choice = options["inputs"]
+    n = options["files_per_sample"]
+    if choice == "demo":
+        from . import demo, systematics
+
+        d = options["demo"]
+        # generating the set starts ROOT's interpreter: choose the optimisation level from the events this run
+        # will read before that (prepare_inputs' later choice comes too late then)
+        per_sample = d["events_per_sample"] if n is None else min(d["events_per_sample"], n * demo.DEFAULT_EVENTS_PER_FILE)
+        optimize_jitted_code(len(systematics.SAMPLES) * per_sample)
+        with quiet.root_import():
+            path = demo.ensure_demo_set(d["cache_dir"], d["events_per_sample"], d["seed"])
+        return inputs.read_file_list(path, n)
+    if choice == "agc":
+        return inputs.agc_samples(options["agc"]["inputs"], n, options["agc"]["remote_prefix"])
+    if not choice.endswith(".json") and not Path(choice).exists():
+        raise UserError(f"--inputs '{choice}' is neither 'demo', 'agc' nor a JSON file list")
+    return inputs.read_file_list(choice, n, options["agc"]["remote_prefix"])
+
+
+# ROOT's interpreter compiles the jitted graph code with -O2 from this many input events on, below with -O0:
+# -O0 halves the set-up and jitting (~2.5 s less) for a ~1.6x slower event loop than -O2, so it wins up to
+# ~3M events (README "Performance"; its default level is never the fastest). Histograms are bit-identical.
+OPTIMIZE_FROM_EVENTS = 3_000_000
+
+
+def optimize_jitted_code(events: int) -> None:
+    """-O2 for the jitted code of large inputs, -O0 else; only effective before ROOT's interpreter starts.
+
+    An EXTRA_CLING_ARGS set by the user wins.
+    """
+    if "ROOT" not in sys.modules:
+        os.environ.setdefault("EXTRA_CLING_ARGS", "-O2" if events >= OPTIMIZE_FROM_EVENTS else "-O0")
+
+
+def prepare_inputs(options: dict, resolve=resolve_samples, branches=inputs.REQUIRED_BRANCHES,
+                   missing_branches_hint: str | None = None) -> tuple[list[inputs.Sample], float]:
+    """The samples ready to read (resolved, copied into --cache-dir, checked) and the seconds spent preparing them.
+
+    Generating the demo set or copying remote files is not part of the set-up time: the seconds it took come
+    back separately. ``resolve(options)`` gives the samples and ``branches`` the columns their files must have
+    (the I/O-only mode has its own of both, and a hint for files that lack some: inputs.check_files).
+    """
+    start = time.perf_counter()
+    samples = resolve(options)
+    optimize_jitted_code(sum(s.nevts for s in samples))
+    preparation_s = time.perf_counter() - start
+    quiet.import_root()  # its cost is part of the set-up time
+    if options["cache_dir"]:
+        from . import remote
+
+        start = time.perf_counter()
+        samples = remote.localize(samples, Path(options["cache_dir"]))
+    if options["deliver_cache"]:  # deliver what is missing, then read only the delivered files (delivery.py)
+        from . import delivery
+
+        samples, report = delivery.deliver_cache(samples, Path(options["deliver_cache"]), tree=options["tree"])
+        if report.delivered:
+            print(delivery.summary(report, Path(options["deliver_cache"])), file=sys.stderr, flush=True)
+        preparation_s += time.perf_counter() - start
+    inputs.check_files(samples, options["tree"], branches, missing_branches_hint)
+    return samples, preparation_s
+
+
+_started = False
+
+
+def run_start() -> float:
+    """Where a run's set-up time starts: the package import for the first run of a process (interpreter and
+    imports included), the call itself for a later run (the API in a notebook)."""
+    global _started
+    if not _started:
+        _started = True
+        return START_TIME
+    return time.perf_counter()

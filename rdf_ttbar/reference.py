@@ -1,0 +1,127 @@
+"""The AGC's published reference histograms (JSON) as fit inputs, with exact variances.
+
+An AGC reference file (``histos_N_file_per_process.json``: ``{name: {"edges", "contents"}}``, contents
+with the flow bins) has no variances. Every simulated event of a sample has the same weight
+``w = xsec * 3378 / nevts_total`` (spec, "Normalisation"), with ``nevts_total`` the events of the first N
+files of that sample in the AGC file list, so ``sumw2 = w * sumw`` exactly for the nominal and alternative
+samples (and, for the jet-pT variations, of the nominal sample's weight); the pseudo-data's follows with
+squared coefficients. (For the b-tag and W+jets-scale weight variations it is an approximation; pyhf takes
+statistical uncertainties from the nominal templates only, so the fit does not use them.)
+
+Copies of the AGC v1.4.0 reference files and of the AGC file list ship in ``rdf_ttbar/data``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from . import systematics as sy
+from .errors import UserError
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+FILE_LIST = DATA_DIR / "nanoaod_inputs.json"
+_NAME = re.compile(r"histos_(\d+|all)_file_per_process\.json$")
+
+
+def resolve_path(reference: str) -> Path:
+    """A reference file: a path, or N / 'all' for the packaged ``histos_N_file_per_process.json``."""
+    if re.fullmatch(r"\d+|all", reference):
+        path = DATA_DIR / f"histos_{reference}_file_per_process.json"
+        if not path.is_file():
+            shipped = sorted(p.name for p in DATA_DIR.glob("histos_*_file_per_process.json"))
+            raise UserError(f"no packaged AGC reference for {reference} files per sample; shipped: "
+                            f"{', '.join(shipped)}. Fix: pass one of those numbers or the path of a reference JSON.")
+        return path
+    path = Path(reference)
+    if not path.is_file():
+        raise UserError(f"reference file {path} does not exist. Fix: pass the path of an AGC reference JSON "
+                        f"(histos_N_file_per_process.json) or just N, e.g. --reference 5.")
+    return path
+
+
+def files_per_sample_of(path: Path) -> int | None:
+    """N of ``histos_N_file_per_process.json`` (None for 'all'); UserError when the name does not say."""
+    match = _NAME.search(path.name)
+    if not match:
+        raise UserError(f"cannot tell from the name of {path} how many files per sample it was made from. "
+                        f"Fix: add -n N (or -n 0 for all files).")
+    return None if match.group(1) == "all" else int(match.group(1))
+
+
+def sample_nevts(file_list: Path, files_per_sample: int | None) -> dict[tuple[str, str], int]:
+    """Events of the first N files (all: None) of every (process, variation) in the AGC file list."""
+    try:
+        content = json.loads(Path(file_list).read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read the AGC file list {file_list} ({exc}). Fix: pass the AGC "
+                        f"nanoaod_inputs.json with --agc-list.") from exc
+    return {(process, variation): sum(int(f["nevts"]) for f in entry["files"][:files_per_sample])
+            for process, variations in content.items() if process != "data"
+            for variation, entry in variations.items()}
+
+
+def _sample_of(name: str) -> tuple[str, str, str]:
+    """(region, process, sample variation) of an AGC histogram name."""
+    region, _, rest = name.partition("_")
+    for process in sorted(sy.PROCESSES, key=len, reverse=True):
+        if rest == process or rest.startswith(process + "_"):
+            suffix = rest[len(process) + 1:]
+            variation = suffix if process == "ttbar" and suffix in sy.TTBAR_ALTERNATIVES else "nominal"
+            return region, process, variation
+    raise KeyError(name)
+
+
+def read(reference: str, files_per_sample: int | None = -1, file_list: str | Path | None = None):
+    """The reference histograms as {AGC name: hist.Hist} with exact variances.
+
+    ``files_per_sample``: -1 (default) reads N from the file name; None means all files.
+    """
+    import hist
+
+    path = resolve_path(str(reference))
+    n = files_per_sample_of(path) if files_per_sample == -1 else files_per_sample
+    nevts = sample_nevts(Path(file_list) if file_list else FILE_LIST, n)
+    try:
+        content = json.loads(path.read_text())
+        arrays = {name: (np.asarray(h["edges"], dtype=float), np.asarray(h["contents"], dtype=float))
+                  for name, h in content.items()}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"{path} is not an AGC reference histogram JSON ({exc}). Fix: pass a "
+                        f"histos_N_file_per_process.json of the AGC.") from exc
+
+    def weight(process, variation):
+        key = (process, variation)
+        if not nevts.get(key):
+            raise UserError(f"the AGC file list has no events for {process}/{variation}")
+        return sy.XSEC_PB[process] * sy.LUMI_PB / nevts[key]
+
+    pseudodata = {f"{r.name}_pseudodata" for r in sy.REGIONS}
+    out = {}
+    for name, (edges, contents) in arrays.items():
+        if name in pseudodata:
+            region = name.split("_")[0]
+            sumw2 = sum(c * c * weight(p, v) * arrays[sy.histogram_name(region, p, v)][1]
+                        for c, p, v in sy.PSEUDODATA)
+        else:
+            _, process, variation = _sample_of(name)
+            sumw2 = weight(process, variation) * contents
+        h = hist.Hist(hist.axis.Variable(edges, name="x"), storage=hist.storage.Weight())
+        view = h.view(flow=True)
+        view.value = contents
+        view.variance = sumw2
+        out[name] = h
+    return out
+
+
+def write_histograms_root(histograms: dict, path: Path) -> Path:
+    """The histograms as TH1D in a ROOT file (uproot), the input format of the fit."""
+    import uproot
+
+    with uproot.recreate(path) as f:
+        for name, h in histograms.items():
+            f[name] = h
+    return path

@@ -1,0 +1,142 @@
+"""The Python API (rdf_ttbar.configure / run / run_job) in this process, checked against the test oracle."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import oracle
+from conftest import real_ttbar_file
+from helpers import same_files_everywhere
+
+import rdf_ttbar
+from rdf_ttbar import api
+
+
+def test_configure_from_mapping_and_keywords(tmp_path):
+    options = rdf_ttbar.configure({"mt": 2, "demo": {"seed": 7}}, inputs="agc", demo={"events_per_sample": 20_000})
+    assert (options["mt"], options["inputs"]) == (2, "agc")
+    assert options["demo"] == {"events_per_sample": 20_000, "seed": 7, "cache_dir": None}  # other keys kept
+    config = tmp_path / "c.yaml"
+    config.write_text("mt: 3\nfit: false\n")
+    assert (rdf_ttbar.configure(config)["mt"], rdf_ttbar.configure(config)["fit"]) == (3, False)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"threads": 2}, "configure(): unknown option 'threads' (known: agc, cache_dir,"),
+    ({"mt": "two"}, "configure(): 'mt' must be of type int, got 'two'"),
+    ({"mt": -1}, "configure(): 'mt' must be >= 0, got -1"),
+    ({"demo": {"events": 5}}, "configure(): unknown option 'demo.events' (known: demo.cache_dir,"),
+    ({"demo": 5}, "configure(): 'demo' must be a mapping"),
+])
+def test_configure_refuses_bad_options(kwargs, message):
+    with pytest.raises(rdf_ttbar.UserError) as err:
+        rdf_ttbar.configure(**kwargs)
+    assert str(err.value).startswith(message), str(err.value)
+
+
+def test_run_twice_gives_the_oracle_histograms_and_reuses_the_jitted_code(tmp_path):
+    """Two runs in one process: hist.Hist objects equal to the oracle's; the second run jits much less."""
+    inputs = same_files_everywhere(tmp_path / "in.json", [(real_ttbar_file(), 200)])
+    options = rdf_ttbar.configure(inputs=str(inputs), mt=1)
+    first = rdf_ttbar.run(options)
+    second = rdf_ttbar.run(options, mt=2)
+    expected = oracle.all_histograms(str(inputs))
+    for result in (first, second):
+        assert set(result.histograms) == set(expected)
+        actual = {name: oracle.Hist(h.values(flow=True), h.variances(flow=True))
+                  for name, h in result.histograms.items()}
+        problems = oracle.compare(actual, expected, rtol=1e-6)
+        assert not problems, "\n".join(problems)
+    h = first.histograms["4j1b_ttbar"]
+    assert h.axes[0].edges[0] == 50 and h.axes[0].edges[-1] == 550 and h.values().sum() > 0
+    assert first.metrics["events_processed"] == second.metrics["events_processed"] == 9 * 200
+    assert second.metrics["cores"] == 2
+    # the second run reuses what the first jitted: its jitting and its set-up are a fraction of the first's
+    t1, t2 = first.metrics["wall_time_s"], second.metrics["wall_time_s"]
+    print(f"first run: {t1}\nsecond run: {t2}")
+    assert t2["jitting"] < 0.5 * t1["jitting"], (t1, t2)
+    assert t2["total"] < 0.5 * t1["total"], (t1, t2)
+
+    # histograms.root written from a result holds the same numbers (read back with uproot)
+    written = oracle.read_root_histograms(rdf_ttbar.write_histograms(first, tmp_path / "h.root"))
+    assert not oracle.compare(written, expected, rtol=1e-6)
+
+
+def test_run_job_keeps_the_histograms_when_the_fit_fails(tmp_path, monkeypatch):
+    """A failing fit: histograms.root and metrics.json are published, the message says how to rerun the fit,
+    and nothing of an earlier run (fit results, workspace, plots) stays beside them."""
+    from rdf_ttbar import inference
+
+    out = tmp_path / "out"
+    (out / "plots").mkdir(parents=True)
+    for name in ("fit_results.json", "workspace.json", "plots/pulls.png", "histograms.root"):
+        (out / name).write_text("from an earlier run")
+
+    def failing_fit(histograms, *, ranking=False):
+        assert histograms["4j1b_ttbar"].values().sum() > 0  # it gets this run's histograms
+        raise rdf_ttbar.UserError("the model has no parameters (stub)")
+
+    monkeypatch.setattr(inference, "fit", failing_fit, raising=False)
+    inputs = same_files_everywhere(tmp_path / "in.json", [(real_ttbar_file(), 200)])
+    with pytest.raises(rdf_ttbar.UserError) as err:
+        rdf_ttbar.run_job(inputs=str(inputs), mt=1, output_dir=str(out))
+    kept = out / "histograms.root"
+    assert str(err.value) == (f"the model has no parameters (stub)\nThe event loops' histograms are kept in {kept} "
+                              f"(and metrics.json); rerun the fit on them with: python -m rdf_ttbar fit {kept}")
+    assert sorted(p.name for p in out.iterdir()) == ["histograms.root", "metrics.json"]
+    problems = oracle.compare(oracle.read_root_histograms(kept), oracle.all_histograms(str(inputs)), rtol=1e-6)
+    assert not problems, "\n".join(problems)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["events_processed"] == 1800 and metrics["wall_time_s"]["fit"] is None
+
+
+def test_run_job_publishes_final_paths(tmp_path, monkeypatch):
+    """Paths that the fit writes into its JSON point to the output folder, not to the staging folder."""
+    from rdf_ttbar import inference, plots
+
+    class Report:
+        summary = {"ttbar_norm": {"value": 1.0, "uncertainty": 0.1}}
+
+    def write(report, output_dir):
+        path = output_dir / "fit_results.json"
+        path.write_text(json.dumps({**report.summary, "workspace": str(output_dir / "workspace.json"),
+                                    "plots": [str(output_dir / "plots" / "pulls.png")]}))
+        (output_dir / "workspace.json").write_text("{}")
+        return [path, output_dir / "workspace.json"]
+
+    monkeypatch.setattr(inference, "fit", lambda histograms, ranking=False: Report(), raising=False)
+    monkeypatch.setattr(inference, "write", write, raising=False)
+    monkeypatch.setattr(plots, "plot_fit", lambda summary, plots_dir: [], raising=False)
+    inputs = same_files_everywhere(tmp_path / "in.json", [(real_ttbar_file(), 200)])
+    out = tmp_path / "out"
+    job = rdf_ttbar.run_job(inputs=str(inputs), mt=1, output_dir=str(out))
+    assert [p.name for p in job.outputs] == ["histograms.root", "workspace.json", "fit_results.json",
+                                             "metrics.json", "plots"]
+    assert job.fit_summary["ttbar_norm"]["value"] == 1.0
+    results = json.loads((out / "fit_results.json").read_text())
+    assert results["workspace"] == str(out / "workspace.json")
+    assert results["plots"] == [str(out / "plots" / "pulls.png")]
+    assert sorted(p.name for p in (out / "plots").iterdir()) == [
+        "btag_variations_4j1b.png", "jet_energy_variations_4j2b.png", "stacked_4j1b.png", "stacked_4j2b.png"]
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["wall_time_s"]["fit"] >= 0 and metrics["wall_time_s"]["plots"] > 0
+
+
+def test_hist_conversion_keeps_flow_bins_and_variances():
+    """api.to_hist against numbers set by hand in a TH1D (under- and overflow, weights)."""
+    import ROOT
+
+    h = ROOT.TH1D("h_conv", "", 25, 50, 550)
+    h.Sumw2()
+    for x, w in ((10.0, 2.0), (60.0, 0.5), (60.0, 1.5), (549.0, 3.0), (900.0, 4.0)):
+        h.Fill(x, w)
+    converted = api.to_hist(h)
+    values, variances = np.zeros(27), np.zeros(27)
+    values[[0, 1, 25, 26]] = [2.0, 2.0, 3.0, 4.0]
+    variances[[0, 1, 25, 26]] = [4.0, 0.25 + 2.25, 9.0, 16.0]
+    np.testing.assert_array_equal(converted.values(flow=True), values)
+    np.testing.assert_array_equal(converted.variances(flow=True), variances)
