@@ -23,6 +23,7 @@ besides temporaries, which the next run removes.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import hashlib
 import json
 import logging
@@ -192,6 +193,10 @@ def _run(todo: list[Job], tree: str, fmt: str, executor, progress: bool | None) 
                 problems += [f"{b[0].source}: {err}" for b in booked]
                 _discard(booked)
                 break
+            # drop every handle on the event loop before the files are checked: an RNTuple is completed on disk
+            # only when its writer (held by the Snapshot's result) is destroyed
+            booked = [(b[0], int(b[1].GetValue()), int(b[2].GetValue()), None) for b in booked]
+            gc.collect()
             problems += _finish(booked, tree, fmt, write_errors.messages)
             if problems:
                 break
@@ -245,7 +250,6 @@ def _finish(booked: list, tree: str, fmt: str, write_errors: str) -> list[str]:
     problems = []
     for job, n_in, n_out, _ in booked:
         written = _written(job)
-        n_in, n_out = int(n_in.GetValue()), int(n_out.GetValue())
         found = entries(written[0], tree, fmt) if len(written) == 1 else None
         if write_errors or found != n_out:
             why = write_errors or (f"{len(written)} files written instead of one" if len(written) != 1 else
@@ -289,7 +293,8 @@ class _WriteErrors:
 # ---------------------------------------------------------------------------- the file list
 def delivered_samples(samples: list[inputs.Sample], output_dir: Path) -> list[inputs.Sample]:
     """The samples reading their delivered files (same normalisation: ``nevts`` unchanged)."""
-    return [dataclasses.replace(s, files=[str(output_dir / FILES_DIR / delivered_name(f)) for f in s.files])
+    return [dataclasses.replace(s, files=[str(output_dir / FILES_DIR / delivered_name(f)) for f in s.files],
+                                file_nevts=())  # entries checked by deliver itself
             for s in samples]
 
 
