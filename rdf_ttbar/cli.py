@@ -18,6 +18,7 @@ SUBCOMMANDS = {
     "fit": "fit an existing histograms.root (no event loop)",
     "validate": "compare a histograms.root with a reference JSON",
     "bench": "measure set-up, jitting, event-loop speed and I/O-only speed",
+    "deliver": "skim the inputs once (preselection, analysis columns) into a folder the analysis reads",
 }
 
 
@@ -64,6 +65,9 @@ def main_parser() -> argparse.ArgumentParser:
                    "root://eospublic.cern.ch//eos/root-eos/AGC [config: agc.remote_prefix]")
     p.add_argument("--cache-dir", metavar="DIR",
                    help="copy remote input files once into DIR and read the local copies [config: cache_dir]")
+    p.add_argument("--deliver-cache", metavar="DIR",
+                   help="deliver the inputs into DIR first (see the 'deliver' sub-command; only what is missing "
+                   "or out of date), then analyse the delivered files [config: deliver_cache]")
     p.add_argument("--scheduler", choices=("mt", "dask-local", "dask-remote"),
                    help="where the event loops run: mt (this process, --mt threads), dask-local (a Dask "
                    "LocalCluster of --ncores processes), dask-remote (the Dask scheduler at --scheduler-address) "
@@ -97,6 +101,7 @@ _OVERRIDES = {
     "remote_prefix": "agc.remote_prefix",
     "agc_list": "agc.inputs",
     "cache_dir": "cache_dir",
+    "deliver_cache": "deliver_cache",
     "scheduler": "scheduler",
     "ncores": "ncores",
     "scheduler_address": "scheduler_address",
@@ -172,6 +177,8 @@ def run_subcommand(name: str, argv: list[str]) -> int:
         from . import inference as module
     elif name == "validate":
         from . import validate as module
+    elif name == "deliver":
+        from . import deliver_command as module
     else:
         from . import bench as module
     module.add_arguments(parser)

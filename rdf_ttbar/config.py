@@ -21,6 +21,7 @@ DEFAULTS = {
     "output_dir": "results",
     "fit": True,
     "cache_dir": None,
+    "deliver_cache": None,
     "scheduler": "mt",
     "ncores": 0,
     "scheduler_address": None,
@@ -44,6 +45,7 @@ _TYPES = {
     "output_dir": str,
     "fit": bool,
     "cache_dir": str,
+    "deliver_cache": str,
     "scheduler": str,
     "ncores": int,
     "scheduler_address": str,
@@ -56,7 +58,7 @@ _TYPES = {
     "agc.inputs": str,
     "agc.remote_prefix": str,
 }
-_NULLABLE = {"files_per_sample", "cache_dir", "scheduler_address", "npartitions", "demo.cache_dir", "agc.remote_prefix"}
+_NULLABLE = {"files_per_sample", "cache_dir", "deliver_cache", "scheduler_address", "npartitions", "demo.cache_dir", "agc.remote_prefix"}
 
 
 def load(path: str | Path | None) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-HEADERS = ("analysis.h", "rdf_log.h", "progress.h")
+HEADERS = ("analysis.h", "rdf_log.h", "progress.h", "delivery.h")
 
 
 def cpp_dir() -> Path:

@@ -32,7 +32,8 @@ class Sample:
     variation: str
     files: list[str]
     nevts: int
-    # each file's "nevts" from the input list (checked against the file up front); empty: not known
+    # each file's entries per the input list ("nevts", or "nevts_delivered" of a delivered file), checked
+    # against the file up front; empty: not known
     file_nevts: tuple[int, ...] = ()
 
     @property
@@ -83,7 +84,7 @@ def parse_file_list(content, source: str, base_dir: Path, files_per_sample: int 
             if not isinstance(files, list) or not files:
                 raise UserError(f"{where}: needs a non-empty \"files\" list; {fmt}")
             files = files[:files_per_sample] if files_per_sample else files
-            paths, counts = [], []
+            paths, counts, entries = [], [], []
             for i, f in enumerate(files):
                 if not (isinstance(f, dict) and isinstance(f.get("path"), str)
                         and isinstance(f.get("nevts"), int) and not isinstance(f.get("nevts"), bool)
@@ -91,10 +92,12 @@ def parse_file_list(content, source: str, base_dir: Path, files_per_sample: int 
                     raise UserError(f"{where}: file #{i} must be {{\"path\": str, \"nevts\": int >= 0}}, got {f!r}")
                 paths.append(_resolve(f["path"], base_dir, remote_prefix))
                 counts.append(f["nevts"])
+                # a delivered file (deliver) holds the events kept; "nevts" stays the original count
+                entries.append(f["nevts_delivered"] if isinstance(f.get("nevts_delivered"), int) else f["nevts"])
             if sum(counts) == 0:
                 raise UserError(f"{where}: the files hold 0 events in total (\"nevts\"); "
                                 "the sample cannot be normalised: fix the counts or drop the sample")
-            samples.append(Sample(process, variation, paths, sum(counts), tuple(counts)))
+            samples.append(Sample(process, variation, paths, sum(counts), tuple(entries)))
     if not samples:
         raise UserError(f"input list {source} names no samples; {fmt}")
     return samples

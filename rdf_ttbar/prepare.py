@@ -68,6 +68,12 @@ def prepare_inputs(options: dict, resolve=resolve_samples, branches=inputs.REQUI
 
         start = time.perf_counter()
         samples = remote.localize(samples, Path(options["cache_dir"]))
+    if options["deliver_cache"]:  # deliver what is missing, then read only the delivered files (delivery.py)
+        from . import delivery
+
+        samples, report = delivery.deliver_cache(samples, Path(options["deliver_cache"]), tree=options["tree"])
+        if report.delivered:
+            print(delivery.summary(report, Path(options["deliver_cache"])), file=sys.stderr, flush=True)
         preparation_s += time.perf_counter() - start
     inputs.check_files(samples, options["tree"], branches, missing_branches_hint)
     return samples, preparation_s

@@ -1,0 +1,341 @@
+"""Data delivery: skim every input file once into a local folder (the seed's ServiceX step, on RDataFrame).
+
+Each input file becomes one delivered file ``DIR/files/<stem>-<hash>.root`` that holds
+
+- the events that pass the selection under at least one jet-pT variation, and only those
+  (``preselect``: the argument is written there), and
+- only the columns the analysis reads (``inputs.REQUIRED_BRANCHES``, with ``run``,
+  ``luminosityBlock`` and ``event`` for the resolution factors; RDataFrame's Snapshot adds the
+  ``nJet``-style counters of a TTree), all jets of a kept event, in their stored order and with
+  the input's types: the analysis of the delivered files gives the same 124 histograms.
+
+Resuming: every delivered file is written under a temporary name, checked (it opens, it holds
+the number of entries the event loop kept, nothing was reported while writing) and renamed; a
+stamp ``<name>.root.json`` written after it records the input's identity (path, size, mtime;
+a remote file is taken as immutable), ``STAMP_VERSION``, the preselection, the columns and the
+format, and the file's size and checksum. A file is used again only if its stamp says it was
+made from the same input by the same preselection and the file matches the stamp; anything
+else (no stamp, an older version, a changed input, a truncated or damaged file) is delivered
+again. A run that fails (full disk, unreadable input) leaves only complete, stamped files
+besides temporaries, which the next run removes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import hashlib
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import cpp, inputs, systematics as sy
+from .delivery_stamps import (delivered_name, expected_stamp, input_identity, read_stamp, remove_stale_temporaries,
+                              temporary_name, write_stamp)
+from .errors import UserError
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("ttree", "rntuple")
+DEFAULT_FORMAT = "ttree"  # measured: README "Data delivery"
+COLUMNS = tuple(inputs.REQUIRED_BRANCHES)
+FILES_DIR = "files"
+BATCH_FILES = 8  # input files whose event loops run together: memory stays flat in the number of files
+PROGRESS_EVERY = 10_000
+
+# ---------------------------------------------------------------------------- the preselection
+# Why it is exact. An event enters one of the 124 histograms only if it passes the selection
+# (spec "Selection") for the jet pT of the histogram's variation: nominal, or one of the jet-pT
+# variations (kind "jet_pt" in systematics.SYSTEMATICS: pt_scale_up, pt_res_up). The weight
+# variations change weights, never the selection.
+# - Leptons: no variation changes them; the requirement (exactly one electron or muon with
+#   pT > 25 GeV) applies as it is.
+# - Jets: for every variation v the delivery computes the varied pT of every jet with the very
+#   expressions the analysis books (the systematics table), from the same stored values (run,
+#   luminosityBlock, event, the jet's index: all jets are kept, in order), so pT_v is bit-identical
+#   to the analysis' own; cpp/delivery.h then asks, per variation, ">= 4 jets with pT_v > 25 GeV
+#   and >= 1 b-tag among them" and ORs the answers. That is exactly "passes under some variation",
+#   not a bound (a common threshold such as 25/1.03 GeV would not even be safe for pt_res_up,
+#   whose factors exceed 1.03 for about 27% of the jets, and the counts must be taken per variation).
+# The same preselection is applied to every file, also to files of samples that the analysis
+# reads at nominal pT only (the alternative ttbar samples), so that a file shared by samples is
+# delivered once: their files keep, in addition, the few events that pass only under a variation.
+LEPTON_FILTER = (f"rdf_ttbar::count_above(Electron_pt, {sy.LEPTON_PT_MIN}) + "
+                 f"rdf_ttbar::count_above(Muon_pt, {sy.LEPTON_PT_MIN}) == 1")
+
+
+def jet_pt_variations() -> list[str]:
+    """C++ expressions of the jet pT under every variation (nominal first), from the systematics table."""
+    return ["Jet_pt"] + [s.expression for s in sy.SYSTEMATICS if s.kind == "jet_pt"]
+
+
+def jet_filter() -> str:
+    return (f"rdf_ttbar::delivery::jets_pass_any_variation(ROOT::RVec<ROOT::RVecF>{{{', '.join(jet_pt_variations())}}}, "
+            f"Jet_btagCSVV2, {sy.JET_PT_MIN}f, {sy.MIN_JETS}, {sy.BTAG_THRESHOLD}f)")
+
+
+def preselection_id() -> str:
+    """What the stamps record of the preselection: a change of its code or thresholds changes it."""
+    text = "\n".join([LEPTON_FILTER, jet_filter(), (cpp.cpp_dir() / "delivery.h").read_text()])
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def preselect(dataframe):
+    """The events that pass the selection under at least one jet-pT variation (see above)."""
+    cpp.declare()
+    return (dataframe.Filter(LEPTON_FILTER, "exactly one lepton")
+            .Filter(jet_filter(), ">= 4 jets, >= 1 b-tag under some jet-pT variation"))
+
+
+# ---------------------------------------------------------------------------- delivering
+@dataclass
+class Job:
+    """One input file to deliver."""
+
+    source: str
+    output: Path
+    expected: dict  # what its stamp must say (delivery_stamps.expected_stamp)
+    estimated_events: int  # for the progress bar
+    stamp: dict | None = None  # set once delivered
+
+
+@dataclass
+class Report:
+    """What a delivery did."""
+
+    files: int  # distinct input files
+    delivered: int  # files delivered by this run (the others were up to date)
+    events_in: int
+    events_out: int
+    bytes_in: int
+    bytes_out: int
+    seconds: float
+    stamps: dict  # input path -> stamp
+
+
+def plan(samples: list[inputs.Sample], output_dir: Path, tree: str, fmt: str) -> list[Job]:
+    """One job per distinct input file; those already delivered carry their stamp."""
+    jobs: dict[str, Job] = {}
+    preselection = preselection_id()
+    for s in samples:
+        for path in s.files:
+            if path in jobs:
+                continue
+            try:
+                identity = input_identity(path)
+            except OSError as err:
+                raise UserError(f"input file {path} cannot be read ({err.strerror}): fix the input list") from None
+            output = output_dir / FILES_DIR / delivered_name(path)
+            job = Job(path, output, expected_stamp(identity, preselection, COLUMNS, tree, fmt),
+                      s.nevts // max(len(s.files), 1))
+            job.stamp = read_stamp(output, job.expected)
+            jobs[path] = job
+    return list(jobs.values())
+
+
+def deliver(samples: list[inputs.Sample], output_dir: Path, *, tree: str = "Events", fmt: str = DEFAULT_FORMAT,
+            executor=None, progress: bool | None = None) -> Report:
+    """Deliver every input file of ``samples`` not yet delivered into ``output_dir/files``.
+
+    ``executor``: an ``execution.Executor`` for Dask (None or "mt": in this process, with ROOT's
+    implicit multi-threading as configured). ``progress``: a progress bar on stderr (default: when
+    it is a terminal). Raises one UserError naming the files that could not be delivered; the files
+    delivered until then are kept.
+    """
+    if fmt not in FORMATS:
+        raise UserError(f"unknown delivery format '{fmt}': choose one of {', '.join(FORMATS)}")
+    output_dir = Path(output_dir).expanduser()
+    try:
+        (output_dir / FILES_DIR).mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create the delivery folder {output_dir} ({err.strerror}); choose another one") from None
+    start = time.perf_counter()
+    remove_stale_temporaries(output_dir / FILES_DIR)
+    jobs = plan(samples, output_dir, tree, fmt)
+    todo = [j for j in jobs if j.stamp is None]
+    if todo:
+        inputs.check_files([dataclasses.replace(samples[0], files=[j.source for j in todo])], tree, COLUMNS)
+        _run(todo, tree, fmt, executor, progress)
+    stamps = {j.source: j.stamp for j in jobs}
+    return Report(files=len(jobs), delivered=len(todo),
+                  events_in=sum(s["entries_in"] for s in stamps.values()),
+                  events_out=sum(s["entries_out"] for s in stamps.values()),
+                  bytes_in=sum(s["bytes_in"] for s in stamps.values()),
+                  bytes_out=sum(s["bytes_out"] for s in stamps.values()),
+                  seconds=time.perf_counter() - start, stamps=stamps)
+
+
+def _run(todo: list[Job], tree: str, fmt: str, executor, progress: bool | None) -> None:
+    """The event loops: BATCH_FILES files at a time (one RDataFrame each, run together)."""
+    import ROOT
+
+    from . import remote
+
+    cpp.declare()
+    client = executor.client if executor is not None else None
+    if progress is None:
+        progress = sys.stderr.isatty() and client is None
+    batch = BATCH_FILES if client is None else max(BATCH_FILES, 2 * executor.cores)
+    if progress:
+        ROOT.rdf_ttbar.progress_bar().Start(sum(j.estimated_events for j in todo))
+    problems = []
+    try:
+        for first in range(0, len(todo), batch):
+            booked = [_book(job, tree, fmt, client, progress) for job in todo[first:first + batch]]
+            try:
+                with remote.fatal_read_errors(), _WriteErrors() as write_errors:
+                    ROOT.RDF.RunGraphs([h for b in booked for h in b[1:]])
+            except Exception as err:  # noqa: BLE001 (ROOT's C++ exceptions: reported with the files)
+                problems += [f"{b[0].source}: {err}" for b in booked]
+                _discard(booked)
+                break
+            # drop every handle on the event loop before the files are checked: an RNTuple is completed on disk
+            # only when its writer (held by the Snapshot's result) is destroyed
+            booked = [(b[0], int(b[1].GetValue()), int(b[2].GetValue()), None) for b in booked]
+            gc.collect()
+            problems += _finish(booked, tree, fmt, write_errors.messages)
+            if problems:
+                break
+    finally:
+        if progress:
+            ROOT.rdf_ttbar.progress_bar().Finish()
+    if problems:
+        listing = "\n  ".join(problems)
+        raise UserError(f"{len(problems)} input file(s) could not be delivered:\n  {listing}\n"
+                        "Check the inputs and the free space where the files go; a re-run delivers the rest "
+                        "(files delivered so far are kept).")
+
+
+def _book(job: Job, tree: str, fmt: str, client, progress: bool) -> tuple:
+    import ROOT
+
+    if client is None:
+        df = ROOT.RDataFrame(tree, job.source)
+    else:  # one partition: one output file per input file
+        df = ROOT.RDataFrame(tree, [job.source], executor=client, npartitions=1)
+    n_in = df.Count()
+    if progress:
+        ROOT.rdf_ttbar.report_progress(n_in, PROGRESS_EVERY)
+    kept = preselect(df)
+    n_out = kept.Count()
+    options = ROOT.RDF.RSnapshotOptions()
+    options.fLazy = True
+    if fmt == "rntuple":
+        options.fOutputFormat = ROOT.RDF.ESnapshotOutputFormat.kRNTuple
+    tmp = temporary_name(job.output)
+    snapshot = kept.Snapshot(tree, str(tmp), list(COLUMNS), options)
+    return job, n_in, n_out, snapshot
+
+
+def _written(job: Job) -> list[Path]:
+    """What the snapshot of ``job`` wrote: its temporary (distributed RDF appends _<partition>)."""
+    tmp = temporary_name(job.output)
+    return [p for p in (tmp, *tmp.parent.glob(f"{tmp.stem}_*.root")) if p.exists()]
+
+
+def _discard(booked: list) -> None:
+    for b in booked:
+        for p in _written(b[0]):
+            p.unlink(missing_ok=True)
+
+
+def _finish(booked: list, tree: str, fmt: str, write_errors: str) -> list[str]:
+    """Check each written file, rename it into place, stamp it; the problems of those that fail."""
+    from .delivery_stamps import entries
+
+    problems = []
+    for job, n_in, n_out, _ in booked:
+        written = _written(job)
+        found = entries(written[0], tree, fmt) if len(written) == 1 else None
+        if write_errors or found != n_out:
+            why = write_errors or (f"{len(written)} files written instead of one" if len(written) != 1 else
+                                   f"the written file holds {found} entries, the event loop kept {n_out}")
+            problems.append(f"{job.source}: writing {job.output.name} failed ({why})")
+            for p in written:
+                p.unlink(missing_ok=True)
+            continue
+        os.replace(written[0], job.output)
+        identity = job.expected["input"]
+        job.stamp = write_stamp(job.output, job.expected, n_in, n_out, identity.get("size") or _remote_size(job.source))
+    return problems
+
+
+def _remote_size(url: str) -> int:
+    import ROOT
+
+    f = ROOT.TFile.Open(url, "READ")
+    try:
+        return int(f.GetSize()) if f else 0
+    finally:
+        if f:
+            f.Close()
+
+
+class _WriteErrors:
+    """ROOT's error messages about writing files while active (a full disk, a quota): ``messages``."""
+
+    def __enter__(self):
+        import ROOT
+
+        self.ROOT = ROOT
+        ROOT.rdf_ttbar.delivery.write_errors().Start()
+        self.messages = ""
+        return self
+
+    def __exit__(self, *exc):
+        self.messages = str(self.ROOT.rdf_ttbar.delivery.write_errors().Stop())
+
+
+# ---------------------------------------------------------------------------- the file list
+def delivered_samples(samples: list[inputs.Sample], output_dir: Path) -> list[inputs.Sample]:
+    """The samples reading their delivered files (same normalisation: ``nevts`` unchanged)."""
+    return [dataclasses.replace(s, files=[str(output_dir / FILES_DIR / delivered_name(f)) for f in s.files],
+                                file_nevts=())  # entries checked by deliver itself
+            for s in samples]
+
+
+def write_file_list(samples: list[inputs.Sample], report: Report, output_dir: Path) -> Path:
+    """``DIR/nanoaod_inputs.json`` in the AGC format (relative paths, so DIR can move).
+
+    Each file's ``nevts`` is its ORIGINAL event count (normalisation unchanged) and
+    ``nevts_delivered`` the events kept (the reader ignores it).
+    """
+    content: dict = {}
+    for s in samples:
+        files = [{"path": f"{FILES_DIR}/{delivered_name(f)}", "nevts": report.stamps[f]["entries_in"],
+                  "nevts_delivered": report.stamps[f]["entries_out"]} for f in s.files]
+        counted = sum(f["nevts"] for f in files)
+        if counted != s.nevts:
+            raise UserError(f"the input list gives {s.nevts} events for {s.name}, but its files hold {counted}: "
+                            "fix the \"nevts\" of the list (the delivered list must keep the normalisation)")
+        content.setdefault(s.process, {})[s.variation] = {"files": files}
+    path = output_dir / "nanoaod_inputs.json"
+    tmp = path.with_name(f".{path.name}.part-{os.getpid()}")
+    tmp.write_text(json.dumps(content, indent=1) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def summary(report: Report, output_dir: Path) -> str:
+    kept = report.events_out / report.events_in if report.events_in else 0.0
+    smaller = report.bytes_in / report.bytes_out if report.bytes_out else float("inf")
+    return (f"rdf_ttbar: delivered {report.delivered} of {report.files} file(s) into {output_dir} "
+            f"({report.files - report.delivered} up to date) in {report.seconds:.1f} s: "
+            f"{report.events_in:,} -> {report.events_out:,} events ({100 * kept:.1f}% kept), "
+            f"{report.bytes_in / 1e6:,.1f} -> {report.bytes_out / 1e6:,.1f} MB ({smaller:,.1f}x smaller)")
+
+
+def deliver_cache(samples: list[inputs.Sample], cache_dir: Path, *, tree: str,
+                  executor=None) -> tuple[list[inputs.Sample], Report]:
+    """``--deliver-cache``: deliver what is missing into ``cache_dir``; the samples reading the delivered files.
+
+    The samples keep their ``nevts`` (normalisation unchanged); nothing is re-read from a file
+    delivered before.
+    """
+    cache_dir = Path(cache_dir).expanduser()
+    report = deliver(samples, cache_dir, tree=tree, fmt=DEFAULT_FORMAT, executor=executor)
+    return delivered_samples(samples, cache_dir), report
