@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import signal
 import sys
@@ -226,3 +227,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rdf_ttbar: interrupted; the outputs of this run were not written", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of our output went away (| head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
