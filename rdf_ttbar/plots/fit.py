@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from rdf_ttbar.plots import style
+import rdf_ttbar.plots.style as style
 from rdf_ttbar.plots.stack import stack_figure
 from rdf_ttbar.systematics import REGIONS
 

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from rdf_ttbar.errors import UserError
-from rdf_ttbar.plots import style
+import rdf_ttbar.plots.style as style
 from rdf_ttbar.plots.stack import MAIN_RECT, RATIO_RECT, stack_figure
 from rdf_ttbar.systematics import PROCESSES, REGIONS, histogram_name, pseudodata_name
 

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from rdf_ttbar.plots import style
+import rdf_ttbar.plots.style as style
 
 # axes rectangles [left, bottom, width, height] in figure fractions: a fixed layout
 MAIN_RECT = (0.15, 0.33, 0.81, 0.62)

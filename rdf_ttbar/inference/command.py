@@ -1,0 +1,118 @@
+"""``python -m rdf_ttbar fit``: fit a histograms.root or an AGC reference JSON, write the results, draw the plots."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+from rdf_ttbar.errors import UserError
+from rdf_ttbar.inference.configuration import (
+    FIT_RESULTS_FILE,
+    POI,
+    WORKSPACE_FILE,
+    FitError,
+    FitWarning,
+)
+from rdf_ttbar.inference.fitting import run_fit
+
+# ---------------------------------------------------------------------------
+# command line
+
+
+def add_fit_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Arguments of ``python -m rdf_ttbar fit``."""
+    parser.add_argument("histograms", type=Path, metavar="HISTOGRAMS.root", nargs="?",
+                        help="histograms file written by the analysis")
+    parser.add_argument("--reference", metavar="N|FILE.json",
+                        help="fit an AGC reference histogram JSON instead (histos_N_file_per_process.json, or just "
+                             "N: 1, 2, 5, 10, 20, 50, 100, 200, all for the packaged AGC v1.4.0 copies), with exact "
+                             "variances from the AGC file list")
+    parser.add_argument("-n", "--files-per-sample", type=int, default=None, metavar="N",
+                        help="with --reference: files per sample it was made from (default: from its name; 0: all)")
+    parser.add_argument("--agc-list", type=Path, default=None, metavar="FILE",
+                        help="with --reference: the AGC file list giving the event counts (default: packaged copy)")
+    parser.add_argument("--output-dir", type=Path, default=None,
+                        help="where to write workspace.json, fit_results.json and plots/ "
+                             "(default: the folder of HISTOGRAMS.root)")
+    parser.add_argument("--ranking", action="store_true",
+                        help="also rank the nuisance parameters by their impact on ttbar_norm (about four fits "
+                             "per parameter) and draw plots/ranking.png")
+    parser.add_argument("--no-plots", action="store_true", help="do not draw the plots (input histograms and fit)")
+    return parser
+
+
+def format_result(summary: dict[str, Any]) -> str:
+    poi = summary[POI]
+    text = f"{POI} = {poi['value']:.4f} +/- {poi['uncertainty']:.4f}"
+    if poi.get("interval"):
+        lo, hi = poi["interval"]
+        text += f" (profile-likelihood interval [{lo:.4f}, {hi:.4f}]: {lo - poi['value']:+.4f} / {hi - poi['value']:+.4f})"
+    return text
+
+
+def run_fit_and_plots(histograms_path, output_dir, plots: bool = True, ranking: bool = False) -> dict[str, Any]:
+    """:func:`run_fit`, then the input-histogram plots, all into ``output_dir/plots`` (their
+    paths are listed under "plots" in the returned summary)."""
+    if not plots:
+        return run_fit(histograms_path, output_dir, ranking=ranking)
+    from rdf_ttbar import plots as plotting
+
+    plots_dir = Path(output_dir) / "plots"
+    summary = run_fit(histograms_path, output_dir, plots_dir=plots_dir, ranking=ranking)
+    histogram_plots = plotting.plot_histograms(histograms_path, plots_dir)
+    summary["plots"] = [str(p) for p in histogram_plots] + summary["plots"]
+    return summary
+
+
+def fit_only_main(args: argparse.Namespace) -> int:
+    """``python -m rdf_ttbar fit``: returns the exit status (2 on FitError, message on stderr)."""
+    if (args.histograms is None) == (args.reference is None):
+        print("rdf_ttbar fit: error: give either HISTOGRAMS.root or --reference N|FILE.json", file=sys.stderr)
+        return 2
+    if args.reference is not None:
+        from rdf_ttbar import reference
+
+        output_dir = args.output_dir if args.output_dir is not None else Path("results-reference")
+        n = -1 if args.files_per_sample is None else (args.files_per_sample or None)
+        try:
+            histograms = reference.read(args.reference, n, args.agc_list)
+        except UserError as exc:
+            print(f"rdf_ttbar fit: error: {exc}", file=sys.stderr)
+            return 2
+        output_dir.mkdir(parents=True, exist_ok=True)
+        args.histograms = reference.write_histograms_root(histograms, output_dir / "histograms.root")
+    output_dir = args.output_dir if args.output_dir is not None else Path(args.histograms).parent
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FitWarning)  # printed below instead
+            summary = run_fit_and_plots(args.histograms, output_dir, plots=not args.no_plots,
+                                        ranking=args.ranking)
+    except FitError as exc:
+        print(f"rdf_ttbar fit: error: {exc}", file=sys.stderr)
+        return 2
+    for msg in summary["warnings"]:
+        print(f"rdf_ttbar fit: warning: {msg}", file=sys.stderr)
+    print(format_result(summary))
+    print(f"wrote {Path(output_dir) / WORKSPACE_FILE} and {Path(output_dir) / FIT_RESULTS_FILE}")
+    if summary.get("plots"):
+        print(f"wrote {len(summary['plots'])} plots to {Path(output_dir) / 'plots'}")
+    return 0
+
+
+# the subcommand interface of rdf_ttbar.cli: module.add_arguments(parser); module.main(args)
+add_arguments = add_fit_arguments
+
+
+def main(args: argparse.Namespace | list[str] | None = None) -> int:
+    """Run the fit subcommand from parsed arguments (or an argument list / sys.argv)."""
+    if not isinstance(args, argparse.Namespace):
+        parser = add_fit_arguments(argparse.ArgumentParser(prog="python -m rdf_ttbar fit"))
+        args = parser.parse_args(args)
+    return fit_only_main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""The cabinetry configuration of the AGC fit, generated from the tables of rdf_ttbar.systematics."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from rdf_ttbar.errors import UserError
+from rdf_ttbar.systematics import (
+    FIT_BIN_EDGES,
+    PROCESSES,
+    REGIONS,
+    SAMPLE_LABELS,
+    SYSTEMATICS,
+)
+
+MEASUREMENT = "CMS_ttbar"
+POI = "ttbar_norm"
+POI_BOUNDS = (0.0, 10.0)
+DATA_SAMPLE = "Pseudodata"
+DATA_SAMPLE_PATH = "pseudodata"  # {region}_pseudodata, see systematics.pseudodata_name
+WORKSPACE_FILE = "workspace.json"
+FIT_RESULTS_FILE = "fit_results.json"
+
+
+class FitError(UserError):
+    """The fit cannot run: the message names the problem and how to fix it.
+
+    (A ``UserError``, so the command line prints it as a clear error message.)
+    """
+
+
+class FitWarning(UserWarning):
+    """The model was changed to let the fit run (for example an empty sample was dropped)."""
+
+
+# ---------------------------------------------------------------------------
+# configuration
+
+
+def _sample_label(process: str) -> str:
+    return SAMPLE_LABELS.get(process, process)
+
+
+def _systematic_config(syst) -> dict[str, Any]:
+    """One cabinetry systematic from a ``systematics.Systematic``."""
+    entry: dict[str, Any] = {"Name": syst.fit_name}
+    if syst.kind == "norm":
+        entry.update(
+            Type="Normalization",
+            Up={"Normalization": float(syst.norm)},
+            Down={"Normalization": -float(syst.norm)},
+        )
+    elif syst.kind == "sample":
+        # alternative sample: histogram {region}_{process}_{sample}, e.g. 4j1b_ttbar_ME_var
+        entry.update(Type="NormPlusShape", Up={"VariationPath": f"_{syst.up}"})
+        entry["Down"] = (
+            {"Symmetrize": True} if syst.down is None else {"VariationPath": f"_{syst.down}"}
+        )
+    elif syst.kind in ("jet_pt", "weight"):
+        entry.update(Type="NormPlusShape", Up={"VariationPath": f"_{syst.name}_up"})
+        entry["Down"] = (
+            {"VariationPath": f"_{syst.name}_down"}
+            if "down" in syst.directions
+            else {"Symmetrize": True}
+        )
+    else:
+        raise ValueError(f"unknown systematic kind {syst.kind!r} for {syst.name}")
+    if entry["Type"] == "NormPlusShape" and "down" not in syst.directions and not syst.symmetrize:
+        raise ValueError(f"systematic {syst.name} has only an up variation but is not symmetrised")
+    if syst.processes is not None:
+        entry["Samples"] = [_sample_label(p) for p in syst.processes]
+    return entry
+
+
+def cabinetry_config(histograms_path: str | os.PathLike,
+                     histogram_folder: str | os.PathLike = "histograms") -> dict[str, Any]:
+    """The cabinetry configuration of the AGC fit, generated from ``rdf_ttbar.systematics``.
+
+    Histogram paths follow ``{histograms_path}:{RegionPath}_{SamplePath}{VariationPath}``,
+    i.e. the AGC names ``4j1b_ttbar``, ``4j2b_wjets_scale_var_down``, ``4j1b_ttbar_ME_var``.
+    Regions carry the fit ``Binning`` (used by the template router and by the plots).
+    ``histogram_folder`` is where cabinetry keeps its templates.
+    """
+    input_path = f"{Path(histograms_path)}:{{RegionPath}}_{{SamplePath}}{{VariationPath}}"
+    config = {
+        "General": {
+            "Measurement": MEASUREMENT,
+            "POI": POI,
+            "HistogramFolder": str(histogram_folder),
+            "InputPath": input_path,
+            "VariationPath": "",
+        },
+        "Regions": [
+            {
+                "Name": r.fit_name,
+                "RegionPath": r.name,
+                "Variable": r.label,
+                "Binning": [float(x) for x in FIT_BIN_EDGES],
+            }
+            for r in REGIONS
+        ],
+        "Samples": [{"Name": DATA_SAMPLE, "SamplePath": DATA_SAMPLE_PATH, "Data": True}]
+        + [{"Name": _sample_label(p), "SamplePath": p} for p in PROCESSES],
+        "NormFactors": [
+            {
+                "Name": POI,
+                "Samples": _sample_label("ttbar"),
+                "Nominal": 1.0,
+                "Bounds": [float(b) for b in POI_BOUNDS],
+            }
+        ],
+        "Systematics": [_systematic_config(s) for s in SYSTEMATICS],
+    }
+    return config
+
+
+def template_histogram_name(config: dict[str, Any], region: dict, sample: dict,
+                            systematic: dict | None = None, template: str | None = None) -> str:
+    """Name inside the input file of the histogram of one template, from the config's
+    ``InputPath`` (with cabinetry's own path resolution, as ``templates.collect`` does)."""
+    from cabinetry.templates import collector
+
+    general = config["General"]
+    path = collector._histo_path(general["InputPath"], general.get("VariationPath", ""),
+                                 region, sample, systematic or {}, template)
+    return path.rsplit(":", 1)[1]  # histogram names have no ':'; file paths may
+
+
+def required_histograms(config: dict[str, Any]) -> list[str]:
+    """Names (inside the input file) of all histograms the configuration reads, in order."""
+    from cabinetry import route
+
+    names: list[str] = []
+
+    def collect(region, sample, systematic, template):
+        name = template_histogram_name(config, region, sample, systematic, template)
+        if name not in names:
+            names.append(name)
+
+    route.apply_to_all_templates(config, collect)
+    return names

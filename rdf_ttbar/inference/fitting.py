@@ -1,0 +1,138 @@
+"""The fit: workspace -> pyhf model -> Minuit (rdf_ttbar.minimize) -> FitReport; optional ranking; writing."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rdf_ttbar.inference.configuration import (
+    FIT_RESULTS_FILE,
+    POI,
+    WORKSPACE_FILE,
+    FitError,
+)
+from rdf_ttbar.inference.results import (
+    FitReport,
+    _finite,
+    fit_summary,
+    write_json_atomic,
+)
+from rdf_ttbar.inference.templates import _quiet_logger, build_workspace
+from rdf_ttbar.systematics import (
+    FIT_BIN_EDGES,
+)
+
+
+def _check_data_covered(ws: dict[str, Any]) -> None:
+    """Raise FitError where a bin has data but every sample predicts zero events
+    (the likelihood is zero there at any parameter values near nominal)."""
+    observations = {o["name"]: np.asarray(o["data"], dtype=float) for o in ws["observations"]}
+    problems = []
+    for channel in ws["channels"]:
+        total = np.sum([np.asarray(s["data"], dtype=float) for s in channel["samples"]], axis=0)
+        data = observations[channel["name"]]
+        bad = np.flatnonzero((total <= 0) & (data > 0))
+        if bad.size:
+            edges = FIT_BIN_EDGES
+            ranges = ", ".join(f"[{edges[i]:g}, {edges[i + 1]:g})" for i in bad)
+            problems.append(f"region '{channel['name']}' bins {ranges}")
+    if problems:
+        raise FitError(
+            "the pseudo-data have events where no simulated sample predicts any: "
+            + "; ".join(problems)
+            + ". The model cannot describe them (too few events were processed). "
+            "Fix: process more events (larger -n / --events-per-sample)."
+        )
+
+
+def fit_workspace(ws: dict[str, Any]):
+    """MLE fit of a workspace (pyhf model, iminuit; see :mod:`rdf_ttbar.minimize` for the settings and
+    why): (model, data, cabinetry FitResults, MinuitFit with Minuit's status and the POI's MINOS interval).
+
+    Raises FitError when Migrad does not find a valid minimum, or the best fit is not finite.
+    """
+    import cabinetry
+    from cabinetry.fit.results_containers import FitResults
+
+    from rdf_ttbar import minimize
+
+    _check_data_covered(ws)
+    model, data = cabinetry.model_utils.model_and_data(ws)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        result = minimize.fit(model, data, POI)
+    if not result.status["valid"] or not np.all(np.isfinite(result.bestfit)):
+        raise FitError(
+            f"the maximum-likelihood fit did not converge (Minuit: valid={result.status['valid']}, "
+            f"edm={result.status['edm']:.3g}). This happens with very few selected events (empty bins, "
+            f"ill-defined variations). Fix: process more events (larger -n / --events-per-sample); the "
+            f"workspace was written and can be inspected with pyhf."
+        )
+    fit_results = FitResults(result.bestfit, result.uncertainty, result.labels, result.corr_mat,
+                             result.best_twice_nll)
+    return model, data, fit_results, result
+
+
+def fit(histograms, *, ranking: bool = False) -> FitReport:
+    """Build the model from ``histograms`` and fit it; nothing is written (see :func:`write`).
+
+    Args:
+        histograms: the path of a histograms.root, or a mapping {AGC name: UHI histogram} (hist.Hist,
+            uproot TH1) in the analysis binning.
+        ranking: also compute the impact of every nuisance parameter on ttbar_norm (cabinetry's
+            ranking: about four fits per parameter), under ``summary["ranking"]``.
+
+    Raises:
+        FitError: the histograms do not make a usable model, or the fit did not converge.
+    """
+    with tempfile.TemporaryDirectory(prefix="rdf_ttbar-fit-") as tmp:
+        if isinstance(histograms, (str, os.PathLike)):
+            path = source = Path(histograms)
+        else:
+            from rdf_ttbar import reference
+
+            path, source = reference.write_histograms_root(dict(histograms), Path(tmp) / "histograms.root"), None
+        ws, config, messages, dropped = build_workspace(path, Path(tmp) / "templates")
+        model, data, fit_results, minuit = fit_workspace(ws)
+        summary = fit_summary(source if source else "(in memory)", model, data, fit_results, config,
+                              messages, dropped, minuit)
+    if ranking:
+        summary["ranking"] = _ranking(model, data, fit_results)
+    return FitReport(summary, ws)
+
+
+def _ranking(model, data, fit_results) -> list[dict[str, Any]]:
+    """cabinetry's ranking of the nuisance parameters by their impact on ttbar_norm, largest first."""
+    import cabinetry
+
+    with np.errstate(divide="ignore", invalid="ignore"), _quiet_logger("pyhf.optimize.mixins"):
+        r = cabinetry.fit.ranking(model, data, fit_results=fit_results)
+    rows = [{"name": name, "value": _finite(r.bestfit[i]), "uncertainty": _finite(r.uncertainty[i]),
+             "impact_prefit_up": _finite(r.prefit_up[i]), "impact_prefit_down": _finite(r.prefit_down[i]),
+             "impact_postfit_up": _finite(r.postfit_up[i]), "impact_postfit_down": _finite(r.postfit_down[i])}
+            for i, name in enumerate(r.labels)]
+    return sorted(rows, key=lambda x: -max(abs(x["impact_postfit_up"] or 0), abs(x["impact_postfit_down"] or 0)))
+
+
+def write(report: FitReport, output_dir: str | os.PathLike) -> list[Path]:
+    """Write ``workspace.json`` and ``fit_results.json`` of a :func:`fit` into ``output_dir`` (atomically)."""
+    output_dir = Path(output_dir)
+    report.summary["workspace"] = str(output_dir / WORKSPACE_FILE)
+    return [write_json_atomic(output_dir / WORKSPACE_FILE, report.workspace),
+            write_json_atomic(output_dir / FIT_RESULTS_FILE, report.summary)]
+
+
+def run_fit(histograms_path: str | os.PathLike, output_dir: str | os.PathLike,
+            plots_dir: str | os.PathLike | None = None, ranking: bool = False) -> dict[str, Any]:
+    """:func:`fit` then :func:`write` into ``output_dir``; returns the summary (fit_results.json).
+    With ``plots_dir``, also draw the fit plots there (their paths are listed under "plots")."""
+    report = fit(histograms_path, ranking=ranking)
+    write(report, output_dir)
+    if plots_dir is not None:
+        from rdf_ttbar import plots
+
+        report.summary["plots"] = [str(p) for p in plots.plot_fit(report.summary, plots_dir)]
+    return report.summary

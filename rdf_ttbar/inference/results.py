@@ -1,0 +1,155 @@
+"""Results: the content of fit_results.json (yields, parameters, ttbar_norm and its interval) and atomic JSON writing."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rdf_ttbar.inference.configuration import POI
+from rdf_ttbar.systematics import (
+    FIT_BIN_EDGES,
+)
+
+
+def _finite(x):
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _yields_summary(model, prediction, data, config) -> dict[str, Any]:
+    main_data = np.asarray(data[: model.config.nmaindata], dtype=float)
+    out = {}
+    for i_ch, channel in enumerate(model.config.channels):
+        sl = model.config.channel_slices[channel]
+        per_sample = np.asarray(prediction.model_yields[i_ch], dtype=float)  # (sample, bin)
+        present = [i for i in range(len(model.config.samples)) if np.any(per_sample[i] != 0)]
+        region = next((r for r in config["Regions"] if r["Name"] == channel), {})
+        stdev_bins = prediction.total_stdev_model_bins[i_ch]
+        stdev_chan = prediction.total_stdev_model_channels[i_ch]
+        chan_data = main_data[sl]
+        out[channel] = {
+            "samples": {model.config.samples[i]: _finite(per_sample[i].sum()) for i in present},
+            "sample_uncertainties": {model.config.samples[i]: _finite(stdev_chan[i]) for i in present},
+            "total": _finite(per_sample.sum()),
+            "total_uncertainty": _finite(stdev_chan[-1]),
+            "data": _finite(chan_data.sum()),
+            "bins": {
+                "edges": [float(e) for e in region.get("Binning", range(len(chan_data) + 1))],
+                "samples": {model.config.samples[i]: [_finite(v) for v in per_sample[i]] for i in present},
+                "total": [_finite(v) for v in per_sample.sum(axis=0)],
+                "total_uncertainty": [_finite(v) for v in stdev_bins[-1]],
+                "data": [_finite(v) for v in chan_data],
+            },
+        }
+    return out
+
+
+def _parameters_summary(model, fit_results) -> list[dict[str, Any]]:
+    from cabinetry import model_utils
+
+    nominal = np.asarray(model_utils.asimov_parameters(model), dtype=float)
+    prefit_unc = np.asarray(model_utils.prefit_uncertainties(model), dtype=float)
+    params = []
+    for i, name in enumerate(fit_results.labels):
+        entry = {
+            "name": name,
+            "value": _finite(fit_results.bestfit[i]),
+            "uncertainty": _finite(fit_results.uncertainty[i]),
+            "nominal": _finite(nominal[i]),
+            "constrained": bool(prefit_unc[i] > 0),
+        }
+        if prefit_unc[i] > 0:
+            entry["prefit_uncertainty"] = _finite(prefit_unc[i])
+            entry["pull"] = _finite((fit_results.bestfit[i] - nominal[i]) / prefit_unc[i])
+            entry["pull_uncertainty"] = _finite(fit_results.uncertainty[i] / prefit_unc[i])
+        params.append(entry)
+    return params
+
+
+def poi_result(result) -> tuple[dict[str, Any], list[str]]:
+    """ttbar_norm's entry of fit_results.json and the warnings that go with it.
+
+    ``uncertainty`` is half the width of the profile-likelihood (MINOS) interval; Migrad's error is used
+    only where MINOS failed and Minuit calls the covariance accurate.
+    """
+    i = result.labels.index(POI)
+    value = float(result.bestfit[i])
+    entry: dict[str, Any] = {"value": value}
+    warn: list[str] = []
+    if result.poi_interval_valid:
+        lo, hi = result.poi_interval
+        entry.update(uncertainty=(hi - lo) / 2, interval=[lo, hi], method="MINOS (profile likelihood)")
+    else:
+        entry.update(uncertainty=float(result.uncertainty[i]), interval=None,
+                     method="Migrad covariance")
+        warn.append(f"MINOS could not find the profile-likelihood interval of {POI}; its uncertainty is "
+                    f"Migrad's estimate" + ("" if result.status["accurate"] else
+                                             ", from a covariance Minuit calls NOT accurate: do not quote it"))
+    if not result.status["accurate"]:
+        warn.append("Minuit reports the covariance matrix as not accurate"
+                    + (" (forced positive-definite)" if result.status["forced_positive_definite"] else "")
+                    + f": the uncertainties of the parameters other than {POI} are approximate")
+    return entry, warn
+
+
+def fit_summary(histograms_path, model, data, fit_results, config, messages=(), dropped=(),
+                minuit=None) -> dict[str, Any]:
+    """The content of fit_results.json."""
+    from cabinetry import model_utils
+
+    prefit = model_utils.prediction(model)
+    postfit = model_utils.prediction(model, fit_results=fit_results)
+    poi, poi_warnings = poi_result(minuit)
+    return {
+        "histograms": str(histograms_path),
+        "poi": POI,
+        POI: poi,
+        "converged": minuit.converged,
+        "minuit": dict(minuit.status),
+        "best_twice_nll": float(fit_results.best_twice_nll),
+        "parameters": _parameters_summary(model, fit_results),
+        "correlations": {
+            "labels": list(fit_results.labels),
+            "matrix": [[_finite(v) for v in row] for row in np.asarray(fit_results.corr_mat)],
+        },
+        "prefit_yields": _yields_summary(model, prefit, data, config),
+        "postfit_yields": _yields_summary(model, postfit, data, config),
+        "fit_bin_edges": [float(e) for e in FIT_BIN_EDGES],
+        "dropped_samples": list(dropped),
+        "warnings": list(messages) + poi_warnings,
+    }
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
+    """Write JSON to ``path`` through a temporary file in the same folder and os.replace."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=2, sort_keys=False, allow_nan=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+@dataclass
+class FitReport:
+    """What :func:`fit` returns: ``summary`` (the content of fit_results.json) and ``workspace`` (pyhf)."""
+
+    summary: dict[str, Any]
+    workspace: dict[str, Any]
