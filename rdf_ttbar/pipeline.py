@@ -86,5 +86,8 @@ def summary_lines(metrics: dict, fit_summary: dict | None = None) -> list[str]:
         lines.append(f"read {metrics['bytes_read'] / 1e6:,.1f} MB")
     if fit_summary:
         poi = fit_summary["ttbar_norm"]
-        lines.append(f"ttbar_norm = {poi['value']:.3f} +- {poi['uncertainty']:.3f}")
+        interval = poi.get("interval")
+        lines.append(f"ttbar_norm = {poi['value']:.3f} +- {poi['uncertainty']:.3f}"
+                     + (f" (profile-likelihood interval {interval[0] - poi['value']:+.3f} / "
+                        f"{interval[1] - poi['value']:+.3f})" if interval else ""))
     return lines

@@ -62,7 +62,7 @@ def test_not_a_root_file(tmp_path, out):
 def test_wrong_tree_name(tmp_path, out):
     inputs = same_files_everywhere(tmp_path / "in.json", [(real_ttbar_file(), 200)])
     fails("--inputs", inputs, "--output-dir", out, "--tree", "Evnts",
-          expect=["no TTree 'Evnts'", "keys: Events", "--tree"], out=out)
+          expect=["has no TTree or RNTuple 'Evnts'", "it holds: Events (TTree)", "--tree"], out=out)
 
 
 def test_malformed_json(tmp_path, out):

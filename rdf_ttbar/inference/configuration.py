@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +143,13 @@ def required_histograms(config: dict[str, Any]) -> list[str]:
 
     route.apply_to_all_templates(config, collect)
     return names
+
+
+@contextlib.contextmanager
+def quiet_schema_warning():
+    """pyhf validates workspaces with jsonschema's RefResolver, deprecated since jsonschema 4.18: every
+    validation warns (DeprecationWarning), which ``python -W error`` turns into a failure. Silenced here only,
+    around the pyhf calls that validate."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="jsonschema.RefResolver is deprecated", category=DeprecationWarning)
+        yield

@@ -14,6 +14,7 @@ from rdf_ttbar.inference.configuration import (
     POI,
     WORKSPACE_FILE,
     FitError,
+    quiet_schema_warning,
 )
 from rdf_ttbar.inference.results import (
     FitReport,
@@ -61,7 +62,8 @@ def fit_workspace(ws: dict[str, Any]):
     from rdf_ttbar import minimize
 
     _check_data_covered(ws)
-    model, data = cabinetry.model_utils.model_and_data(ws)
+    with quiet_schema_warning():
+        model, data = cabinetry.model_utils.model_and_data(ws)
     with np.errstate(divide="ignore", invalid="ignore"):
         result = minimize.fit(model, data, POI)
     if not result.status["valid"] or not np.all(np.isfinite(result.bestfit)):

@@ -19,6 +19,7 @@ from rdf_ttbar.inference.configuration import (
     FitError,
     FitWarning,
     cabinetry_config,
+    quiet_schema_warning,
     required_histograms,
     template_histogram_name,
 )
@@ -305,7 +306,8 @@ def build_workspace(histograms_path: str | os.PathLike, template_dir: str | os.P
     with np.errstate(divide="ignore", invalid="ignore"):
         ws = cabinetry.workspace.build(config, with_validation=False)
     messages += _prune_invalid_modifiers(ws)
-    cabinetry.workspace.validate(ws)
+    with quiet_schema_warning():
+        cabinetry.workspace.validate(ws)
     for msg in messages:
         _warn(msg)
     return ws, config, messages, dropped
