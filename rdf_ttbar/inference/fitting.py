@@ -102,16 +102,36 @@ def fit(histograms, *, ranking: bool = False) -> FitReport:
         summary = fit_summary(source if source else "(in memory)", model, data, fit_results, config,
                               messages, dropped, minuit)
     if ranking:
-        summary["ranking"] = _ranking(model, data, fit_results)
+        import pyhf
+
+        try:
+            summary["ranking"] = _ranking(model, data, fit_results)
+        except (pyhf.exceptions.FailedMinimization, ValueError) as exc:  # keep the fit, say why there is no ranking
+            summary["warnings"].append(f"no ranking: one of its fits with a nuisance parameter fixed did not "
+                                       f"converge ({exc}); the fit result itself is unaffected")
     return FitReport(summary, ws)
 
 
 def _ranking(model, data, fit_results) -> list[dict[str, Any]]:
     """cabinetry's ranking of the nuisance parameters by their impact on ttbar_norm, largest first."""
     import cabinetry
+    import pyhf
 
-    with np.errstate(divide="ignore", invalid="ignore"), _quiet_logger("pyhf.optimize.mixins"):
-        r = cabinetry.fit.ranking(model, data, fit_results=fit_results)
+    # cabinetry's fits ask pyhf for Minuit at print level 1, which prints Minuit's raw "W MnPosDef" lines for
+    # every fixed-parameter fit: only these fits run quietly (the impacts need their best fits, not their errors)
+    optimizer = pyhf.optimize.minuit_optimizer
+
+    class QuietMinuit(optimizer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **{**kwargs, "verbose": 0})
+
+    pyhf.optimize.minuit_optimizer = QuietMinuit
+    try:
+        with np.errstate(divide="ignore", invalid="ignore"), _quiet_logger("pyhf.optimize.mixins"), \
+                quiet_schema_warning():
+            r = cabinetry.fit.ranking(model, data, fit_results=fit_results, strategy=1, tolerance=0.1)
+    finally:
+        pyhf.optimize.minuit_optimizer = optimizer
     rows = [{"name": name, "value": _finite(r.bestfit[i]), "uncertainty": _finite(r.uncertainty[i]),
              "impact_prefit_up": _finite(r.prefit_up[i]), "impact_prefit_down": _finite(r.prefit_down[i]),
              "impact_postfit_up": _finite(r.postfit_up[i]), "impact_postfit_down": _finite(r.postfit_down[i])}
