@@ -229,7 +229,7 @@ def fit_and_plots(do_fit: bool, processed: pipeline.Processed, staging: Path, me
         histogram_plots = pool.submit(draw_histogram_plots, str(hist_path), str(plots_dir))
         from . import inference
 
-        report = inference.fit({name: to_hist(h) for name, h in processed.histograms.items()})
+        report = inference.fit(hist_path)  # the file just written: no second conversion of the histograms
         inference.write(report, staging)
         fit_done = time.perf_counter()
         from . import plots

@@ -81,6 +81,12 @@ def root():
 
     if not _declared:
         exec(HTTP_PLUGIN_FIX, {})
+        # ROOT 6.40 in a Jupyter kernel: if cling first instantiates std::vector<std::string> while
+        # compiling remote.h, PyROOT later finds that class without its default constructor and every
+        # std.vector[std.string](list) fails ("none of the 9 overloaded methods succeeded"). Let PyROOT
+        # instantiate the classes the probe passes first (tests/test_notebook.py, cached demo set).
+        ROOT.std.vector[ROOT.std.string]()
+        ROOT.std.vector[int]()
         cpp.declare_header(HEADER)
         # the probes run in C++ threads: let them, and let the Python thread wait without the GIL
         ROOT.rdf_ttbar_remote.ProbeAll.__release_gil__ = True
