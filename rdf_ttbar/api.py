@@ -188,7 +188,10 @@ def run_job(options: dict | None = None, **overrides) -> JobResult:
 
         metrics = io_only.run(options)
         return JobResult(metrics, None, [Path(p) for p in metrics.pop("outputs")])
-    with OutputFolder(options["output_dir"]) as out:  # a folder that cannot be written fails here, before the loops
+    from .plots.painters import Painters
+
+    # a folder that cannot be written fails here, before the loops; the plot workers get ready meanwhile
+    with OutputFolder(options["output_dir"]) as out, Painters() as painters:
         processed = pipeline.process(options)
         metrics = processed.metrics
         from . import histograms
@@ -196,7 +199,7 @@ def run_job(options: dict | None = None, **overrides) -> JobResult:
         with write_errors(out.final):
             histograms.write(processed.histograms, out.staging / HISTOGRAMS_FILE)
         try:
-            fit_summary = fit_and_plots(options["fit"], processed, out.staging, metrics)
+            fit_summary = fit_and_plots(options["fit"], processed, out.staging, metrics, painters)
         except Exception as err:
             keep_event_loop(out, metrics, processed.start)
             kept = out.final / HISTOGRAMS_FILE
@@ -210,42 +213,29 @@ def run_job(options: dict | None = None, **overrides) -> JobResult:
     return JobResult(metrics, fit_summary, paths)
 
 
-def fit_and_plots(do_fit: bool, processed: pipeline.Processed, staging: Path, metrics: dict) -> dict | None:
-    """The fit (written into ``staging``) and the plots (``staging/plots``); the histogram plots are drawn in a
-    worker process while the fit runs. Fills the fit and plots times into ``metrics``; returns the fit summary."""
+def fit_and_plots(do_fit: bool, processed: pipeline.Processed, staging: Path, metrics: dict,
+                  painters) -> dict | None:
+    """The fit (written into ``staging``) and the plots (``staging/plots``), drawn by ``painters`` (warm plot
+    workers, :class:`rdf_ttbar.plots.painters.Painters`): the histogram plots while the fit runs, then the fit
+    plots. Fills the fit and plots times into ``metrics``; returns the fit summary."""
     hist_path, plots_dir = staging / HISTOGRAMS_FILE, staging / "plots"
     start = time.perf_counter()
+    histogram_plots = painters.draw("histograms", hist_path, plots_dir)
     if not do_fit:
-        from . import plots
-
-        plots.plot_histograms(hist_path, plots_dir)
+        histogram_plots.result()
         metrics["wall_time_s"]["fit"], metrics["wall_time_s"]["plots"] = 0.0, round(time.perf_counter() - start, 3)
         return None
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from . import inference
 
-    # not fork: ROOT's threads and interpreter do not survive it
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        histogram_plots = pool.submit(draw_histogram_plots, str(hist_path), str(plots_dir))
-        from . import inference
-
-        report = inference.fit(hist_path)  # the file just written: no second conversion of the histograms
-        inference.write(report, staging)
-        fit_done = time.perf_counter()
-        from . import plots
-
-        plots.plot_fit(report.summary, plots_dir)
-        histogram_plots.result()
+    report = inference.fit(hist_path)  # the file just written: no second conversion of the histograms
+    inference.write(report, staging)
+    fit_done = time.perf_counter()
+    fit_plots = painters.draw("fit", report.summary, plots_dir)
+    histogram_plots.result()
+    fit_plots.result()
     metrics["wall_time_s"]["fit"] = round(fit_done - start, 3)
     metrics["wall_time_s"]["plots"] = round(time.perf_counter() - fit_done, 3)  # beyond the fit
     return report.summary
-
-
-def draw_histogram_plots(hist_path: str, plots_dir: str) -> list[str]:
-    """plots.plot_histograms in the worker process (a module-level function, so that it can be sent there)."""
-    from . import plots
-
-    return [str(p) for p in plots.plot_histograms(Path(hist_path), Path(plots_dir))]
 
 
 def write_metrics(out: OutputFolder, metrics: dict, start: float) -> None:

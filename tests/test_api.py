@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -98,7 +99,8 @@ def test_run_job_keeps_the_histograms_when_the_fit_fails(tmp_path, monkeypatch):
 
 def test_run_job_publishes_final_paths(tmp_path, monkeypatch):
     """Paths that the fit writes into its JSON point to the output folder, not to the staging folder."""
-    from rdf_ttbar import inference, plots
+    from rdf_ttbar import inference
+    from rdf_ttbar.plots import painters
 
     class Report:
         summary = {"ttbar_norm": {"value": 1.0, "uncertainty": 0.1}}
@@ -112,7 +114,12 @@ def test_run_job_publishes_final_paths(tmp_path, monkeypatch):
 
     monkeypatch.setattr(inference, "fit", lambda histograms, ranking=False: Report(), raising=False)
     monkeypatch.setattr(inference, "write", write, raising=False)
-    monkeypatch.setattr(plots, "plot_fit", lambda summary, plots_dir: [], raising=False)
+    real_draw = painters.Painters.draw
+
+    def draw(self, kind, source, plots_dir):  # no fit plots for the stub's summary
+        return SimpleNamespace(result=lambda: []) if kind == "fit" else real_draw(self, kind, source, plots_dir)
+
+    monkeypatch.setattr(painters.Painters, "draw", draw)
     inputs = same_files_everywhere(tmp_path / "in.json", [(real_ttbar_file(), 200)])
     out = tmp_path / "out"
     job = rdf_ttbar.run_job(inputs=str(inputs), mt=1, output_dir=str(out))

@@ -344,3 +344,28 @@ def test_import_is_light():
 
 def test_region_file_name():
     assert plots.region_file_name("4j2b SR") == "4j2b_SR"
+
+
+def test_warm_painters(histograms, tmp_path):
+    """Painters: workers started ahead draw shares of the histogram plots (from histograms.root) and of the
+    fit plots (from the summary) at the same time; the paths come back in the drawings' order, the same
+    files as drawn in-process. A worker's UserError is raised as such; a dead worker is named."""
+    from rdf_ttbar import reference
+    from rdf_ttbar.plots.painters import Painters
+
+    hists, _ = histograms
+    path = reference.write_histograms_root(dict(hists), tmp_path / "histograms.root")
+    with Painters(2) as painters:
+        histogram_job = painters.draw("histograms", path, tmp_path / "p")
+        fit_job = painters.draw("fit", make_summary(), tmp_path / "p")
+        assert [p.name for p in histogram_job.result()] == HISTOGRAM_PLOTS
+        assert [p.name for p in fit_job.result()] == FIT_PLOTS + ["ranking.png"]
+        with pytest.raises(UserError, match=r"histograms file .*missing\.root does not exist"):
+            painters.draw("histograms", tmp_path / "missing.root", tmp_path / "q").result()
+    assert sorted(x.name for x in (tmp_path / "p").iterdir()) == sorted(HISTOGRAM_PLOTS + FIT_PLOTS + ["ranking.png"])
+    for name in HISTOGRAM_PLOTS:
+        assert_png(tmp_path / "p" / name)
+    with Painters(1) as painters:
+        painters._workers[0].process.kill()
+        with pytest.raises(RuntimeError, match=r"plot worker ended \(exit -9\)"):
+            painters.draw("fit", make_summary(), tmp_path / "r").result()

@@ -58,12 +58,14 @@ def run_fit_and_plots(histograms_path, output_dir, plots: bool = True, ranking: 
     paths are listed under "plots" in the returned summary)."""
     if not plots:
         return run_fit(histograms_path, output_dir, ranking=ranking)
-    from rdf_ttbar import plots as plotting
+    from rdf_ttbar.plots.painters import Painters
 
     plots_dir = Path(output_dir) / "plots"
-    summary = run_fit(histograms_path, output_dir, plots_dir=plots_dir, ranking=ranking)
-    histogram_plots = plotting.plot_histograms(histograms_path, plots_dir)
-    summary["plots"] = [str(p) for p in histogram_plots] + summary["plots"]
+    with Painters() as painters:  # warm plot workers: the histogram plots are drawn while the fit runs
+        histogram_plots = painters.draw("histograms", histograms_path, plots_dir)
+        summary = run_fit(histograms_path, output_dir, ranking=ranking)
+        fit_plots = painters.draw("fit", summary, plots_dir)
+        summary["plots"] = [str(p) for p in histogram_plots.result() + fit_plots.result()]
     return summary
 
 

@@ -1,24 +1,87 @@
-"""Draw plots in a separate Python process: ``python -m rdf_ttbar.plots.worker PAYLOAD``.
+"""Draw plots in a separate Python process.
 
-PAYLOAD is a pickle of (plots_dir, [Drawing, ...]); the worker saves each drawing and
-prints the JSON list of the paths written. A fresh interpreter (not fork, which is unsafe
-once ROOT has started threads; not multiprocessing's spawn, which re-runs the caller's
-main script when it lacks an ``if __name__ == "__main__"`` guard).
+- ``python -m rdf_ttbar.plots.worker PAYLOAD``: PAYLOAD is a pickle of (plots_dir, [Drawing, ...]);
+  the worker saves each drawing and prints the JSON list of the paths written (:class:`Background`).
+- ``python -m rdf_ttbar.plots.worker --serve``: import the drawing stack (matplotlib, mplhep, uproot)
+  at once, then draw the jobs sent on standard input, one after another, until it closes
+  (:class:`rdf_ttbar.plots.painters.Painters`). A job is a length-prefixed pickle of
+  (kind, source, plots_dir, share, shares): kind "histograms" (source: a histograms.root path) or
+  "fit" (source: the fit summary); the worker builds that kind's drawings and saves every
+  ``shares``-th one starting at ``share``, then writes one JSON line: the paths written, or
+  {"error": ...}.
+
+A fresh interpreter (not fork, which is unsafe once ROOT has started threads; not
+multiprocessing's spawn, which re-runs the caller's main script when it lacks an
+``if __name__ == "__main__"`` guard).
 """
 
 from __future__ import annotations
 
 import json
 import pickle
+import struct
 import sys
+import traceback
 from pathlib import Path
+
+HEADER = struct.Struct("<Q")  # the length of each job's pickle
 
 
 def main(argv: list[str]) -> int:
+    if argv == ["--serve"]:
+        return serve(sys.stdin.buffer, sys.stdout)
     plots_dir, drawings = pickle.loads(Path(argv[0]).read_bytes())
     paths = [str(d.save(plots_dir)) for d in drawings]
     sys.stdout.write(json.dumps(paths))
     return 0
+
+
+def warm_up() -> None:
+    """Import what drawing needs and render one small figure with text (fonts, mathtext caches)."""
+    import uproot  # noqa: F401  (histograms.root is read here)
+
+    from rdf_ttbar.plots import fit, histograms, style  # noqa: F401
+
+    with style.style():
+        fig = style.new_figure((2.0, 2.0))
+        ax = fig.add_subplot()
+        ax.plot([0, 1], [0, 1], label=r"$t\bar{t}$")
+        ax.legend()
+        style.cms_label(ax)
+        fig.canvas.draw()
+    style.poisson_interval([1.0])  # scipy.special
+
+
+def drawings_of(kind: str, source):
+    from rdf_ttbar import plots
+
+    if kind == "histograms":
+        return plots.histogram_drawings(source)
+    if kind == "fit":
+        return plots.fit_drawings(plots.load_summary(source))
+    raise ValueError(f"unknown kind of plots {kind!r}")
+
+
+def serve(stdin, stdout) -> int:
+    import os
+
+    os.nice(10)  # the caller's set-up, event loops and fit come first; drawing waits for them anyway
+    warm_up()
+    while True:
+        header = stdin.read(HEADER.size)
+        if len(header) < HEADER.size:
+            return 0  # closed: no more jobs
+        kind, source, plots_dir, share, shares = pickle.loads(stdin.read(HEADER.unpack(header)[0]))
+        try:
+            drawings = drawings_of(kind, source)[share::shares]
+            reply = [str(d.save(plots_dir)) for d in drawings]
+        except Exception as exc:  # reported to the caller, which raises it
+            from rdf_ttbar.errors import UserError
+
+            reply = {"error": str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}",
+                     "user_error": isinstance(exc, UserError), "traceback": traceback.format_exc()}
+        stdout.write(json.dumps(reply) + "\n")
+        stdout.flush()
 
 
 if __name__ == "__main__":

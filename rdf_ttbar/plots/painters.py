@@ -1,0 +1,123 @@
+"""Plot workers started ahead of time: they import matplotlib, mplhep and uproot while the event loops run.
+
+Drawing the plots of a run costs about as much again in imports and first-figure set-up as in drawing.
+:class:`Painters` starts its worker processes (``python -m rdf_ttbar.plots.worker --serve``) at once;
+by the time the histograms (or the fit summary) exist they are ready, and each draws a share of the
+plots. ``draw`` returns at once; ``Job.result()`` waits for the paths, in the order of the drawings.
+
+    with Painters(2) as painters:
+        ...                                            # event loops, histograms.root
+        job = painters.draw("histograms", hist_path, plots_dir)
+        ...                                            # the fit, meanwhile
+        paths = job.result()
+
+A worker's UserError (e.g. an unreadable histograms.root) is raised again as such, any other failure as
+RuntimeError with its message; leaving the ``with`` block ends the workers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from rdf_ttbar.errors import UserError
+from rdf_ttbar.plots.worker import HEADER
+
+
+class _Worker:
+    def __init__(self):
+        import rdf_ttbar
+
+        env = dict(os.environ)
+        package_root = str(Path(rdf_ttbar.__file__).resolve().parents[1])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        self.stderr = tempfile.TemporaryFile()  # never a pipe: a chatty worker cannot block on it
+        self.process = subprocess.Popen([sys.executable, "-m", "rdf_ttbar.plots.worker", "--serve"],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env)
+        self.replies: list = []  # replies read, in the order of the jobs sent
+        self.sent = 0
+
+    def send(self, job: tuple) -> int:
+        data = pickle.dumps(job)
+        try:
+            self.process.stdin.write(HEADER.pack(len(data)) + data)
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            pass  # reported by reply()
+        self.sent += 1
+        return self.sent - 1
+
+    def reply(self, index: int):
+        while len(self.replies) <= index:
+            line = self.process.stdout.readline()
+            if not line:
+                self.process.wait()
+                self.stderr.seek(0)
+                tail = self.stderr.read().decode(errors="replace").strip().splitlines()[-5:]
+                raise RuntimeError(f"plot worker ended (exit {self.process.returncode}): " + " | ".join(tail))
+            self.replies.append(json.loads(line))
+        reply = self.replies[index]
+        if isinstance(reply, dict):
+            if reply.get("user_error"):
+                raise UserError(reply["error"])
+            raise RuntimeError(f"plot worker failed: {reply['error']}")
+        return reply
+
+    def close(self, kill: bool = False) -> None:
+        if kill and self.process.poll() is None:
+            self.process.kill()
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+        self.process.wait()
+        self.process.stdout.close()
+        self.stderr.close()
+
+
+class Job:
+    """Plots being drawn by the workers; :meth:`result` waits and returns their paths."""
+
+    def __init__(self, tickets: list[tuple[_Worker, int]]):
+        self._tickets = tickets
+
+    def result(self) -> list[Path]:
+        shares = [worker.reply(index) for worker, index in self._tickets]
+        ordered = [None] * sum(len(s) for s in shares)
+        for i, share in enumerate(shares):  # share i holds drawings i, i + n, i + 2n, ...
+            ordered[i::len(shares)] = share
+        return [Path(p) for p in ordered]
+
+
+WORKERS = 2  # measured on 2 cores: 4 histogram plots 0.43 s after the loops instead of 1.4 s in-process
+
+
+class Painters:
+    """``n`` warm plot workers (see the module's docstring)."""
+
+    def __init__(self, n: int = WORKERS):
+        self._workers = [_Worker() for _ in range(max(1, n))]
+
+    def draw(self, kind: str, source, plots_dir) -> Job:
+        """Draw the plots of ``kind`` ("histograms": source is a histograms.root path; "fit": the fit
+        summary or its path) into ``plots_dir``, a share in each worker."""
+        if kind == "fit" and not isinstance(source, (str, os.PathLike)):
+            source = json.loads(json.dumps(source))  # plain data, as fit_results.json holds
+        n = len(self._workers)
+        return Job([(w, w.send((kind, source if kind == "fit" else str(source), str(plots_dir), i, n)))
+                    for i, w in enumerate(self._workers)])
+
+    def close(self, kill: bool = False) -> None:
+        for worker in self._workers:
+            worker.close(kill)
+
+    def __enter__(self) -> "Painters":
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(kill=exc_type is not None)
