@@ -166,7 +166,8 @@ def run_main(argv: list[str]) -> int:
         lines = pipeline.summary_lines(job.metrics, job.fit_summary)
     outputs = ", ".join(p.name for p in job.outputs)
     lines.append(f"outputs in {options['output_dir']}/ ({outputs})")
-    print("\n" + "\n".join(f"rdf_ttbar: {line}" for line in lines))
+    gap = "\n" if sys.stderr.isatty() else ""  # below the progress bar, which is drawn on a terminal only
+    print(gap + "\n".join(f"rdf_ttbar: {line}" for line in lines))
     return 0
 
 

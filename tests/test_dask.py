@@ -108,3 +108,39 @@ def test_unreachable_scheduler(inputs, tmp_path):
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
     assert seconds < 45, f"the unreachable scheduler took {seconds:.0f} s to report"
     print(f"unreachable scheduler reported after {seconds:.1f} s")
+
+
+@pytest.mark.parametrize("kind", ["web server", "silent listener"])
+def test_scheduler_address_of_the_wrong_kind(inputs, tmp_path, kind):
+    """Something answers at --scheduler-address, but not a Dask scheduler: one message naming the address,
+    exit 2, within seconds (distributed.Client alone would wait for ever)."""
+    import http.server
+    import socket
+    import threading
+
+    if kind == "web server":
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+        port = server.server_address[1]
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        stop = server.shutdown
+    else:  # accepts connections (the kernel's backlog) and never says a word
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        stop = listener.close
+    address = f"tcp://127.0.0.1:{port}"
+    try:
+        start = time.monotonic()
+        result = run_cli("--inputs", inputs, "--output-dir", tmp_path / "out", "--no-fit", "--scheduler",
+                         "dask-remote", "--scheduler-address", address, check=False, timeout=120)
+        seconds = time.monotonic() - start
+    finally:
+        stop()
+    assert result.returncode == 2, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("rdf_ttbar: error:")]
+    assert len(errors) == 1 and address in errors[0], result.stderr[-3000:]
+    assert "Dask" in errors[0] and "--scheduler-address" in errors[0]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert seconds < 30, f"the {kind} took {seconds:.0f} s to report"

@@ -97,3 +97,22 @@ def test_bad_reference_files(histos, tmp_path):
     assert result.returncode == 2 and "not valid JSON" in result.stderr
     result = run_cli("validate", "--histos", tmp_path / "none.root", "--reference", bad, check=False)
     assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_verbose_output_into_a_reader_that_stops_early(histos):
+    """``validate --verbose | head -1``: the reader goes away after one line; no BrokenPipeError traceback,
+    and the exit code is still the validation's (1: the real reference's contents differ)."""
+    import subprocess
+    import sys
+
+    from helpers import REPO
+
+    proc = subprocess.Popen([sys.executable, "-m", "rdf_ttbar", "validate", "--histos", str(histos), "--reference",
+                             str(reference_json()), "--verbose"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=REPO)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # as head does after its lines
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1, err
+    assert first.strip(), "validate printed nothing"
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
