@@ -20,7 +20,7 @@ class LoopStats:
     jit_s: float  # RDataFrame's just-in-time compilation
     event_loop_s: float  # the event loops proper (wall time of RunGraphs minus jitting)
     events: int  # events read from the input files
-    bytes_read: int  # bytes read from the input files (on Dask: by the workers)
+    bytes_read: int | None  # bytes read from the input files (on Dask: by the workers); None: not counted (RNTuple)
 
 
 def configure_threads(mt: int) -> int:
@@ -168,6 +168,9 @@ def run_graphs(booked: list, timing: "RDFTiming", executor: Executor, progress: 
         loop_jit = worker_jit / max(executor.cores, 1)
     else:
         loop_jit, bytes_read = timing.jit_s - jit_before, int(ROOT.TFile.GetFileBytesRead() - bytes_before)
+    if events and not bytes_read:
+        # ROOT's TFile counter misses what RNTuple reads (through its own raw-file layer): not counted, not 0
+        bytes_read = None
     return LoopStats(jit_s=timing.jit_s + (loop_jit if distributed else 0.0),
                      event_loop_s=max(wall - loop_jit, 0.0), events=events, bytes_read=bytes_read)
 
