@@ -8,7 +8,11 @@ all nine samples. The reference is the same run reading the local files.
   still works from the cache alone;
 - an unreachable server, a missing file, a copy interrupted half-way and a
   server that dies during the event loop each end with one clear error, a
-  non-zero exit status and no output that looks complete.
+  non-zero exit status and no output that looks complete;
+- the server killed mid-loop at --mt 1 and --mt 2, then RDF_TTBAR_STRESS_RUNS
+  (default 3) more times at --mt 2: each run under a hard time-out
+  (LOOP_TIMEOUT_S); a run that hangs fails with the native (gdb) and Python
+  (faulthandler) stacks of its threads in the message.
 
 Failure runs other than the one that measures the defaults shorten the XRootD
 client's time-outs through its environment variables (which rdf_ttbar keeps).
@@ -375,7 +379,8 @@ def _descendants(pid: int) -> list[int]:
             continue
     found, todo = [], [pid]
     while todo:
-        children = [p for p, parent in parents.items() if parent == todo.pop()]
+        pid = todo.pop()
+        children = [p for p, parent in parents.items() if parent == pid]
         found += children
         todo += children
     return found
