@@ -35,8 +35,9 @@ from pathlib import Path
 
 from . import cpp, inputs, systematics as sy
 from .delivery_stamps import (delivered_name, expected_stamp, input_identity, read_stamp, remove_stale_temporaries,
-                              temporary_name, write_stamp)
+                              stamp_path, temporary_name, write_stamp)
 from .errors import UserError
+from .outputs import problem
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ COLUMNS = tuple(inputs.REQUIRED_BRANCHES)
 FILES_DIR = "files"
 BATCH_FILES = 8  # input files whose event loops run together: memory stays flat in the number of files
 PROGRESS_EVERY = 10_000
+GUARD_HEADER = "delivery_guard.h"  # declared by the delivery only
 
 # ---------------------------------------------------------------------------- the preselection
 # Why it is exact. An event enters one of the 124 histograms only if it passes the selection
@@ -187,7 +189,8 @@ def _run(todo: list[Job], tree: str, fmt: str, executor, progress: bool | None) 
         for first in range(0, len(todo), batch):
             booked = [_book(job, tree, fmt, client, progress) for job in todo[first:first + batch]]
             try:
-                with remote.fatal_read_errors(), _WriteErrors() as write_errors:
+                with remote.fatal_read_errors(), _WriteErrors() as write_errors, \
+                        _CrashGuard(todo[first:], progress):
                     ROOT.RDF.RunGraphs([h for b in booked for h in b[1:]])
             except Exception as err:  # noqa: BLE001 (ROOT's C++ exceptions: reported with the files)
                 problems += [f"{b[0].source}: {err}" for b in booked]
@@ -258,9 +261,15 @@ def _finish(booked: list, tree: str, fmt: str, write_errors: str) -> list[str]:
             for p in written:
                 p.unlink(missing_ok=True)
             continue
-        os.replace(written[0], job.output)
         identity = job.expected["input"]
-        job.stamp = write_stamp(job.output, job.expected, n_in, n_out, identity.get("size") or _remote_size(job.source))
+        try:
+            os.replace(written[0], job.output)
+            job.stamp = write_stamp(job.output, job.expected, n_in, n_out,
+                                    identity.get("size") or _remote_size(job.source))
+        except OSError as err:  # a full disk while writing the stamp: the file is not delivered
+            problems.append(f"{job.source}: writing {job.output.name} failed ({err.strerror or err})")
+            for p in (written[0], job.output, stamp_path(job.output), temporary_name(stamp_path(job.output), ".json")):
+                p.unlink(missing_ok=True)
     return problems
 
 
@@ -273,6 +282,32 @@ def _remote_size(url: str) -> int:
     finally:
         if f:
             f.Close()
+
+
+class _CrashGuard:
+    """While active, ROOT's terminate after a failed write is one error line (cpp/delivery_guard.h).
+
+    A full disk makes ROOT end the process (std::terminate) from code that no exception handler reaches
+    (the Snapshot writer reopening its zombie output, RNTuple's writer throwing from a destructor, a
+    read-error exception out of TBufferMerger): the guard then removes the temporaries, prints one
+    ``rdf_ttbar: error:`` line and exits with status 2; any other terminate is left to ROOT.
+    """
+
+    def __init__(self, remaining: list[Job], progress: bool):
+        self.remaining, self.progress = remaining, progress
+
+    def __enter__(self):
+        import ROOT
+
+        cpp.declare_header(GUARD_HEADER)
+        self.guard = ROOT.rdf_ttbar_delivery_guard
+        folder = self.remaining[0].output.parent
+        temporaries = "\n".join(str(temporary_name(j.output)) for j in self.remaining)
+        self.guard.Begin(str(folder), f"{len(self.remaining)} input file(s)", temporaries, bool(self.progress))
+        return self
+
+    def __exit__(self, *exc):
+        self.guard.End()
 
 
 class _WriteErrors:
@@ -315,8 +350,12 @@ def write_file_list(samples: list[inputs.Sample], report: Report, output_dir: Pa
         content.setdefault(s.process, {})[s.variation] = {"files": files}
     path = output_dir / "nanoaod_inputs.json"
     tmp = path.with_name(f".{path.name}.part-{os.getpid()}")
-    tmp.write_text(json.dumps(content, indent=1) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(content, indent=1) + "\n")
+        os.replace(tmp, path)
+    except OSError as err:  # a full disk: one message, no half-written list
+        tmp.unlink(missing_ok=True)
+        raise problem(err, output_dir) from None
     return path
 
 
