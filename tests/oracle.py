@@ -23,6 +23,7 @@ Main entry points
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections import namedtuple
@@ -209,7 +210,23 @@ def _file_specs(files, tree: str) -> list[dict]:
 def _iterate(files, tree: str = "Events", step_size=STEP_SIZE):
     """Yield chunks (awkward record arrays of BRANCHES); empty files yield nothing."""
     for spec in _file_specs(files, tree):
-        yield from uproot.iterate(spec, BRANCHES, step_size=step_size, library="ak")
+        (path, name), = spec.items()
+        if is_local := "://" not in path:
+            stat = Path(path).stat()
+        if is_local and stat.st_size <= CACHE_MAX_BYTES:
+            yield from _read_cached(path, name, step_size, stat.st_size, stat.st_mtime_ns)
+        else:
+            yield from uproot.iterate(spec, BRANCHES, step_size=step_size, library="ak")
+
+
+CACHE_MAX_BYTES = 64 << 20  # files up to this size are read once per test session (same size and mtime)
+
+
+@functools.lru_cache(maxsize=32)
+def _read_cached(path: str, tree: str, step_size, size: int, mtime_ns: int) -> tuple:
+    """The chunks of one file, read once: the tests give one file to many samples, and uproot takes ~1.4 s
+    just to list the fields of the real AGC RNTuple file (its reading, not this analysis, is what is cached)."""
+    return tuple(uproot.iterate({path: tree}, BRANCHES, step_size=step_size, library="ak"))
 
 
 def event_observables(files, pt_variation: str = "nominal", tree: str = "Events") -> dict:

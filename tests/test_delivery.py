@@ -55,9 +55,12 @@ def test_delivered_files_give_identical_histograms(demo_inputs, direct, tmp_path
     assert len(hists) == 124
     assert oracle.compare(hists, direct, rtol=1e-12, atol=0) == []
 
-    # a re-run delivers nothing; a damaged delivered file is delivered again
+    # a re-run delivers nothing; a damaged delivered file is delivered again (the stamp's size and checksum do
+    # not depend on the format: checked on one, to save CI time)
     assert "delivered 0 of 27 file(s)" in run_cli("deliver", "--inputs", demo_inputs, "--output-dir", out,
                                                   "--format", fmt).stdout
+    if fmt != "rntuple":
+        return
     victim = sorted((out / "files").glob("*.root"))[0]
     victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
     assert "delivered 1 of 27 file(s)" in run_cli("deliver", "--inputs", demo_inputs, "--output-dir", out,
