@@ -32,8 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                      "DIR/nanoaod_inputs.json for '--inputs DIR/nanoaod_inputs.json'. A re-run delivers only "
                      "what is missing or out of date.")
     p.add_argument("--output-dir", required=True, metavar="DIR", help="where the delivered files and list go")
-    p.add_argument("--format", choices=delivery.FORMATS, default=delivery.DEFAULT_FORMAT,
-                   help=f"how the delivered files store the events (default {delivery.DEFAULT_FORMAT})")
+    p.add_argument("--format", choices=delivery.FORMATS,
+                   help=f"how the delivered files store the events (default {delivery.DEFAULT_FORMAT}; on Dask "
+                   f"{delivery.DASK_FORMAT}, the only one distributed RDataFrame writes)")
     p.add_argument("--config", metavar="FILE", help="YAML file with the defaults (default: ./config.yaml if present)")
     p.add_argument("--inputs", metavar="demo|agc|FILE.json", help="input file set, as for the main command")
     p.add_argument("-n", "--files-per-sample", type=int, metavar="N", help="only the first N files of every sample")

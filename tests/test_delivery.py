@@ -176,6 +176,14 @@ def test_delivery_on_a_dask_cluster(three, dask_cluster, tmp_path):
     assert "delivery.h" in log  # the workers got the preselection's header: they ran the event loops
     assert not [m for m in ("*** Break ***", "Restarting worker", "KilledWorker") if m in log], log[-4000:]
     assert_same_histograms(out / "nanoaod_inputs.json", tmp_path / "analysed", three["hists"])
+    assert {json.loads(p.read_text())["format"] for p in (out / "files").glob("*.json")} == {"ttree"}  # Dask's default
+    # RNTuple output on Dask: refused up front (distributed RDataFrame snapshots TTrees only)
+    refused = run_cli("deliver", "--inputs", three["inputs"], "--output-dir", tmp_path / "rntuple", "--format",
+                      "rntuple", "--scheduler", "dask-remote", "--scheduler-address", dask_cluster.address, check=False)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr[-3000:]
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "rdf_ttbar: error: --format rntuple cannot be delivered on Dask: distributed RDataFrame's Snapshot (ROOT 6.40) "
+        "writes TTrees only; use --format ttree there (the default on Dask), or --scheduler mt")
 
 
 def snapshot_of(out: Path) -> dict:
