@@ -149,3 +149,15 @@ def test_scheduler_address_of_the_wrong_kind(inputs, tmp_path):
         assert "Traceback" not in err
         assert not (tmp_path / kind).exists() or not any((tmp_path / kind).iterdir())
         assert seconds < 30, f"the {kind} took {seconds:.0f} s to report"
+
+
+def test_dask_remote_rntuple_input(tmp_path, dask_cluster):
+    """The real AGC RNTuple file as every sample, on the Dask workers: the independent oracle's histograms."""
+    from test_rntuple import real_rntuple_file
+
+    inputs = same_files_everywhere(tmp_path / "rntuple.json", [(real_rntuple_file(), 10)])
+    run_dask(inputs, tmp_path / "out", "--scheduler", "dask-remote", "--scheduler-address", dask_cluster.address)
+    expected = oracle.all_histograms(str(inputs))
+    assert len(expected) == 124
+    assert_same(tmp_path / "out", expected)
+    assert_no_crash(dask_cluster.logs(full=True), "the dask worker logs")
