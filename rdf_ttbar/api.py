@@ -199,7 +199,7 @@ def run_job(options: dict | None = None, **overrides) -> JobResult:
         with write_errors(out.final):
             histograms.write(processed.histograms, out.staging / HISTOGRAMS_FILE)
         try:
-            fit_summary = fit_and_plots(options["fit"], processed, out.staging, metrics, painters)
+            fit_summary = fit_and_plots(options["fit"], out.staging, metrics, painters)
         except Exception as err:
             keep_event_loop(out, metrics, processed.start)
             kept = out.final / HISTOGRAMS_FILE
@@ -213,8 +213,7 @@ def run_job(options: dict | None = None, **overrides) -> JobResult:
     return JobResult(metrics, fit_summary, paths)
 
 
-def fit_and_plots(do_fit: bool, processed: pipeline.Processed, staging: Path, metrics: dict,
-                  painters) -> dict | None:
+def fit_and_plots(do_fit: bool, staging: Path, metrics: dict, painters) -> dict | None:
     """The fit (written into ``staging``) and the plots (``staging/plots``), drawn by ``painters`` (warm plot
     workers, :class:`rdf_ttbar.plots.painters.Painters`): the histogram plots while the fit runs, then the fit
     plots. Fills the fit and plots times into ``metrics``; returns the fit summary."""

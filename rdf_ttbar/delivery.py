@@ -277,7 +277,7 @@ def _finish(booked: list, tree: str, fmt: str, write_errors: str) -> list[str]:
                                     identity.get("size") or _remote_size(job.source))
         except OSError as err:  # a full disk while writing the stamp: the file is not delivered
             problems.append(f"{job.source}: writing {job.output.name} failed ({err.strerror or err})")
-            for p in (written[0], job.output, stamp_path(job.output), temporary_name(stamp_path(job.output), ".json")):
+            for p in (written[0], job.output, stamp_path(job.output)):
                 p.unlink(missing_ok=True)
     return problems
 

@@ -90,8 +90,12 @@ def write_stamp(output: Path, expected: dict, entries_in: int, entries_out: int,
              "bytes_out": output.stat().st_size, "checksum": checksum(output)}
     path = stamp_path(output)
     tmp = temporary_name(path, ".json")
-    tmp.write_text(json.dumps(stamp, indent=1) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(stamp, indent=1) + "\n")
+        os.replace(tmp, path)
+    except OSError:  # a full disk: no half-written temporary left behind
+        tmp.unlink(missing_ok=True)
+        raise
     return stamp
 
 

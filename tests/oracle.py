@@ -211,9 +211,8 @@ def _iterate(files, tree: str = "Events", step_size=STEP_SIZE):
     """Yield chunks (awkward record arrays of BRANCHES); empty files yield nothing."""
     for spec in _file_specs(files, tree):
         (path, name), = spec.items()
-        if is_local := "://" not in path:
-            stat = Path(path).stat()
-        if is_local and stat.st_size <= CACHE_MAX_BYTES:
+        stat = Path(path).stat() if "://" not in path else None
+        if stat is not None and stat.st_size <= CACHE_MAX_BYTES:
             yield from _read_cached(path, name, step_size, stat.st_size, stat.st_mtime_ns)
         else:
             yield from uproot.iterate(spec, BRANCHES, step_size=step_size, library="ak")

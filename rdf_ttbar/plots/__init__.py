@@ -17,7 +17,6 @@ import json
 import os
 import pickle
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -50,17 +49,13 @@ class Background:
     """Drawings being drawn and saved by a separate Python process (see :func:`start`)."""
 
     def __init__(self, drawings: Sequence[Drawing], plots_dir):
-        import rdf_ttbar
+        from rdf_ttbar.plots.launch import command_and_env
 
         fd, self._payload = tempfile.mkstemp(prefix="rdf_ttbar-plots-", suffix=".pkl")
         with os.fdopen(fd, "wb") as f:
             pickle.dump((str(plots_dir), list(drawings)), f)
-        env = dict(os.environ)
-        package_root = str(Path(rdf_ttbar.__file__).resolve().parents[1])
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "rdf_ttbar.plots.worker", self._payload],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        command, env = command_and_env(self._payload)
+        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 
     def result(self, timeout: float | None = None) -> list[Path]:
         """Wait for the worker; the paths written (raises RuntimeError if it failed)."""

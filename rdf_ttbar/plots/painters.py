@@ -22,24 +22,20 @@ import json
 import os
 import pickle
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from rdf_ttbar.errors import UserError
+from rdf_ttbar.plots.launch import command_and_env
 from rdf_ttbar.plots.worker import HEADER
 
 
 class _Worker:
     def __init__(self):
-        import rdf_ttbar
-
-        env = dict(os.environ)
-        package_root = str(Path(rdf_ttbar.__file__).resolve().parents[1])
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        command, env = command_and_env("--serve")
         self.stderr = tempfile.TemporaryFile()  # never a pipe: a chatty worker cannot block on it
-        self.process = subprocess.Popen([sys.executable, "-m", "rdf_ttbar.plots.worker", "--serve"],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env)
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
+                                        env=env)
         self.replies: list = []  # replies read, in the order of the jobs sent
         self.sent = 0
 

@@ -21,7 +21,6 @@ import json
 import pickle
 import struct
 import sys
-import traceback
 from pathlib import Path
 
 HEADER = struct.Struct("<Q")  # the length of each job's pickle
@@ -79,7 +78,7 @@ def serve(stdin, stdout) -> int:
             from rdf_ttbar.errors import UserError
 
             reply = {"error": str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}",
-                     "user_error": isinstance(exc, UserError), "traceback": traceback.format_exc()}
+                     "user_error": isinstance(exc, UserError)}
         stdout.write(json.dumps(reply) + "\n")
         stdout.flush()
 

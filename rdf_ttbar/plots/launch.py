@@ -1,0 +1,19 @@
+"""How a plot worker process (``python -m rdf_ttbar.plots.worker``) is started: the one place for its
+command line and environment, used by :class:`rdf_ttbar.plots.Background` and
+:class:`rdf_ttbar.plots.painters.Painters`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def command_and_env(*args: str) -> tuple[list[str], dict]:
+    """The command line of a worker process and its environment (rdf_ttbar importable from where it is)."""
+    import rdf_ttbar
+
+    env = dict(os.environ)
+    package_root = str(Path(rdf_ttbar.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    return [sys.executable, "-m", "rdf_ttbar.plots.worker", *args], env
