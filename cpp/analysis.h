@@ -76,6 +76,12 @@ inline RVecF pt_scaled(const RVecF &pt, float scale)
    return out;
 }
 
+// jet energy scale, up: all jets' pT x 1.03
+inline RVecF jet_energy_scale_up(const RVecF &pt)
+{
+   return pt_scaled(pt, 1.03f);
+}
+
 template <typename Run, typename Lumi, typename Event>
 RVecF pt_resolution_varied(const RVecF &pt, Run run, Lumi lumi, Event event)
 {
@@ -180,6 +186,12 @@ inline RVecD btag_weights(double weight, const ROOT::RVecU &jets, const RVecF &p
 inline RVecD scaled_weights(double weight, double up, double down)
 {
    return RVecD{weight * up, weight * down};
+}
+
+// W+jets scale variation: {up, down} = weight x {1.025, 0.975}
+inline RVecD wjets_scale_weights(double weight)
+{
+   return scaled_weights(weight, 1.025, 0.975);
 }
 
 } // namespace rdf_ttbar

@@ -308,6 +308,11 @@ def demo_set_dir(cache_dir, events_per_sample: int, seed: int, full: bool = Fals
                    f"{'-rntuple' if fmt == 'rntuple' else ''}")
 
 
+def demo_set_ready(cache_dir=None, events_per_sample: int = DEFAULT_EVENTS_PER_SAMPLE, seed: int = 1) -> bool:
+    """Whether ensure_demo_set finds this set complete in the cache (and generates nothing)."""
+    return _satisfies(demo_set_dir(cache_dir, events_per_sample, seed), _stamp(seed, events_per_sample, None, False))
+
+
 def ensure_demo_set(cache_dir=None, events_per_sample: int = DEFAULT_EVENTS_PER_SAMPLE, seed: int = 1,
                     full: bool = False, events_per_file: int | None = None, progress: bool = True,
                     threads: int | None = None, fmt: str = "ttree") -> Path:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from . import prepare
+from . import native, prepare
 from .prepare import OPTIMIZE_FROM_EVENTS, optimize_jitted_code, prepare_inputs, resolve_samples  # noqa: F401
 
 
@@ -32,15 +32,16 @@ def process(options: dict, *, progress: bool | None = None) -> Processed:
         The histograms under their AGC names and the metrics of the run.
     """
     start = prepare.run_start()
-    samples, preparation_s = prepare_inputs(options)
+    samples, preparation_s = prepare_inputs(options, jitted_loop=not native.expected(options["scheduler"]))
     from . import execution, graph, histograms
 
     execution.configure_threads(options["mt"])
     executor = execution.Executor(options["scheduler"], options["ncores"], options["scheduler_address"],
                                   options["npartitions"])
     with execution.RDFTiming() as timing, execution.event_loop_errors(executor):
-        booked = [graph.book_sample(s, executor.dataframe(s.files, options["tree"])) for s in samples]
-        graph.book_variations(booked)  # jits the code of all graphs
+        compiled = executor.client is None and native.load()  # Dask's graphs are Python proxies: jitted
+        booked = [graph.book_sample(s, executor.dataframe(s.files, options["tree"]), compiled) for s in samples]
+        graph.book_variations(booked)  # jits the code of the jitted graphs
         setup_s = time.perf_counter() - start - timing.jit_s - preparation_s
         stats = execution.run_graphs(booked, timing, executor, progress=progress)
         n_cores = executor.cores
@@ -66,12 +67,19 @@ def make_metrics(samples, booked, stats, n_threads, setup_s, scheduler="mt") -> 
         "event_rate_hz": stats.events / stats.event_loop_s if stats.event_loop_s else None,
         "event_rate_per_core_hz": stats.events / stats.event_loop_s / n_threads if stats.event_loop_s else None,
         "event_rate_incl_jitting_hz": stats.events / processing_s if processing_s else None,
+        "graph": graph_build(booked),
         "cores": n_threads,
         "scheduler": scheduler,
         "bytes_read": stats.bytes_read,
         "files": sum(len(s.files) for s in samples),
         "samples": {b.sample.name: int(b.count.GetValue()) for b in booked},
     }
+
+
+def graph_build(booked) -> str:
+    """Which build of the analysis graph ran: "compiled", "jitted" or "mixed" (graph.py)."""
+    kinds = {"compiled" if b.compiled is not None else "jitted" for b in booked}
+    return kinds.pop() if len(kinds) == 1 else "mixed"
 
 
 def summary_lines(metrics: dict, fit_summary: dict | None = None) -> list[str]:

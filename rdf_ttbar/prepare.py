@@ -13,8 +13,11 @@ from . import START_TIME, inputs, quiet
 from .errors import UserError
 
 
-def resolve_samples(options: dict) -> list[inputs.Sample]:
-    """The samples of the chosen input set: 'demo', 'agc' or a JSON file."""
+def resolve_samples(options: dict, jitted_loop: bool = True) -> list[inputs.Sample]:
+    """The samples of the chosen input set: 'demo', 'agc' or a JSON file.
+
+    ``jitted_loop``: the run's event loop is jitted code (optimize_jitted_code).
+    """
     choice = options["inputs"]
     n = options["files_per_sample"]
     if choice == "demo":
@@ -24,7 +27,8 @@ def resolve_samples(options: dict) -> list[inputs.Sample]:
         # generating the set starts ROOT's interpreter: choose the optimisation level from the events this run
         # will read before that (prepare_inputs' later choice comes too late then)
         per_sample = d["events_per_sample"] if n is None else min(d["events_per_sample"], n * demo.DEFAULT_EVENTS_PER_FILE)
-        optimize_jitted_code(len(systematics.SAMPLES) * per_sample)
+        generating = not demo.demo_set_ready(d["cache_dir"], d["events_per_sample"], d["seed"])
+        optimize_jitted_code(len(systematics.SAMPLES) * per_sample, jitted_loop=generating or jitted_loop)
         with quiet.root_import():
             path = demo.ensure_demo_set(d["cache_dir"], d["events_per_sample"], d["seed"])
         return inputs.read_file_list(path, n)
@@ -38,29 +42,32 @@ def resolve_samples(options: dict) -> list[inputs.Sample]:
 # ROOT's interpreter compiles the jitted graph code with -O2 from this many input events on, below with -O0:
 # -O0 halves the set-up and jitting (~2.5 s less) for a ~1.6x slower event loop than -O2, so it wins up to
 # ~3M events (README "Performance"; its default level is never the fastest). Histograms are bit-identical.
+# When the event loop runs the compiled graph (native.py), nothing hot is jitted: always -O0.
 OPTIMIZE_FROM_EVENTS = 3_000_000
 
 
-def optimize_jitted_code(events: int) -> None:
-    """-O2 for the jitted code of large inputs, -O0 else; only effective before ROOT's interpreter starts.
-
-    An EXTRA_CLING_ARGS set by the user wins.
+def optimize_jitted_code(events: int, jitted_loop: bool = True) -> None:
+    """-O2 for the jitted code of large inputs whose event loop is jitted (``jitted_loop``), -O0 else;
+    only effective before ROOT's interpreter starts. An EXTRA_CLING_ARGS set by the user wins.
     """
     if "ROOT" not in sys.modules:
-        os.environ.setdefault("EXTRA_CLING_ARGS", "-O2" if events >= OPTIMIZE_FROM_EVENTS else "-O0")
+        optimize = jitted_loop and events >= OPTIMIZE_FROM_EVENTS
+        os.environ.setdefault("EXTRA_CLING_ARGS", "-O2" if optimize else "-O0")
 
 
-def prepare_inputs(options: dict, resolve=resolve_samples, branches=inputs.REQUIRED_BRANCHES,
-                   missing_branches_hint: str | None = None) -> tuple[list[inputs.Sample], float]:
+def prepare_inputs(options: dict, resolve=None, branches=inputs.REQUIRED_BRANCHES,
+                   missing_branches_hint: str | None = None,
+                   jitted_loop: bool = True) -> tuple[list[inputs.Sample], float]:
     """The samples ready to read (resolved, copied into --cache-dir, checked) and the seconds spent preparing them.
 
     Generating the demo set or copying remote files is not part of the set-up time: the seconds it took come
     back separately. ``resolve(options)`` gives the samples and ``branches`` the columns their files must have
-    (the I/O-only mode has its own of both, and a hint for files that lack some: inputs.check_files).
+    (the I/O-only mode has its own of both, and a hint for files that lack some: inputs.check_files);
+    ``jitted_loop``: the event loop will run jitted code (optimize_jitted_code).
     """
     start = time.perf_counter()
-    samples = resolve(options)
-    optimize_jitted_code(sum(s.nevts for s in samples))
+    samples = resolve(options) if resolve else resolve_samples(options, jitted_loop)
+    optimize_jitted_code(sum(s.nevts for s in samples), jitted_loop)
     preparation_s = time.perf_counter() - start
     quiet.import_root()  # its cost is part of the set-up time
     if options["cache_dir"]:

@@ -111,13 +111,13 @@ SYSTEMATICS = (
     Systematic("scale", "tt scale variations", "sample", ("up", "down"), ("ttbar",),
                up="scaleup", down="scaledown"),
     Systematic("pt_scale", "Jet energy scale", "jet_pt", ("up",), symmetrize=True,
-               expression="rdf_ttbar::pt_scaled(Jet_pt, 1.03f)"),
+               expression="rdf_ttbar::jet_energy_scale_up(Jet_pt)"),
     Systematic("pt_res", "Jet energy resolution", "jet_pt", ("up",), symmetrize=True,
                expression="rdf_ttbar::pt_resolution_varied(Jet_pt, run, luminosityBlock, event)"),
     *(Systematic(f"btag_var_{i}", f"b-tag NP {i + 1}", "weight",
                  expression=f"rdf_ttbar::btag_weights(weight, jets, Jet_pt, {i})") for i in range(4)),
     Systematic("scale_var", "W+jets scale variation", "weight", processes=("wjets",),
-               expression="rdf_ttbar::scaled_weights(weight, 1.025, 0.975)"),
+               expression="rdf_ttbar::wjets_scale_weights(weight)"),
     Systematic("Lumi", "Luminosity", "norm", norm=0.03),
 )
 

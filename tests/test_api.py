@@ -38,8 +38,9 @@ def test_configure_refuses_bad_options(kwargs, message):
     assert str(err.value).startswith(message), str(err.value)
 
 
-def test_run_twice_gives_the_oracle_histograms_and_reuses_the_jitted_code(tmp_path):
-    """Two runs in one process: hist.Hist objects equal to the oracle's; the second run jits much less."""
+def test_run_twice_gives_the_oracle_histograms_and_costs_little_the_second_time(tmp_path):
+    """Two runs in one process: hist.Hist objects equal to the oracle's; the second run costs a fraction of the
+    first (ROOT started, the compiled graph loaded)."""
     inputs = same_files_everywhere(tmp_path / "in.json", [(real_ttbar_file(), 200)])
     options = rdf_ttbar.configure(inputs=str(inputs), mt=1)
     first = rdf_ttbar.run(options)
@@ -55,10 +56,11 @@ def test_run_twice_gives_the_oracle_histograms_and_reuses_the_jitted_code(tmp_pa
     assert h.axes[0].edges[0] == 50 and h.axes[0].edges[-1] == 550 and h.values().sum() > 0
     assert first.metrics["events_processed"] == second.metrics["events_processed"] == 9 * 200
     assert second.metrics["cores"] == 2
-    # the second run reuses what the first jitted: its jitting and its set-up are a fraction of the first's
+    # the compiled graph jits nothing; the second run pays neither ROOT's start nor loading the library
     t1, t2 = first.metrics["wall_time_s"], second.metrics["wall_time_s"]
     print(f"first run: {t1}\nsecond run: {t2}")
-    assert t2["jitting"] < 0.5 * t1["jitting"], (t1, t2)
+    assert first.metrics["graph"] == second.metrics["graph"] == "compiled"
+    assert t1["jitting"] == t2["jitting"] == 0, (t1, t2)
     assert t2["total"] < 0.5 * t1["total"], (t1, t2)
 
     # histograms.root written from a result holds the same numbers (read back with uproot)

@@ -183,7 +183,10 @@ def test_bench_prints_the_table_and_writes_every_number(default_set, tmp_path):
               "event_rate_per_core_hz", "peak_rss_mb", "bytes_read")
     for run in r["runs"] + [r["cold"]]:
         for f in fields:
-            assert run[f] > 0, (f, run)
+            if f == "jitting_s" and run["mode"] == "analysis":
+                assert run[f] == 0, run  # the compiled graph (native.py) jits nothing
+            else:
+                assert run[f] > 0, (f, run)
         assert run["events"] == 9 * EVENTS_PER_SAMPLE
         assert run["startup_s"] == pytest.approx(run["setup_s"] + run["jitting_s"])
         assert run["event_rate_per_core_hz"] == pytest.approx(run["event_rate_hz"] / run["cores"])

@@ -1,0 +1,101 @@
+"""The analysis graph compiled ahead of time (cpp/graph.cxx, rdf_ttbar/native.py) against the jitted one.
+
+Both builds must give bit-identical histograms (contents and sums of squared weights, flow bins included);
+the jitted one is itself checked against the independent oracle (test_against_oracle, test_dask, ...).
+The library is built in a fresh cache folder once here, as a first run on a new machine does; a compiler
+that fails or is missing makes the run fall back to the jitted graph with one message, and a failed build
+is not tried again.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import oracle
+from helpers import run_cli
+
+
+def histograms(path):
+    return oracle.read_root_histograms(path)
+
+
+def assert_identical(actual: dict, expected: dict):
+    assert sorted(actual) == sorted(expected) and len(actual) == 124
+    differ = [name for name in expected
+              if not (np.array_equal(actual[name].sumw, expected[name].sumw)
+                      and np.array_equal(actual[name].sumw2, expected[name].sumw2))]
+    assert not differ, f"{len(differ)} histograms differ, e.g. {differ[:3]}"
+
+
+def run(inputs, out, env=None, *extra):
+    result = run_cli("--inputs", inputs, "--output-dir", out, "--no-fit", "--mt", "1", *extra, env=env)
+    return result, json.loads((out / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def jitted_run(demo_inputs, tmp_path_factory):
+    out = tmp_path_factory.mktemp("jitted")
+    result, metrics = run(demo_inputs, out, {"RDF_TTBAR_GRAPH": "jitted"})
+    assert metrics["graph"] == "jitted" and "jitted instead" not in result.stderr  # asked for: no note
+    assert metrics["wall_time_s"]["jitting"] > 0
+    return histograms(out / "histograms.root")
+
+
+def test_a_first_run_builds_the_library_and_gives_the_jitted_histograms(demo_inputs, jitted_run, tmp_path):
+    cache = tmp_path / "cache"
+    env = {"RDF_TTBAR_CACHE": str(cache)}
+    first, metrics = run(demo_inputs, tmp_path / "first", env)
+    assert "compiling the analysis graph" in first.stderr and str(cache) in first.stderr
+    assert metrics["graph"] == "compiled" and metrics["wall_time_s"]["jitting"] == 0
+    assert [p.suffix for p in cache.iterdir() if p.name.startswith("graph-")].count(".so") == 1
+    assert not list(cache.glob(".graph-*"))  # no temporary left
+    assert_identical(histograms(tmp_path / "first" / "histograms.root"), jitted_run)
+    # a second run loads it: nothing compiled, nothing said
+    second, metrics = run(demo_inputs, tmp_path / "second", env)
+    assert "compiling" not in second.stderr and "jitted" not in second.stderr and metrics["graph"] == "compiled"
+    # the histograms are really filled (the comparison is not of empty histograms)
+    filled = histograms(tmp_path / "second" / "histograms.root")
+    assert filled["4j2b_ttbar"].sumw.sum() > 0 and filled["4j1b_wjets_scale_var_up"].sumw.sum() > 0
+    assert not np.array_equal(filled["4j2b_ttbar_pt_res_up"].sumw, filled["4j2b_ttbar"].sumw)
+
+
+def test_rntuple_inputs_give_the_jitted_histograms(tmp_path):
+    """RNTuple's event column is std::uint64_t, not ULong64_t: the library's other instantiation."""
+    run_cli("generate", "--events-per-sample", 20_000, "--seed", 7, "--format", "rntuple",
+            "--output-dir", tmp_path / "set")
+    inputs = tmp_path / "set" / "nanoaod_inputs.json"
+    _, compiled = run(inputs, tmp_path / "compiled")
+    _, jitted = run(inputs, tmp_path / "jitted", {"RDF_TTBAR_GRAPH": "jitted"})
+    assert (compiled["graph"], jitted["graph"]) == ("compiled", "jitted")
+    assert_identical(histograms(tmp_path / "compiled" / "histograms.root"),
+                     histograms(tmp_path / "jitted" / "histograms.root"))
+
+
+def test_a_failing_compiler_falls_back_to_the_jitted_graph_once(demo_inputs, jitted_run, tmp_path):
+    env = {"RDF_TTBAR_CACHE": str(tmp_path / "cache"), "CXX": "false"}
+    first, metrics = run(demo_inputs, tmp_path / "first", env)
+    failed = list((tmp_path / "cache").glob("graph-*.failed"))
+    assert len(failed) == 1 and "false" in failed[0].read_text()  # the command line is kept
+    assert (f"the analysis graph is jitted instead of compiled ahead of time: the compiler failed "
+            f"(its messages: {failed[0]}; delete that file to try again)") in first.stderr
+    assert metrics["graph"] == "jitted"
+    assert_identical(histograms(tmp_path / "first" / "histograms.root"), jitted_run)
+    second, metrics = run(demo_inputs, tmp_path / "second", env)
+    assert "compiling" not in second.stderr and f"building it failed before (the compiler's messages: {failed[0]}" \
+        in second.stderr and metrics["graph"] == "jitted"
+
+
+def test_no_compiler_and_a_wrong_choice(demo_inputs, tmp_path):
+    env = {"RDF_TTBAR_CACHE": str(tmp_path / "cache"), "CXX": "no-such-compiler++"}
+    result, metrics = run(demo_inputs, tmp_path / "out", env, "--files-per-sample", "1")
+    assert ("the analysis graph is jitted instead of compiled ahead of time: no C++ compiler "
+            "'no-such-compiler++' (install g++ or clang++, or set CXX)") in result.stderr
+    assert metrics["graph"] == "jitted" and not list((tmp_path / "cache").glob("graph-*"))
+    wrong = run_cli("--inputs", demo_inputs, "--output-dir", tmp_path / "wrong", "--no-fit", check=False,
+                    env={"RDF_TTBAR_GRAPH": "fast"})
+    assert wrong.returncode == 2
+    assert "RDF_TTBAR_GRAPH='fast': choose 'compiled' (the default) or 'jitted'" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
