@@ -7,8 +7,8 @@
     report = rdf_ttbar.fit(result.histograms)  # report.summary["ttbar_norm"]
     rdf_ttbar.plot(result.histograms, report, plots_dir="plots")
 
-A second ``run`` in the same process reuses the C++ that ROOT's interpreter compiled for the first one (the
-helpers are declared once, RDataFrame keeps the code it jitted), so it costs little more than its event loop.
+A second ``run`` in the same process reuses what the first one set up (ROOT started, the helpers declared, the
+compiled analysis graph loaded; on Dask the code RDataFrame jitted), so it costs little more than its event loop.
 """
 
 from __future__ import annotations
