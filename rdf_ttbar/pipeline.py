@@ -79,7 +79,7 @@ def make_metrics(samples, booked, stats, n_threads, setup_s, scheduler="mt") -> 
 def graph_build(booked) -> str:
     """Which build of the analysis graph ran: "compiled", "jitted" or "mixed" (graph.py)."""
     kinds = {"compiled" if b.compiled is not None else "jitted" for b in booked}
-    return kinds.pop() if len(kinds) == 1 else "mixed"
+    return "mixed" if len(kinds) > 1 else (kinds.pop() if kinds else None)
 
 
 def summary_lines(metrics: dict, fit_summary: dict | None = None) -> list[str]:
