@@ -22,6 +22,7 @@ besides temporaries, which the next run removes.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import hashlib
@@ -199,7 +200,7 @@ def _run(todo: list[Job], tree: str, fmt: str, executor, progress: bool | None) 
             booked = [_book(job, tree, fmt, client, progress) for job in todo[first:first + batch]]
             try:
                 with remote.fatal_read_errors(), _WriteErrors() as write_errors, \
-                        _CrashGuard(todo[first:], progress):
+                        _CrashGuard(todo[first:], progress), _dask_progress(client, len(booked)):
                     ROOT.RDF.RunGraphs([h for b in booked for h in b[1:]])
             except Exception as err:  # noqa: BLE001 (ROOT's C++ exceptions: reported with the files)
                 problems += [f"{b[0].source}: {err}" for b in booked]
@@ -220,6 +221,15 @@ def _run(todo: list[Job], tree: str, fmt: str, executor, progress: bool | None) 
         raise UserError(f"{len(problems)} input file(s) could not be delivered:\n  {listing}\n"
                         "Check the inputs and the free space where the files go; a re-run delivers the rest "
                         "(files delivered so far are kept).")
+
+
+def _dask_progress(client, graphs: int):
+    """On Dask: distributed RDataFrame's progress bars replaced by rdf_ttbar's one line (on a terminal only)."""
+    if client is None:
+        return contextlib.nullcontext()
+    from . import dask_cluster
+
+    return dask_cluster.quiet_progress(graphs, draw=sys.stderr.isatty())
 
 
 def _book(job: Job, tree: str, fmt: str, client, progress: bool) -> tuple:

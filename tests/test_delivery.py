@@ -111,6 +111,8 @@ def deliver(inputs: Path, out: Path, *extra, env: dict | None = None) -> str:
     """``deliver`` (it must succeed); its summary line."""
     result = run_cli("deliver", "--inputs", inputs, "--output-dir", out, *extra, env=env)
     assert "Traceback" not in result.stderr, result.stderr
+    # nothing but rdf_ttbar's own lines on stdout (on Dask: no progress bars of distributed RDataFrame)
+    assert all(line.startswith("rdf_ttbar: ") for line in result.stdout.splitlines()), result.stdout[-3000:]
     lines = [line for line in result.stdout.splitlines() if line.startswith("rdf_ttbar: delivered ")]
     assert len(lines) == 1, result.stdout
     return lines[0]
