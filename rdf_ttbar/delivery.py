@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import cpp, inputs, systematics as sy
+from . import atomic, cpp, inputs, systematics as sy
 from .delivery_stamps import (delivered_name, expected_stamp, input_identity, read_stamp, remove_stale_temporaries,
                               stamp_path, temporary_name, write_stamp)
 from .errors import UserError
@@ -368,14 +368,10 @@ def write_file_list(samples: list[inputs.Sample], report: Report, output_dir: Pa
                             "fix the \"nevts\" of the list (the delivered list must keep the normalisation)")
         content.setdefault(s.process, {})[s.variation] = {"files": files}
     path = output_dir / "nanoaod_inputs.json"
-    tmp = path.with_name(f".{path.name}.part-{os.getpid()}")
     try:
-        tmp.write_text(json.dumps(content, indent=1) + "\n")
-        os.replace(tmp, path)
+        return atomic.write_text(path, json.dumps(content, indent=1) + "\n")
     except OSError as err:  # a full disk: one message, no half-written list
-        tmp.unlink(missing_ok=True)
         raise problem(err, output_dir) from None
-    return path
 
 
 def summary(report: Report, output_dir: Path) -> str:

@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from . import inputs
+from . import atomic, inputs
 
 STAMP_VERSION = 1  # raise when the delivered files change in a way the stamp's other fields do not show
 TEMPORARY = ".part-"  # temporaries: .<stem>.part-<pid>..., removed by a later run once <pid> is gone
@@ -89,13 +89,7 @@ def write_stamp(output: Path, expected: dict, entries_in: int, entries_out: int,
     stamp = {**expected, "entries_in": entries_in, "entries_out": entries_out, "bytes_in": bytes_in,
              "bytes_out": output.stat().st_size, "checksum": checksum(output)}
     path = stamp_path(output)
-    tmp = temporary_name(path, ".json")
-    try:
-        tmp.write_text(json.dumps(stamp, indent=1) + "\n")
-        os.replace(tmp, path)
-    except OSError:  # a full disk: no half-written temporary left behind
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic.write_text(path, json.dumps(stamp, indent=1) + "\n", temporary_name(path, ".json"))  # a full disk: nothing
     return stamp
 
 

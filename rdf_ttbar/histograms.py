@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import errno
-import os
 import shutil
 from pathlib import Path
 
-from . import systematics as sy
+from . import atomic, systematics as sy
 from .graph import BookedSample, variation_suffix
 
 
@@ -55,18 +54,16 @@ def write(histograms: dict, path: str | Path) -> Path:
     import ROOT
 
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    f = ROOT.TFile.Open(str(tmp), "RECREATE")
-    if not f or f.IsZombie():
-        raise OSError(f"cannot write {tmp}")
-    try:
-        for name in sorted(histograms):
-            f.WriteObject(histograms[name], name)
-    finally:
-        f.Close()
-    if f.TestBit(ROOT.TFile.kWriteError):  # ROOT reports a failed write (e.g. a full disk) only by this bit
-        tmp.unlink(missing_ok=True)
-        full = shutil.disk_usage(path.parent).free < 1 << 20
-        raise OSError(errno.ENOSPC if full else errno.EIO, f"ROOT could not write {path}")
-    os.replace(tmp, path)
+    with atomic.replacing(path) as tmp:
+        f = ROOT.TFile.Open(str(tmp), "RECREATE")
+        if not f or f.IsZombie():
+            raise OSError(f"cannot write {tmp}")
+        try:
+            for name in sorted(histograms):
+                f.WriteObject(histograms[name], name)
+        finally:
+            f.Close()
+        if f.TestBit(ROOT.TFile.kWriteError):  # ROOT reports a failed write (e.g. a full disk) only by this bit
+            full = shutil.disk_usage(path.parent).free < 1 << 20
+            raise OSError(errno.ENOSPC if full else errno.EIO, f"ROOT could not write {path}")
     return path

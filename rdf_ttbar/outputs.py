@@ -18,6 +18,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import atomic
 from .errors import UserError
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,4 @@ class OutputFolder:
         text = path.read_text()
         if staging not in text:
             return
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(fix(json.loads(text)), indent=2) + "\n")
-        os.replace(tmp, path)
+        atomic.write_text(path, json.dumps(fix(json.loads(text)), indent=2) + "\n")
