@@ -7,6 +7,8 @@ before any event loop, with one message naming the column and its type.
 
 from __future__ import annotations
 
+import json
+
 import awkward as ak
 import numpy as np
 import pytest
@@ -44,6 +46,8 @@ def test_double_kinematics_agree_with_the_oracle(tmp_path):
         assert {f["Events"][k].typename for k in KINEMATICS} == {"double[]"}
     inputs = same_files_everywhere(tmp_path / "inputs.json", [(path, len(edge_cases.EDGE_EVENTS))])
     run_cli("--inputs", inputs, "--output-dir", tmp_path / "out", "--no-fit", "--mt", "1")
+    # the compiled graph is built for float kinematics: these samples take the jitted one, without a note
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["graph"] == "jitted"
     actual = oracle.read_root_histograms(tmp_path / "out" / "histograms.root")
     expected = oracle.all_histograms(str(inputs))
     assert len(actual) == len(expected) == 124
