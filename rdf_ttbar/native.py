@@ -31,7 +31,7 @@ SOURCES = ("graph.cxx", "graph.h", "analysis.h")  # what the library is built fr
 LIBRARIES = ("ROOTDataFrame", "ROOTVecOps", "Tree", "Hist", "RIO", "MathCore", "Core")
 BUILD_TIMEOUT_S = 600
 
-_state: dict = {}  # this process: "loaded" -> bool, "note" -> why not
+_loaded: bool | None = None  # this process: whether load() loaded the library (None: not asked yet)
 
 
 def cache_dir() -> Path:
@@ -115,8 +115,9 @@ def load() -> bool:
 
     The first call of a process that gets False prints why (once) on stderr.
     """
-    if "loaded" in _state:
-        return _state["loaded"]
+    global _loaded
+    if _loaded is not None:
+        return _loaded
     loaded, note = False, ""
     if wanted():
         from . import quiet
@@ -134,5 +135,5 @@ def load() -> bool:
         if note:
             print(f"rdf_ttbar: the analysis graph is jitted instead of compiled ahead of time: {note}",
                   file=sys.stderr, flush=True)
-    _state.update(loaded=loaded, note=note)
+    _loaded = loaded
     return loaded
