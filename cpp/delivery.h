@@ -1,12 +1,4 @@
-// The preselection of the `deliver` stage (rdf_ttbar/delivery.py): does an
-// event pass the jet part of the selection under at least one jet-pT variation?
-//
-// The analysis (rdf_ttbar/graph.py) selects, for each jet-pT variation v
-// (nominal, pt_scale_up, pt_res_up), the jets with pT_v > 25 GeV and requires
-// >= 4 of them with >= 1 b-tag among them. `pts` holds pT_v of every jet for
-// every v, computed by delivery.py with the same C++ functions the analysis
-// uses (cpp/analysis.h), so the test below is the analysis' own, per
-// variation, and the OR over the variations is exact: no threshold bound.
+// What the `deliver` stage (rdf_ttbar/delivery.py) watches while it writes files.
 #ifndef RDF_TTBAR_DELIVERY_H
 #define RDF_TTBAR_DELIVERY_H
 
@@ -19,25 +11,6 @@
 
 namespace rdf_ttbar {
 namespace delivery {
-
-// true if, for some variation v, >= min_jets jets have pts[v][i] > pt_min and
-// >= 1 of those has btag[i] > btag_min
-inline bool jets_pass_any_variation(const ROOT::RVec<ROOT::RVecF> &pts, const ROOT::RVecF &btag, float pt_min,
-                                    std::size_t min_jets, float btag_min)
-{
-   for (const auto &pt : pts) {
-      std::size_t n_jets = 0, n_btag = 0;
-      for (std::size_t i = 0; i < pt.size(); ++i) {
-         if (pt[i] > pt_min) {
-            ++n_jets;
-            n_btag += btag[i] > btag_min;
-         }
-      }
-      if (n_jets >= min_jets && n_btag >= 1)
-         return true;
-   }
-   return false;
-}
 
 // ROOT's error messages (level kError and above) while a delivery's event loops run: a full disk
 // or a quota shows up only as "Error in <TFile::WriteBuffer>: ..." while the loop goes on, so the

@@ -37,18 +37,14 @@
 #include "TROOT.h"
 #include "TTree.h"
 
+#include "analysis.h"
+
 namespace rdf_ttbar_demo {
 
 // ===========================================================================
 // Random numbers: a splitmix64 stream per event, keyed on (seed, sample, event)
 // ===========================================================================
-inline std::uint64_t splitmix64(std::uint64_t x)
-{
-   std::uint64_t z = x + 0x9E3779B97F4A7C15ULL;
-   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-   z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-   return z ^ (z >> 31);
-}
+using rdf_ttbar::splitmix64; // cpp/analysis.h
 
 // FNV-1a: a stable number for a sample name (independent of the sample order)
 inline std::uint64_t name_hash(const std::string &name)

@@ -1,56 +1,163 @@
-// The analysis graph of one sample, compiled ahead of time (cpp/graph.cxx,
-// built once by rdf_ttbar/native.py with the system's C++ compiler and loaded
-// as a shared library). The same graph as the jitted one of rdf_ttbar/graph.py,
-// which books it from C++ strings: that one serves Dask (whose graphs are
-// Python proxies) and inputs whose column types the library was not built for.
-//
-// Only declarations here: ROOT's interpreter must call the library's code, not
-// compile its own copy of it.
+// What both builds of the analysis graph use (rdf_ttbar/analysis/graph.py): the jitted one, booked from
+// the C++ text of the analysis definition, and the compiled one, generated from the same text and built
+// into a shared library (rdf_ttbar/analysis/compiled.py). Declared to ROOT's interpreter and included by
+// the generated source.
 #ifndef RDF_TTBAR_GRAPH_H
 #define RDF_TTBAR_GRAPH_H
 
+#include <cstddef>
+#include <limits>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "ROOT/RDF/HistoModels.hxx"
+#include "ROOT/RDF/RActionImpl.hxx"
 #include "ROOT/RDF/RInterface.hxx"
 #include "ROOT/RDF/RResultMap.hxx"
 #include "ROOT/RResultPtr.hxx"
-#include "TH2D.h"
+#include "ROOT/RVec.hxx"
+#include "TAxis.h"
+#include "TH1D.h"
 
 namespace rdf_ttbar {
 
-// One systematic booked with Vary: the column it varies ("Jet_pt" or "weight"), its C++ expression as
-// the systematics table writes it (rdf_ttbar/systematics.py), its name and its directions.
-struct VariedColumn {
-   std::string column;
-   std::string expression;
-   std::string name;
-   std::vector<std::string> directions;
+// One varied value as RDataFrame's Vary wants it: an RVec of the variations (here one).
+template <typename T>
+ROOT::RVec<std::decay_t<T>> one_variation(T &&value)
+{
+   return ROOT::RVec<std::decay_t<T>>{std::forward<T>(value)};
+}
+
+// One histogram of the analysis inside the sample's one histogram of all of them: its bins (flow bins
+// included) are the one histogram's bins offset + 1 ... offset + bins + 2. position(x) is the value to fill
+// into the one histogram so that x lands in the bin TH1::Fill would choose (TAxis::FindFixBin).
+class HistogramAxis {
+public:
+   HistogramAxis(int offset, int bins, double low, double high) : fAxis(bins, low, high), fOffset(offset) {}
+   double position(double x) const { return fOffset + fAxis.FindFixBin(x) + 0.5; }
+
+private:
+   TAxis fAxis;
+   int fOffset;
 };
 
-struct SampleGraph {
-   double weight = 1.;           // the sample's event weight
-   double lepton_pt_min = 0.;    // exactly one electron or muon above this pT
-   float jet_pt_min = 0.f;       // selected jets: above this pT
-   float btag_threshold = 0.f;   // b-tagged: btagCSVV2 above this
-   unsigned min_jets = 0;        // at least this many selected jets
-   std::vector<VariedColumn> variations;
-   std::string event_type;       // C++ type of the "event" column: "unsigned long long" or "unsigned long"
+// Fills the sample's one histogram with the same sums whatever the thread timing. With one slot the events
+// are added in entry order, as TH1::Fill would. With more, each task (an entry range) adds its events into
+// its own partial sums, and the partial sums are added into the histogram in the order of their first
+// entries: which thread ran which task, and when, changes nothing.
+class OrderedFill : public ROOT::Detail::RDF::RActionImpl<OrderedFill> {
+public:
+   using Result_t = TH1D;
+
+   OrderedFill(std::shared_ptr<TH1D> result, unsigned slots)
+      : fResult(std::move(result)), fAxis(*fResult->GetXaxis()), fCells(fResult->GetNcells()),
+        fSlots(slots), fPartials(slots), fDoneMutex(std::make_unique<std::mutex>())
+   {
+      fResult->SetDirectory(nullptr);
+      for (auto &p : fPartials)
+         p.sums.assign(2 * fCells, 0.);
+   }
+
+   std::shared_ptr<TH1D> GetResultPtr() const { return fResult; }
+   void Initialize() {}
+   void InitTask(TTreeReader *, unsigned) {}
+
+   void Exec(unsigned slot, ULong64_t entry, const ROOT::RVecD &positions, double weight)
+   {
+      auto &p = fPartials[slot];
+      if (p.first == kNoEntry)
+         p.first = entry;
+      for (double x : positions) {
+         const int bin = fAxis.FindFixBin(x);
+         p.sums[bin] += weight;
+         p.sums[fCells + bin] += weight * weight;
+         ++p.fills;
+      }
+   }
+
+   void FinalizeTask(unsigned slot)
+   {
+      auto &p = fPartials[slot];
+      if (fSlots == 1 || p.first == kNoEntry)
+         return; // one slot: one sum over all tasks, in entry order
+      std::lock_guard<std::mutex> lock(*fDoneMutex);
+      fDone.emplace(p.first, std::move(p));
+      p = Partial{};
+      p.sums.assign(2 * fCells, 0.);
+   }
+
+   void Finalize()
+   {
+      std::vector<double> total(2 * fCells, 0.);
+      double fills = 0.;
+      auto add = [&](const Partial &p) {
+         for (std::size_t i = 0; i < total.size(); ++i)
+            total[i] += p.sums[i];
+         fills += p.fills;
+      };
+      if (fSlots == 1)
+         add(fPartials[0]);
+      for (const auto &done : fDone)
+         add(done.second);
+      fResult->Sumw2(true);
+      double *contents = fResult->GetArray(), *sumw2 = fResult->GetSumw2()->GetArray();
+      for (std::size_t i = 0; i < fCells; ++i) {
+         contents[i] = total[i];
+         sumw2[i] = total[fCells + i];
+      }
+      fResult->ResetStats();
+      fResult->SetEntries(fills);
+   }
+
+   std::string GetActionName() { return std::string("TH1D\n") + fResult->GetName(); }
+
+   OrderedFill MakeNew(void *newResult, std::string_view = "nominal")
+   {
+      auto &result = *static_cast<std::shared_ptr<TH1D> *>(newResult);
+      result->Reset();
+      result->SetDirectory(nullptr);
+      return OrderedFill(result, fSlots);
+   }
+
+private:
+   static constexpr ULong64_t kNoEntry = std::numeric_limits<ULong64_t>::max();
+   struct Partial {
+      ULong64_t first = kNoEntry;
+      double fills = 0.;
+      std::vector<double> sums; // contents, then sums of squared weights
+   };
+   std::shared_ptr<TH1D> fResult;
+   TAxis fAxis;
+   std::size_t fCells;
+   unsigned fSlots;
+   std::vector<Partial> fPartials;             // the running task of each slot
+   std::map<ULong64_t, Partial> fDone;         // finished tasks by first entry
+   std::unique_ptr<std::mutex> fDoneMutex;
 };
 
+// Book the OrderedFill of the histogram positions (a ROOT::RVecD column) with their weight (a double column).
+inline ROOT::RDF::RResultPtr<TH1D> book_ordered_fill(ROOT::RDF::RNode df, const ROOT::RDF::TH1DModel &model,
+                                                     const std::string &positions, const std::string &weight)
+{
+   return df.Book<ULong64_t, ROOT::RVecD, double>(OrderedFill(model.GetHistogram(), df.GetNSlots()),
+                                                   {"rdfentry_", positions, weight});
+}
+
+// The type of the column a callable defines from arguments of these column types.
+template <typename F, typename... Columns>
+using column_type = std::decay_t<std::invoke_result_t<F, const Columns &...>>;
+
+// What the compiled graph of one sample books.
 struct BookedGraph {
-   ROOT::RDF::RResultPtr<ULong64_t> count;                    // events read
-   ROOT::RDF::RResultPtr<TH2D> histogram;                     // observable x number of b-tagged jets
-   ROOT::RDF::Experimental::RResultMap<TH2D> variations;      // its VariationsFor
+   ROOT::RDF::RResultPtr<ULong64_t> count;               // events read
+   ROOT::RDF::RResultPtr<TH1D> histogram;                // all histograms side by side (nominal)
+   ROOT::RDF::Experimental::RResultMap<TH1D> variations; // its VariationsFor
 };
-
-// Book the sample's graph on df (run and luminosityBlock UInt_t, the kinematics RVec<float>).
-// Throws std::invalid_argument for an expression or event type the library has no compiled form of.
-BookedGraph book_graph(ROOT::RDF::RNode df, const SampleGraph &graph, const ROOT::RDF::TH2DModel &model);
-
-// Whether the library has a compiled form of this Vary expression.
-bool knows_expression(const std::string &expression);
 
 } // namespace rdf_ttbar
 

@@ -1,7 +1,7 @@
 """rdf_ttbar: the AGC v1 CMS Open Data ttbar analysis on ROOT's RDataFrame.
 
-The Python API (``rdf_ttbar.api``): :func:`configure`, :func:`run` (the event loops: histograms and metrics),
-:func:`fit`, :func:`plot`, and :func:`run_job` (the whole job of ``python -m rdf_ttbar``).
+The Python API (``rdf_ttbar.api``): :func:`configure` (a :class:`RunConfig`), :func:`run` (the event loops:
+histograms and metrics), :func:`fit`, :func:`plot`, and :func:`run_job` (the whole job of ``python -m rdf_ttbar``).
 """
 
 import time as _time
@@ -12,6 +12,8 @@ __version__ = "0.1.0"
 START_TIME = _time.perf_counter()
 
 from .api import JobResult, RunResult, configure, fit, plot, run, run_job, write_histograms  # noqa: E402
+from .config import RunConfig  # noqa: E402
 from .errors import UserError  # noqa: E402
 
-__all__ = ["configure", "run", "fit", "plot", "run_job", "write_histograms", "RunResult", "JobResult", "UserError"]
+__all__ = ["configure", "run", "fit", "plot", "run_job", "write_histograms", "RunResult", "JobResult", "RunConfig",
+           "UserError"]

@@ -2,8 +2,8 @@
 
     import rdf_ttbar
 
-    options = rdf_ttbar.configure(mt=2, demo={"events_per_sample": 20_000})
-    result = rdf_ttbar.run(options)            # result.histograms: {AGC name: hist.Hist}, result.metrics
+    config = rdf_ttbar.configure(mt=2, demo={"events_per_sample": 20_000})
+    result = rdf_ttbar.run(config)             # result.histograms: {AGC name: hist.Hist}, result.metrics
     report = rdf_ttbar.fit(result.histograms)  # report.summary["ttbar_norm"]
     rdf_ttbar.plot(result.histograms, report, plots_dir="plots")
 
@@ -17,12 +17,15 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import config as configuration
 from . import pipeline
-from .errors import UserError
+from .config import RunConfig
+from .errors import UserError, note_kept
 from .outputs import OutputFolder, problem, write_errors
 
 log = logging.getLogger(__name__)
@@ -31,25 +34,27 @@ HISTOGRAMS_FILE = "histograms.root"
 METRICS_FILE = "metrics.json"
 
 
-def configure(config: str | os.PathLike | dict | None = None, **overrides) -> dict:
-    """The options of a run: the built-in defaults, updated with ``config``, then with ``overrides``.
+def configure(config: str | os.PathLike | Mapping | RunConfig | None = None, **overrides) -> RunConfig:
+    """The configuration of a run: the built-in defaults, updated with ``config``, then with ``overrides``.
 
     Args:
-        config: a YAML file in the format of the repository's config.yaml, or a mapping of the same options.
+        config: a YAML file in the format of the repository's config.yaml, a mapping of the same options, or a
+            :class:`RunConfig` (e.g. of an earlier ``configure``).
         **overrides: options by name (``mt=2``, ``inputs="agc"``); the ``demo`` and ``agc`` sections as mappings
             (``demo={"events_per_sample": 20_000}``) update only the keys they name.
 
     Returns:
-        The options (a dict, as config.yaml), every value checked.
+        The :class:`RunConfig` (frozen; every value checked; ``config.mt``, ``config.demo.seed``).
 
     Raises:
         UserError: an unknown option or a value of the wrong type or range.
     """
-    if isinstance(config, dict):
-        options = configuration.update(configuration.load(None), config, source="configure(config)")
-    else:
-        options = configuration.load(config)
-    return configuration.update(options, overrides, source="configure()")
+    layers: list[tuple[str, Mapping | RunConfig]] = []
+    if isinstance(config, (Mapping, RunConfig)):
+        layers.append(("configure(config)", config))
+    elif config is not None:
+        layers.append(configuration.read_file(config))
+    return configuration.build(layers + [("configure()", overrides)])
 
 
 @dataclass
@@ -58,48 +63,30 @@ class RunResult:
 
     histograms: dict  # AGC name -> hist.Hist (Weight storage, flow bins), pseudo-data included
     metrics: dict  # as metrics.json: wall times, events, rates, bytes read, events per sample
-    root_histograms: dict = field(repr=False, default_factory=dict)  # the same as ROOT.TH1D, as written to files
 
 
-def run(options: dict | None = None, *, progress: bool | None = None, **overrides) -> RunResult:
+def run(config: RunConfig | Mapping | str | os.PathLike | None = None, *, progress: bool | None = None,
+        **overrides) -> RunResult:
     """Run the event loops of every sample (nothing is written, except the demo set's cache on first use).
 
     Args:
-        options: from :func:`configure` (default: the built-in defaults).
+        config: from :func:`configure` (default: the built-in defaults), or what it takes.
         progress: draw a progress bar (on stderr, which Jupyter shows); None: when stderr is a terminal.
         **overrides: options to change for this run, as for :func:`configure`.
 
     Returns:
-        The histograms under their AGC names (``4j1b_ttbar``, ``4j2b_wjets_scale_var_down``, ...) and the metrics.
+        The histograms under their AGC names (``{region}_{process}[_{variation}]``) and the metrics.
 
     Raises:
         UserError: bad options or inputs, or a failed event loop.
     """
-    options = configure(options, **overrides)
-    if options["io_only"]:
+    config = configure(config, **overrides)
+    if config.io_only:
         raise UserError("run() runs the analysis; for the I/O-only mode use run_job() (it writes metrics.json)")
-    processed = pipeline.process(options, progress=progress)
+    processed = pipeline.process(config, progress=progress)
     metrics = processed.metrics
     metrics["wall_time_s"]["total"] = round(time.perf_counter() - processed.start, 3)
-    hists = {name: to_hist(h) for name, h in processed.histograms.items()}
-    return RunResult(hists, metrics, processed.histograms)
-
-
-def to_hist(th1):
-    """A ROOT TH1D as a ``hist.Hist`` with Weight storage (sums of weights and of squared weights, flow bins)."""
-    import hist
-    import numpy as np
-
-    axis = th1.GetXaxis()
-    n = axis.GetNbins()
-    out = hist.Hist(hist.axis.Regular(n, axis.GetXmin(), axis.GetXmax(), name="observable", label="observable [GeV]"),
-                    storage=hist.storage.Weight(), name=th1.GetName())
-    values = np.array([th1.GetBinContent(i) for i in range(n + 2)])
-    sumw2 = th1.GetSumw2()  # empty when every weight was 1: then the variances are the contents
-    variances = np.array([sumw2.At(i) for i in range(n + 2)]) if th1.GetSumw2N() else values.copy()
-    view = out.view(flow=True)
-    view.value, view.variance = values, variances
-    return out
+    return RunResult(processed.histograms, metrics)
 
 
 def write_histograms(result: RunResult, path: str | os.PathLike) -> Path:
@@ -108,7 +95,7 @@ def write_histograms(result: RunResult, path: str | os.PathLike) -> Path:
 
     path = Path(path)
     with write_errors(path.parent):
-        return histograms.write(result.root_histograms, path)
+        return histograms.write(result.histograms, path)
 
 
 def fit(histograms, *, ranking: bool = False):
@@ -164,7 +151,7 @@ class JobResult:
     outputs: list[Path]  # this run's outputs, at their final paths
 
 
-def run_job(options: dict | None = None, **overrides) -> JobResult:
+def run_job(config: RunConfig | Mapping | str | os.PathLike | None = None, **overrides) -> JobResult:
     """The whole job of ``python -m rdf_ttbar``: event loops, histograms.root, fit, plots, metrics.json.
 
     Everything is written into a staging folder inside the output folder and published at the end, replacing
@@ -173,7 +160,7 @@ def run_job(options: dict | None = None, **overrides) -> JobResult:
     the UserError says how to rerun the fit on them.
 
     Args:
-        options: from :func:`configure`; **overrides as there.
+        config: from :func:`configure`; **overrides as there.
 
     Returns:
         The metrics, the fit summary and the paths of the outputs.
@@ -182,24 +169,24 @@ def run_job(options: dict | None = None, **overrides) -> JobResult:
         UserError: bad options, inputs or output folder, a failed event loop, or a failed fit or plot (then
             with histograms.root and metrics.json kept).
     """
-    options = configure(options, **overrides)
-    if options["io_only"]:
+    config = configure(config, **overrides)
+    if config.io_only:
         from . import io_only
 
-        metrics = io_only.run(options)
+        metrics = io_only.run(config)
         return JobResult(metrics, None, [Path(p) for p in metrics.pop("outputs")])
     from .plots.painters import Painters
 
     # a folder that cannot be written fails here, before the loops; the plot workers get ready meanwhile
-    with OutputFolder(options["output_dir"]) as out, Painters() as painters:
-        processed = pipeline.process(options)
+    with OutputFolder(config.output_dir) as out, Painters() as painters:
+        processed = pipeline.process(config)
         metrics = processed.metrics
         from . import histograms
 
         with write_errors(out.final):
             histograms.write(processed.histograms, out.staging / HISTOGRAMS_FILE)
         try:
-            fit_summary = fit_and_plots(options["fit"], out.staging, metrics, painters)
+            fit_summary = fit_and_plots(processed.histograms, config.fit, out.staging, metrics, painters)
         except Exception as err:
             keep_event_loop(out, metrics, processed.start)
             kept = out.final / HISTOGRAMS_FILE
@@ -208,25 +195,32 @@ def run_job(options: dict | None = None, **overrides) -> JobResult:
             text = str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
             raise UserError(f"{text}\nThe event loops' histograms are kept in {kept} (and {METRICS_FILE}); "
                             f"rerun the fit on them with: python -m rdf_ttbar fit {kept}") from None
+        except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM, SIGHUP (cli.Terminated): a finished loop is never lost
+            keep_event_loop(out, metrics, processed.start)
+            kept = out.final / HISTOGRAMS_FILE
+            raise note_kept(err, f"the event loops' histograms are kept in {kept} (and {METRICS_FILE}); rerun "
+                                 f"the fit on them with: python -m rdf_ttbar fit {kept}")
         write_metrics(out, metrics, processed.start)
         paths = out.publish()
     return JobResult(metrics, fit_summary, paths)
 
 
-def fit_and_plots(do_fit: bool, staging: Path, metrics: dict, painters) -> dict | None:
+def fit_and_plots(histograms: dict, do_fit: bool, staging: Path, metrics: dict, painters) -> dict | None:
     """The fit (written into ``staging``) and the plots (``staging/plots``), drawn by ``painters`` (warm plot
     workers, :class:`rdf_ttbar.plots.painters.Painters`): the histogram plots while the fit runs, then the fit
     plots. Fills the fit and plots times into ``metrics``; returns the fit summary."""
-    hist_path, plots_dir = staging / HISTOGRAMS_FILE, staging / "plots"
+    plots_dir = staging / "plots"
     start = time.perf_counter()
-    histogram_plots = painters.draw("histograms", hist_path, plots_dir)
+    histogram_plots = painters.draw("histograms", histograms, plots_dir)  # in memory: not histograms.root again
     if not do_fit:
         histogram_plots.result()
         metrics["wall_time_s"]["fit"], metrics["wall_time_s"]["plots"] = 0.0, round(time.perf_counter() - start, 3)
         return None
     from . import inference
 
-    report = inference.fit(hist_path)  # the file just written: no second conversion of the histograms
+    with warnings.catch_warnings():  # they are in the summary (report.summary["warnings"]), which the CLI prints
+        warnings.simplefilter("ignore", inference.FitWarning)
+        report = inference.fit(histograms)
     inference.write(report, staging)
     fit_done = time.perf_counter()
     fit_plots = painters.draw("fit", report.summary, plots_dir)

@@ -45,7 +45,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import branch_lists, inputs, io_only, native
+from . import branch_lists, config as configuration, inputs, io_only, native
 from .bench_os import evict_from_page_cache, maxrss_mb, root_install_files, warm_page_cache
 from .bench_table import MIN_LOOP_S, compare_formats, format_table, mode_key, mode_label, short_loops
 from .errors import UserError
@@ -64,9 +64,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Measure the analysis: set-up, jitting, start-up to the first event, event-loop speed in total and per core, "
         "peak memory, thread scaling, and the I/O-only speed of the same columns, each in a fresh process on a "
         "generated benchmark set (cached), repeated and interleaved. Prints a table; --json writes every number.")
-    parser.add_argument("--events-per-sample", type=int, default=DEFAULT_EVENTS_PER_SAMPLE, metavar="N",
-                        help=f"events per sample of the benchmark set (default {DEFAULT_EVENTS_PER_SAMPLE:,}: "
-                        "9M events in all; generated once into the demo cache)")
+    # the demo set's options of the run configuration; not config.yaml (the benchmark set is the same everywhere)
+    configuration.add_arguments(
+        parser, ("demo.events_per_sample", "demo.seed", "demo.cache_dir"), config_file=False,
+        flags={"demo.cache_dir": ("--cache-dir",)}, defaults={"demo.events_per_sample": DEFAULT_EVENTS_PER_SAMPLE},
+        helps={"demo.events_per_sample": "events per sample of the benchmark set (9M events in all by default; "
+                                         "generated once into the demo cache)",
+               "demo.seed": "seed of the generated set",
+               "demo.cache_dir": "demo cache folder (null: $RDF_TTBAR_CACHE, else $XDG_CACHE_HOME/rdf_ttbar or "
+                                 "~/.cache/rdf_ttbar)"})
     parser.add_argument("--mt", default=None, metavar="LIST",
                         help="thread counts to measure, comma-separated (default: 1,<cores of this machine>)")
     parser.add_argument("--repeat", type=int, default=DEFAULT_REPEAT, metavar="R",
@@ -77,10 +83,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "4, 15, 25 and 50%% of the file")
     parser.add_argument("--inputs", metavar="FILE.json",
                         help="measure on this input list (AGC nanoaod_inputs.json format) instead of the generated set")
-    parser.add_argument("--seed", type=int, default=1, metavar="S", help="seed of the generated set (default 1)")
-    parser.add_argument("--cache-dir", type=Path, metavar="DIR",
-                        help="demo cache folder (default: $RDF_TTBAR_CACHE, else $XDG_CACHE_HOME/rdf_ttbar or "
-                        "~/.cache/rdf_ttbar)")
     parser.add_argument("--formats", default="ttree", metavar="LIST",
                         help="file formats of the generated set to measure, comma-separated: ttree (default), "
                         "rntuple or ttree,rntuple (compares event rates and bytes on disk of the same events)")
@@ -111,7 +113,7 @@ def parse_mt(text: str | None) -> list[int]:
     return values
 
 
-def child_env(cache_dir: Path | None = None) -> dict:
+def child_env(cache_dir: str | Path | None = None) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE_ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
     if cache_dir is not None:
@@ -136,13 +138,14 @@ def ensure_inputs(args, fmt: str = "ttree") -> Path:
         return path.resolve()
     from . import demo
 
-    directory = demo.demo_set_dir(args.cache_dir, args.events_per_sample, args.seed, args.full, fmt)
+    d = configuration.from_args(args).demo  # --events-per-sample, --seed, --cache-dir
+    directory = demo.demo_set_dir(d.cache_dir, d.events_per_sample, d.seed, args.full, fmt)
     if not (directory / demo.STAMP).is_file():
-        print(f"rdf_ttbar bench: generating the benchmark set ({args.events_per_sample:,} events per sample"
+        print(f"rdf_ttbar bench: generating the benchmark set ({d.events_per_sample:,} events per sample"
               f"{', --full' if args.full else ''}, {fmt}) in {directory}; later runs reuse it", flush=True)
-        command = [sys.executable, "-m", "rdf_ttbar", "generate", "--events-per-sample", str(args.events_per_sample),
-                   "--seed", str(args.seed), "--format", fmt] + (["--full"] if args.full else [])
-        result = subprocess.run(command, env=child_env(args.cache_dir), cwd=tempfile.gettempdir())
+        command = [sys.executable, "-m", "rdf_ttbar", "generate", "--events-per-sample", str(d.events_per_sample),
+                   "--seed", str(d.seed), "--format", fmt] + (["--full"] if args.full else [])
+        result = subprocess.run(command, env=child_env(d.cache_dir), cwd=tempfile.gettempdir())
         if result.returncode != 0 or not (directory / demo.STAMP).is_file():
             raise UserError(f"generating the benchmark set failed (exit code {result.returncode}); see above")
     return directory / demo.INPUTS_JSON
@@ -330,8 +333,7 @@ def per_repetition_ratios(runs: list[dict], mts: list[int], repeat: int) -> dict
 
 def main(args: argparse.Namespace) -> int:
     """Run the benchmark; prints the table (and writes --json)."""
-    if args.events_per_sample < 1:
-        raise UserError(f"--events-per-sample must be at least 1, got {args.events_per_sample}")
+    events_per_sample = configuration.from_args(args).demo.events_per_sample  # checked here, before any run
     if args.repeat < 1:
         raise UserError(f"--repeat must be at least 1, got {args.repeat}")
     mts = parse_mt(args.mt)
@@ -341,7 +343,7 @@ def main(args: argparse.Namespace) -> int:
     percents = [IO_PERCENT] + (list(branch_lists.BRANCHES_BY_PERCENT) if args.full else [AGC_IO_PERCENT])
     result = measure(ensure_inputs(args, formats[0]), mts, percents, args.repeat, args.evict)
     result["format"] = "ttree" if args.inputs else formats[0]
-    result["events_per_sample"] = None if args.inputs else args.events_per_sample
+    result["events_per_sample"] = None if args.inputs else events_per_sample
     result["formats"] = {}
     for fmt in formats[1:]:  # the same events in another format: the analysis and the I/O-only of its columns
         other = measure(ensure_inputs(args, fmt), mts, [IO_PERCENT], args.repeat, evict=False, cold=False)

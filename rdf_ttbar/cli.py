@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from . import __version__, config as configuration, quiet
-from .errors import UserError
+from .errors import UserError, kept_note
 
 PROG = "python -m rdf_ttbar"
 
@@ -21,16 +21,6 @@ SUBCOMMANDS = {
     "bench": "measure set-up, jitting, event-loop speed and I/O-only speed",
     "deliver": "skim the inputs once (preselection, analysis columns) into a folder the analysis reads",
 }
-
-
-def io_percent_value(text: str) -> float | int | str:
-    """--io-percent: one of the AGC's percentages or 'analysis' (branch_lists.io_percent_key)."""
-    from .branch_lists import IO_PERCENT_CHOICES, io_percent_key
-
-    key = io_percent_key(text)
-    if key is None:
-        raise argparse.ArgumentTypeError(f"expected {IO_PERCENT_CHOICES}, got {text!r}")
-    return key
 
 
 def main_parser() -> argparse.ArgumentParser:
@@ -46,88 +36,16 @@ def main_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=version_text(),
                    help="print the versions of rdf_ttbar and ROOT and exit")
-    p.add_argument("--config", metavar="FILE",
-                   help="YAML file with the defaults (default: ./config.yaml if present, else built-in defaults)")
-    p.add_argument("--inputs", metavar="demo|agc|FILE.json",
-                   help="input file set: 'demo' (synthetic, generated and cached on first use), 'agc' (the AGC "
-                   "file list) or a JSON file in the AGC nanoaod_inputs.json format (local paths or root:// / "
-                   "https:// URLs) [config: inputs, default demo]")
-    p.add_argument("-n", "--files-per-sample", type=int, metavar="N",
-                   help="process only the first N files of every sample [config: files_per_sample, default all]")
-    p.add_argument("--mt", type=int, metavar="N",
-                   help="threads for ROOT's implicit multi-threading; 0: all cores, 1: single-threaded "
-                   "[config: mt, default 0]")
-    p.add_argument("--output-dir", metavar="DIR", help="where the outputs go [config: output_dir, default results]")
-    p.add_argument("--no-fit", dest="fit", action="store_false", default=None,
-                   help="stop after the histograms and their plots (no workspace, no fit)")
-    p.add_argument("--tree", metavar="NAME", help="name of the TTree in the input files [config: tree, default Events]")
-    p.add_argument("--remote-prefix", metavar="PREFIX",
-                   help="replace the AGC list's https://xrootd-local.unl.edu:1094//store/user/AGC prefix, e.g. "
-                   "root://eospublic.cern.ch//eos/root-eos/AGC [config: agc.remote_prefix]")
-    p.add_argument("--cache-dir", metavar="DIR",
-                   help="copy remote input files once into DIR and read the local copies [config: cache_dir]")
-    p.add_argument("--deliver-cache", metavar="DIR",
-                   help="deliver the inputs into DIR first (see the 'deliver' sub-command; only what is missing "
-                   "or out of date), then analyse the delivered files [config: deliver_cache]")
-    p.add_argument("--scheduler", choices=("mt", "dask-local", "dask-remote"),
-                   help="where the event loops run: mt (this process, --mt threads), dask-local (a Dask "
-                   "LocalCluster of --ncores processes), dask-remote (the Dask scheduler at --scheduler-address) "
-                   "[config: scheduler, default mt]")
-    p.add_argument("--ncores", type=int, metavar="N", help="worker processes for dask-local; 0: all cores")
-    p.add_argument("--scheduler-address", metavar="tcp://HOST:PORT", help="the Dask scheduler for dask-remote")
-    p.add_argument("--npartitions", type=int, metavar="N", help="Dask partitions per sample (default: ROOT's)")
-    p.add_argument("--io-only", dest="io_only", action="store_true", default=None,
-                   help="I/O-only benchmark (the AGC's DISABLE_PROCESSING): read the branches of --io-percent "
-                   "in every sample and nothing else; writes only metrics.json (event rate, bytes read) "
-                   "[config: io_only, default false]")
-    p.add_argument("--io-percent", dest="io_percent", type=io_percent_value, metavar="2.7|4|15|25|50|analysis",
-                   help="with --io-only: the AGC IO_FILE_PERCENT branch list to read (2.7 = the AGC analysis "
-                   "columns; more needs the extra branches of 'generate --full'), or 'analysis': exactly the "
-                   "columns this analysis reads (the 2.7%% list and run, luminosityBlock, event) "
-                   "[config: io_percent, default 2.7]")
-    p.add_argument("--agc-list", metavar="PATH|URL",
-                   help="where --inputs agc reads the AGC file list (nanoaod_inputs.json) [config: agc.inputs, "
-                   "default: the AGC repository's list on GitHub]")
+    configuration.add_arguments(p)  # every option of config.yaml, generated from config.RunConfig
     return p
 
 
-# command-line destination -> config key
-_OVERRIDES = {
-    "inputs": "inputs",
-    "files_per_sample": "files_per_sample",
-    "mt": "mt",
-    "output_dir": "output_dir",
-    "fit": "fit",
-    "tree": "tree",
-    "remote_prefix": "agc.remote_prefix",
-    "agc_list": "agc.inputs",
-    "cache_dir": "cache_dir",
-    "deliver_cache": "deliver_cache",
-    "scheduler": "scheduler",
-    "ncores": "ncores",
-    "scheduler_address": "scheduler_address",
-    "npartitions": "npartitions",
-    "io_only": "io_only",
-    "io_percent": "io_percent",
-}
-
-
-def options_from(args: argparse.Namespace) -> dict:
+def config_from(args: argparse.Namespace) -> configuration.RunConfig:
     """config.yaml (or --config) updated with the options given on the command line."""
-    config_path = args.config
-    if config_path is None and Path("config.yaml").is_file():
-        config_path = "config.yaml"
-    options = configuration.load(config_path)
-    for dest, key in _OVERRIDES.items():
-        value = getattr(args, dest, None)
-        if value is None:
-            continue
-        configuration.check(key, value, source=f"option --{dest.replace('_', '-')}")
-        section, _, leaf = key.rpartition(".")
-        (options[section] if section else options)[leaf] = value
-    if getattr(args, "io_percent", None) is not None and not options["io_only"]:
+    config = configuration.from_args(args)
+    if args.io_percent is not None and not config.io_only:
         raise UserError("--io-percent chooses the branches of an I/O-only run: add --io-only")
-    return options
+    return config
 
 
 def root_version() -> str:
@@ -156,16 +74,16 @@ def version_text() -> str:
 
 def run_main(argv: list[str]) -> int:
     args = main_parser().parse_args(argv)
-    options = options_from(args)
+    config = config_from(args)
     from . import api, io_only, pipeline
 
-    job = api.run_job(options)
+    job = api.run_job(config)
     if job.metrics["mode"] == "io_only":
         lines = io_only.summary_lines(job.metrics)
     else:
         lines = pipeline.summary_lines(job.metrics, job.fit_summary)
     outputs = ", ".join(p.name for p in job.outputs)
-    lines.append(f"outputs in {options['output_dir']}/ ({outputs})")
+    lines.append(f"outputs in {config.output_dir}/ ({outputs})")
     gap = "\n" if sys.stderr.isatty() else ""  # below the progress bar, which is drawn on a terminal only
     print(gap + "\n".join(f"rdf_ttbar: {line}" for line in lines))
     return 0
@@ -211,9 +129,26 @@ def install_signal_handlers() -> None:
         signal.signal(signum, _terminate)
 
 
+def show_warnings() -> None:
+    """What rdf_ttbar's library modules log (logging.getLogger(__name__)) on stderr: warnings as
+    ``rdf_ttbar: warning: ...`` lines, notes (info) as ``rdf_ttbar: ...`` lines; the library itself never prints."""
+    import logging
+
+    logger = logging.getLogger("rdf_ttbar")
+    logger.setLevel(logging.INFO)
+    if not any(getattr(h, "rdf_ttbar_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler()  # sys.stderr at the time of each message
+        handler.setLevel(logging.INFO)
+        handler.format = lambda record: (f"rdf_ttbar: {record.getMessage()}" if record.levelno < logging.WARNING
+                                         else f"rdf_ttbar: {record.levelname.lower()}: {record.getMessage()}")
+        handler.rdf_ttbar_cli = True
+        logger.addHandler(handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     install_signal_handlers()
+    show_warnings()
     try:
         if argv and argv[0] in SUBCOMMANDS:
             return run_subcommand(argv[0], argv[1:])
@@ -223,10 +158,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Terminated as err:
         name = signal.Signals(err.signum).name
-        print(f"rdf_ttbar: stopped by {name}; the outputs of this run were not written", file=sys.stderr)
+        print(f"rdf_ttbar: stopped by {name}; {kept_note(err) or 'the outputs of this run were not written'}",
+              file=sys.stderr)
         return 128 + err.signum
-    except KeyboardInterrupt:
-        print("rdf_ttbar: interrupted; the outputs of this run were not written", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        print(f"rdf_ttbar: interrupted; {kept_note(err) or 'the outputs of this run were not written'}",
+              file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader of our output went away (| head): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

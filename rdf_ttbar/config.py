@@ -1,72 +1,220 @@
-"""User configuration: built-in defaults, config.yaml, command-line overrides."""
+"""The run configuration: :class:`RunConfig`, a frozen dataclass that holds every option of a run with its
+type, allowed values, default and help text, in one place.
+
+Every entry builds one: config.yaml and the command line (:func:`from_args`, whose argparse options are
+generated from the fields by :func:`add_arguments`), the Python API (``rdf_ttbar.configure``) and the
+sub-commands. A RunConfig is validated once, when it is made (``__post_init__``); :func:`build` merges the
+layers (defaults, a YAML file, a mapping, the command line) and names the layer of a bad value in the message.
+"""
 
 from __future__ import annotations
 
-import copy
+import argparse
+import dataclasses
+import os
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, ClassVar
 
 import yaml
 
+from .branch_lists import IO_PERCENT_CHOICES, io_percent_key
 from .errors import UserError
 
 SCHEDULERS = ("mt", "dask-local", "dask-remote")
-
-# The built-in defaults; the repository's config.yaml states the same values
-# (a test keeps the two in step).
-DEFAULTS = {
-    "inputs": "demo",
-    "files_per_sample": None,
-    "tree": "Events",
-    "mt": 0,
-    "output_dir": "results",
-    "fit": True,
-    "cache_dir": None,
-    "deliver_cache": None,
-    "scheduler": "mt",
-    "ncores": 0,
-    "scheduler_address": None,
-    "npartitions": None,
-    "io_only": False,
-    "io_percent": 2.7,
-    "demo": {"events_per_sample": 200000, "seed": 1, "cache_dir": None},
-    "agc": {
-        "inputs": "https://raw.githubusercontent.com/iris-hep/analysis-grand-challenge/main/"
-        "analyses/cms-open-data-ttbar/nanoaod_inputs.json",
-        "remote_prefix": None,
-    },
-}
-
-# expected type of every key (None allowed where the default is None)
-_TYPES = {
-    "inputs": str,
-    "files_per_sample": int,
-    "tree": str,
-    "mt": int,
-    "output_dir": str,
-    "fit": bool,
-    "cache_dir": str,
-    "deliver_cache": str,
-    "scheduler": str,
-    "ncores": int,
-    "scheduler_address": str,
-    "npartitions": int,
-    "io_only": bool,
-    "io_percent": float,
-    "demo.events_per_sample": int,
-    "demo.seed": int,
-    "demo.cache_dir": str,
-    "agc.inputs": str,
-    "agc.remote_prefix": str,
-}
-_NULLABLE = {"files_per_sample", "cache_dir", "deliver_cache", "scheduler_address", "npartitions", "demo.cache_dir", "agc.remote_prefix"}
+AGC_LIST = ("https://raw.githubusercontent.com/iris-hep/analysis-grand-challenge/main/"
+            "analyses/cms-open-data-ttbar/nanoaod_inputs.json")
+DEFAULT_FILE = "config.yaml"  # read from the working folder when present and no --config is given
 
 
-def load(path: str | Path | None) -> dict:
-    """Defaults updated with the YAML file at ``path`` (if given), validated."""
-    config = copy.deepcopy(DEFAULTS)
-    if path is None:
-        return config
+def option(default: Any, help: str, *, flags: tuple[str, ...] = (), metavar: str | None = None,
+           choices: tuple | None = None, minimum: int | None = None, parse=None, choices_text: str | None = None):
+    """A field of a configuration dataclass. ``help`` is the command-line help; ``flags`` the command-line
+    option strings (default ``--name-with-dashes``); ``choices`` / ``minimum`` the allowed values; ``parse``
+    turns a value (also the command line's text) into its normal form, None where it names no allowed value
+    (``choices_text`` lists those in messages)."""
+    metadata = {"help": help, "flags": flags, "metavar": metavar, "choices": choices, "min": minimum,
+                "parse": parse, "choices_text": choices_text}
+    return field(default=default, metadata=metadata)
+
+
+class InvalidOption(UserError):
+    """A value of the wrong type or range; ``key`` (dotted) names the option, ``text`` says what is wrong."""
+
+    def __init__(self, key: str, text: str):
+        super().__init__(f"RunConfig: {text}")
+        self.key, self.text = key, text
+
+
+class _Section:
+    """Validation shared by RunConfig and its sections: every field checked against its type and metadata."""
+
+    PREFIX: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            key, value, kinds = self.PREFIX + f.name, getattr(self, f.name), _kinds(hints[f.name])
+            section = kinds[0]
+            if isinstance(section, type) and dataclasses.is_dataclass(section):
+                if not isinstance(value, section):
+                    raise InvalidOption(key, f"'{key}' must be a mapping")
+                continue
+            if value is None and type(None) in kinds:
+                continue
+            if f.metadata["parse"] is not None:
+                normal = f.metadata["parse"](value)
+                if normal is None:
+                    raise InvalidOption(key, f"'{key}' must be one of {f.metadata['choices_text']}, got {value!r}")
+                object.__setattr__(self, f.name, normal)
+                continue
+            if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+                raise InvalidOption(key, f"'{key}' must be of type {kinds[0].__name__}, got {value!r}")
+            if f.metadata["min"] is not None and value < f.metadata["min"]:
+                raise InvalidOption(key, f"'{key}' must be >= {f.metadata['min']}, got {value}")
+            if f.metadata["choices"] is not None and value not in f.metadata["choices"]:
+                raise InvalidOption(key, f"unknown {key} '{value}': choose one of {', '.join(f.metadata['choices'])}")
+
+
+@dataclass(frozen=True)
+class DemoConfig(_Section):
+    """The synthetic demo input set (``inputs: demo``)."""
+
+    PREFIX: ClassVar[str] = "demo."
+    events_per_sample: int = option(200_000, "events per sample of the synthetic demo set", minimum=1,
+                                    flags=("--events-per-sample",), metavar="N")
+    seed: int = option(1, "random seed of the synthetic demo set", flags=("--seed",), metavar="S")
+    cache_dir: str | None = option(None, "where the demo set is cached; null: $RDF_TTBAR_CACHE, else "
+                                   "$XDG_CACHE_HOME/rdf_ttbar or ~/.cache/rdf_ttbar",
+                                   flags=("--demo-cache-dir",), metavar="DIR")
+
+
+@dataclass(frozen=True)
+class AgcConfig(_Section):
+    """The AGC file list (``inputs: agc``)."""
+
+    PREFIX: ClassVar[str] = "agc."
+    inputs: str = option(AGC_LIST, "where --inputs agc reads the AGC file list (nanoaod_inputs.json): a path "
+                         "or an https:// URL", flags=("--agc-list",), metavar="PATH|URL")
+    remote_prefix: str | None = option(None, "replace the AGC list's https://xrootd-local.unl.edu:1094//store/user/AGC "
+                                       "prefix, e.g. root://eospublic.cern.ch//eos/root-eos/AGC; null: keep it",
+                                       flags=("--remote-prefix",), metavar="PREFIX")
+
+
+@dataclass(frozen=True)
+class RunConfig(_Section):
+    """Every option of a run (the keys of config.yaml). Made by :func:`build` / ``rdf_ttbar.configure``."""
+
+    inputs: str = option("demo", "input file set: 'demo' (synthetic, generated and cached on first use), 'agc' (the "
+                         "AGC file list) or a JSON file in the AGC nanoaod_inputs.json format (local paths or "
+                         "root:// / https:// URLs)", metavar="demo|agc|FILE.json")
+    files_per_sample: int | None = option(None, "process only the first N files of every sample; null: all",
+                                          minimum=1, flags=("-n", "--files-per-sample"), metavar="N")
+    tree: str = option("Events", "name of the TTree (or RNTuple) in the input files", metavar="NAME")
+    mt: int = option(0, "threads for ROOT's implicit multi-threading; 0: all cores, 1: single-threaded",
+                     minimum=0, metavar="N")
+    output_dir: str = option("results", "where the outputs go", metavar="DIR")
+    fit: bool = option(True, "run the statistical fit; --no-fit stops after the histograms and their "
+                      "plots (no workspace, no fit)")
+    cache_dir: str | None = option(None, "copy remote (root://, https://) input files once into DIR and read the "
+                                   "local copies; null: read remote files directly", metavar="DIR")
+    deliver_cache: str | None = option(None, "deliver the inputs into DIR first (see the 'deliver' sub-command; only "
+                                       "what is missing or out of date), then analyse the delivered files",
+                                       metavar="DIR")
+    scheduler: str = option("mt", "where the event loops run: mt (this process, --mt threads), dask-local (a Dask "
+                            "LocalCluster of --ncores processes), dask-remote (the Dask scheduler at "
+                            "--scheduler-address)", choices=SCHEDULERS)
+    ncores: int = option(0, "worker processes for dask-local; 0: all cores", minimum=0, metavar="N")
+    scheduler_address: str | None = option(None, "the Dask scheduler for dask-remote", metavar="tcp://HOST:PORT")
+    npartitions: int | None = option(None, "Dask partitions per sample; null: ROOT's default", minimum=1,
+                                     metavar="N")
+    io_only: bool = option(False, "I/O-only benchmark (the AGC's DISABLE_PROCESSING): read the branches of "
+                           "--io-percent in every sample and nothing else; writes only metrics.json")
+    io_percent: float | int | str = option(
+        2.7, "with --io-only: the AGC IO_FILE_PERCENT branch list to read (2.7 = the AGC analysis columns; more "
+        "needs the extra branches of 'generate --full'), or 'analysis': exactly the columns this analysis reads "
+        "(the 2.7% list and run, luminosityBlock, event)", metavar="2.7|4|15|25|50|analysis",
+        parse=io_percent_key, choices_text=IO_PERCENT_CHOICES)
+    demo: DemoConfig = field(default_factory=DemoConfig, metadata={"help": "the synthetic demo set"})
+    agc: AgcConfig = field(default_factory=AgcConfig, metadata={"help": "the AGC file list"})
+
+    def as_dict(self) -> dict:
+        """The options as config.yaml holds them (sections as nested mappings)."""
+        return dataclasses.asdict(self)
+
+
+def _kinds(hint) -> tuple:
+    """The types a type hint allows: ``int | None`` -> (int, NoneType)."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return typing.get_args(hint)
+    return (hint,)
+
+
+def _sections() -> dict[str, type]:
+    """Field name -> section dataclass (DemoConfig, AgcConfig), for the fields of RunConfig that are sections."""
+    hints = typing.get_type_hints(RunConfig)
+    return {f.name: hints[f.name] for f in dataclasses.fields(RunConfig) if dataclasses.is_dataclass(hints[f.name])}
+
+
+def fields() -> list[tuple[str, dataclasses.Field, tuple]]:
+    """(dotted key, field, allowed types) of every option, sections expanded: the options of config.yaml."""
+    out = []
+    sections = _sections()
+    for f in dataclasses.fields(RunConfig):
+        cls = sections.get(f.name)
+        if cls is None:
+            out.append((f.name, f, _kinds(typing.get_type_hints(RunConfig)[f.name])))
+            continue
+        hints = typing.get_type_hints(cls)
+        out += [(f"{f.name}.{g.name}", g, _kinds(hints[g.name])) for g in dataclasses.fields(cls)]
+    return out
+
+
+# ---------------------------------------------------------------------------
+# building a RunConfig from layers of options
+
+
+def build(layers: Iterable[tuple[str, Mapping | RunConfig]] = ()) -> RunConfig:
+    """The built-in defaults updated with each ``(source, mapping)`` of ``layers`` in turn (sections as nested
+    mappings, which update only the keys they name), as one validated RunConfig. ``source`` names the layer in
+    the message of a bad value (``config file config.yaml: 'mt' must be >= 0, got -1``)."""
+    values = RunConfig().as_dict()
+    sources: dict[str, str] = {}
+    for source, mapping in layers:
+        _merge(values, mapping, source, sources)
+    try:
+        sections = {name: cls(**values[name]) for name, cls in _sections().items()}
+        return RunConfig(**{**values, **sections})
+    except InvalidOption as err:
+        raise UserError(f"{sources.get(err.key, 'RunConfig')}: {err.text}") from None
+
+
+def _merge(values: dict, mapping: Mapping | RunConfig, source: str, sources: dict, prefix: str = "") -> None:
+    if isinstance(mapping, _Section):
+        mapping = dataclasses.asdict(mapping)  # type: ignore[call-overload]
+    for key, value in mapping.items():
+        full = f"{prefix}{key}"
+        if key not in values:
+            known = ", ".join(sorted(f"{prefix}{k}" for k in values))
+            raise UserError(f"{source}: unknown option '{full}' (known: {known})")
+        if isinstance(values[key], dict):
+            if isinstance(value, _Section):
+                value = dataclasses.asdict(value)  # type: ignore[call-overload]
+            if not isinstance(value, Mapping):
+                raise UserError(f"{source}: '{full}' must be a mapping")
+            _merge(values[key], value, source, sources, prefix=f"{full}.")
+            continue
+        values[key] = value
+        sources[full] = source
+
+
+def read_file(path: str | os.PathLike) -> tuple[str, dict]:
+    """The options of the YAML file at ``path`` as a layer for :func:`build`: (source, mapping)."""
     path = Path(path)
+    source = f"config file {path}"
     if not path.is_file():
         raise UserError(f"config file {path} does not exist: pass an existing file to --config")
     try:
@@ -75,46 +223,91 @@ def load(path: str | Path | None) -> dict:
         raise UserError(f"config file {path} is not valid YAML ({err}); fix the syntax or start "
                         "from the repository's config.yaml") from None
     if user is None:
-        return config
+        return source, {}
     if not isinstance(user, dict):
         raise UserError(f"config file {path} must hold a mapping of option: value, not {type(user).__name__}")
-    update(config, user, source=f"config file {path}")
-    return config
+    return source, user
 
 
-def update(config: dict, user: dict, source: str, prefix: str = "") -> dict:
-    """Update ``config`` in place with the options of ``user`` (sections as nested mappings), each checked;
-    ``source`` names where they come from in messages. Returns ``config``."""
-    for key, value in user.items():
-        full = f"{prefix}{key}"
-        if key not in config:
-            known = ", ".join(sorted(f"{prefix}{k}" for k in config))
-            raise UserError(f"{source}: unknown option '{full}' (known: {known})")
-        if isinstance(config[key], dict):
-            if not isinstance(value, dict):
-                raise UserError(f"{source}: '{full}' must be a mapping")
-            update(config[key], value, source, prefix=f"{full}.")
+def load(path: str | os.PathLike | None = None, overrides: Mapping | None = None,
+         source: str = "overrides") -> RunConfig:
+    """The defaults updated with the YAML file at ``path`` (if given), then with ``overrides``; validated."""
+    layers = [read_file(path)] if path is not None else []
+    return build(layers + [(source, overrides or {})])
+
+
+# ---------------------------------------------------------------------------
+# the command line: argparse options generated from the fields
+
+
+def add_arguments(parser: argparse.ArgumentParser, keys: Iterable[str] | None = None, *, config_file: bool = True,
+                  flags: Mapping[str, tuple[str, ...]] | None = None, defaults: Mapping[str, Any] | None = None,
+                  helps: Mapping[str, str] | None = None) -> None:
+    """Add the command-line options of the options ``keys`` (dotted, e.g. ``demo.seed``; default: every option)
+    to ``parser``, and ``--config FILE`` when ``config_file``. A sub-command may give some of them other
+    ``flags``, ``defaults`` (shown in the help) or ``helps``. An option not given stays None, so that
+    :func:`from_args` keeps the value of config.yaml; :func:`from_args` reads the parsed options back."""
+    flags, defaults, helps = flags or {}, defaults or {}, helps or {}
+    chosen = None if keys is None else set(keys)
+    dests: dict[str, tuple[str, str]] = {}  # argparse dest -> (option key, flag named in messages)
+    if config_file:
+        parser.add_argument("--config", metavar="FILE", help="YAML file with the defaults (default: ./config.yaml "
+                            "if present, else built-in defaults)")
+    for key, f, kinds in fields():
+        if chosen is not None and key not in chosen:
             continue
-        check(full, value, source=source)
-        config[key] = value
-    return config
+        strings = flags.get(key) or f.metadata["flags"] or (f"--{key.replace('_', '-')}",)
+        default = defaults.get(key, None)
+        shown = defaults.get(key, f.default)
+        text = helps.get(key, f.metadata["help"]) + f" [config: {key}, default {_yaml_text(shown)}]"
+        kwargs: dict[str, Any] = {"default": default, "help": text.replace("%", "%%")}
+        if bool in kinds:  # a switch: --io-only, or --no-fit for what is on by default
+            if f.default:
+                strings = flags.get(key) or f.metadata["flags"] or (f"--no-{key.replace('_', '-')}",)
+            kwargs.update(action="store_const", const=not f.default)
+        else:
+            kwargs.update(metavar=f.metadata["metavar"], choices=f.metadata["choices"],
+                          type=_cli_type(key, f, kinds))
+        action = parser.add_argument(*strings, **kwargs)
+        dests[action.dest] = (key, action.option_strings[-1])
+    parser.set_defaults(config_options={**(parser.get_default("config_options") or {}), **dests})
 
 
-def check(key: str, value, source: str) -> None:
-    """Raise a UserError when ``value`` has the wrong type or range for ``key``."""
-    if value is None and key in _NULLABLE:
-        return
-    if key == "io_percent":  # 2.7, 4, 15, 25, 50 or "analysis" (branch_lists.io_percent_key)
-        from .branch_lists import IO_PERCENT_CHOICES, io_percent_key
+def _yaml_text(value) -> str:
+    """A default as config.yaml writes it."""
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    return str(value)
 
-        if io_percent_key(value) is None:
-            raise UserError(f"{source}: 'io_percent' must be one of {IO_PERCENT_CHOICES}, got {value!r}")
-        return
-    expected = _TYPES[key]
-    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-        raise UserError(f"{source}: '{key}' must be of type {expected.__name__}, got {value!r}")
-    minimum = {"mt": 0, "ncores": 0, "files_per_sample": 1, "npartitions": 1, "demo.events_per_sample": 1}
-    if key in minimum and value < minimum[key]:
-        raise UserError(f"{source}: '{key}' must be >= {minimum[key]}, got {value}")
-    if key == "scheduler" and value not in SCHEDULERS:
-        raise UserError(f"{source}: unknown scheduler '{value}': choose one of {', '.join(SCHEDULERS)}")
+
+def _cli_type(key: str, f: dataclasses.Field, kinds: tuple):
+    parse = f.metadata["parse"]
+    if parse is None:
+        return int if int in kinds else str
+
+    def convert(text: str):
+        value = parse(text)
+        if value is None:
+            raise argparse.ArgumentTypeError(f"expected {f.metadata['choices_text']}, got {text!r}")
+        return value
+
+    convert.__name__ = key  # argparse names it in "invalid ... value"
+    return convert
+
+
+def from_args(args: argparse.Namespace) -> RunConfig:
+    """The RunConfig of parsed command-line options (:func:`add_arguments`): the built-in defaults, updated
+    with ``--config FILE`` (default: ./config.yaml where present, when the parser has --config), then with
+    the options given on the command line."""
+    layers = []
+    if hasattr(args, "config"):
+        path = args.config if args.config is not None else (DEFAULT_FILE if Path(DEFAULT_FILE).is_file() else None)
+        if path is not None:
+            layers.append(read_file(path))
+    for dest, (key, flag) in (getattr(args, "config_options", None) or {}).items():
+        value = getattr(args, dest)
+        if value is None:
+            continue
+        section, _, leaf = key.rpartition(".")
+        layers.append((f"option {flag}", {section: {leaf: value}} if section else {leaf: value}))
+    return build(layers)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-HEADERS = ("analysis.h", "rdf_log.h", "progress.h", "delivery.h")
+HEADERS = ("analysis.h", "graph.h", "rdf_log.h", "progress.h", "delivery.h")
 
 
 def cpp_dir() -> Path:
@@ -16,38 +16,49 @@ def cpp_dir() -> Path:
     raise FileNotFoundError(f"rdf_ttbar's C++ helpers ({HEADERS[0]}) are missing next to {here}: reinstall the package")
 
 
-def header_paths() -> list[Path]:
-    return [cpp_dir() / h for h in HEADERS]
+def header_path(name: str | Path) -> Path:
+    """A header named in an analysis definition: in cpp/, or an absolute path."""
+    path = Path(name)
+    return path if path.is_absolute() else cpp_dir() / path
 
 
-_declared = False
+def header_paths(extra=()) -> list[Path]:
+    """The helpers every run declares, and the extra headers of an analysis definition."""
+    paths = [cpp_dir() / h for h in HEADERS]
+    return paths + [p for p in map(header_path, extra) if p not in paths]
 
 
-def declare() -> None:
-    """Declare the helpers to ROOT's interpreter (idempotent within a process)."""
-    global _declared
-    if _declared:
-        return
+def read_template(name: str) -> str:
+    return (cpp_dir() / name).read_text()
+
+
+_declared: set[Path] = set()
+
+
+def declare(extra=()) -> None:
+    """Declare the helpers (and the extra headers) to ROOT's interpreter, each once per process."""
     import ROOT
 
-    for header in header_paths():
+    for header in header_paths(extra):
+        if header in _declared:
+            continue
+        if not header.is_file():
+            raise FileNotFoundError(f"the C++ helper {header} is missing (reinstall the package, or fix the "
+                                    "analysis definition's headers)")
         if not ROOT.gInterpreter.Declare(f'#include "{header}"'):
             raise RuntimeError(f"ROOT could not compile {header}")
-    _declared = True
-
-
-_declared_extra: set[str] = set()
+        _declared.add(header)
 
 
 def declare_header(name: str) -> None:
     """Declare one more helper of ``cpp/`` (e.g. ``remote.h``), once per process, on its own."""
-    if name in _declared_extra:
+    header = cpp_dir() / name
+    if header in _declared:
         return
     import ROOT
 
-    header = cpp_dir() / name
     if not header.is_file():
         raise FileNotFoundError(f"rdf_ttbar's C++ helper {header} is missing: reinstall the package")
     if not ROOT.gInterpreter.Declare(f'#include "{header}"'):
         raise RuntimeError(f"ROOT could not compile {header}")
-    _declared_extra.add(name)
+    _declared.add(header)

@@ -34,10 +34,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import atomic, cpp, inputs, systematics as sy
+from . import atomic, cpp, inputs
+from .analysis import DEFAULT as ANALYSIS, nodes
+from .analysis.model import Define
 from .delivery_stamps import (delivered_name, expected_stamp, input_identity, read_stamp, remove_stale_temporaries,
                               stamp_path, temporary_name, write_stamp)
-from .errors import UserError
+from .errors import UserError, note_kept
 from .outputs import problem
 
 log = logging.getLogger(__name__)
@@ -54,47 +56,30 @@ PROGRESS_EVERY = 10_000
 GUARD_HEADER = "delivery_guard.h"  # declared by the delivery only
 
 # ---------------------------------------------------------------------------- the preselection
-# Why it is exact. An event enters one of the 124 histograms only if it passes the selection
-# (spec "Selection") for the jet pT of the histogram's variation: nominal, or one of the jet-pT
-# variations (kind "jet_pt" in systematics.SYSTEMATICS: pt_scale_up, pt_res_up). The weight
-# variations change weights, never the selection.
-# - Leptons: no variation changes them; the requirement (exactly one electron or muon with
-#   pT > 25 GeV) applies as it is.
-# - Jets: for every variation v the delivery computes the varied pT of every jet with the very
-#   expressions the analysis books (the systematics table), from the same stored values (run,
-#   luminosityBlock, event, the jet's index: all jets are kept, in order), so pT_v is bit-identical
-#   to the analysis' own; cpp/delivery.h then asks, per variation, ">= 4 jets with pT_v > 25 GeV
-#   and >= 1 b-tag among them" and ORs the answers. That is exactly "passes under some variation",
-#   not a bound (a common threshold such as 25/1.03 GeV would not even be safe for pt_res_up,
-#   whose factors exceed 1.03 for about 27% of the jets, and the counts must be taken per variation).
-# The same preselection is applied to every file, also to files of samples that the analysis
-# reads at nominal pT only (the alternative ttbar samples), so that a file shared by samples is
-# delivered once: their files keep, in addition, the few events that pass only under a variation.
-LEPTON_FILTER = (f"rdf_ttbar::count_above(Electron_pt, {sy.LEPTON_PT_MIN}) + "
-                 f"rdf_ttbar::count_above(Muon_pt, {sy.LEPTON_PT_MIN}) == 1")
-
-
-def jet_pt_variations() -> list[str]:
-    """C++ expressions of the jet pT under every variation (nominal first), from the systematics table."""
-    return ["Jet_pt"] + [s.expression for s in sy.SYSTEMATICS if s.kind == "jet_pt"]
-
-
-def jet_filter() -> str:
-    return (f"rdf_ttbar::delivery::jets_pass_any_variation(ROOT::RVec<ROOT::RVecF>{{{', '.join(jet_pt_variations())}}}, "
-            f"Jet_btagCSVV2, {sy.JET_PT_MIN}f, {sy.MIN_JETS}, {sy.BTAG_THRESHOLD}f)")
-
-
+# Why it is exact. An event enters a histogram only if it passes the selection for the columns of the
+# histogram's variation; the weight variations change weights, never the selection. The preselection
+# (analysis.nodes.preselection, derived from the definition) applies the filters that read no varied
+# column as they are, and ORs the others over the nominal and every variation of a column they read
+# (the jet pT), each computed with the very expressions the analysis books from the same stored values
+# (all jets are kept, in order): exactly "passes under some variation", not a bound. The same
+# preselection is applied to every file, also to files of samples that the analysis reads at nominal
+# only (alternative samples), so that a file shared by samples is delivered once.
 def preselection_id() -> str:
-    """What the stamps record of the preselection: a change of its code or thresholds changes it."""
-    text = "\n".join([LEPTON_FILTER, jet_filter(), (cpp.cpp_dir() / "delivery.h").read_text()])
+    """What the stamps record of the preselection: a change of its code or of its helpers changes it."""
+    steps = nodes.preselection(ANALYSIS)
+    text = "\n".join([repr(steps)] + [cpp.header_path(h).read_text() for h in ("graph.h", *ANALYSIS.headers)])
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
 def preselect(dataframe):
-    """The events that pass the selection under at least one jet-pT variation (see above)."""
-    cpp.declare()
-    return (dataframe.Filter(LEPTON_FILTER, "exactly one lepton")
-            .Filter(jet_filter(), ">= 4 jets, >= 1 b-tag under some jet-pT variation"))
+    """The events that pass the selection under at least one variation (see above)."""
+    cpp.declare(ANALYSIS.headers)
+    for step in nodes.preselection(ANALYSIS):
+        if isinstance(step, Define):
+            dataframe = dataframe.Define(step.name, step.expression)
+        else:
+            dataframe = dataframe.Filter(step.expression, step.name)
+    return dataframe
 
 
 # ---------------------------------------------------------------------------- delivering
@@ -213,6 +198,16 @@ def _run(todo: list[Job], tree: str, fmt: str, executor, progress: bool | None) 
             problems += _finish(booked, tree, fmt, write_errors.messages)
             if problems:
                 break
+    except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM, SIGHUP (cli.Terminated): keep what is finished and stamped
+        for job in todo:
+            for path in _written(job):
+                path.unlink(missing_ok=True)
+            if job.stamp is None and not stamp_path(job.output).exists():  # renamed, not yet stamped: unusable
+                job.output.unlink(missing_ok=True)
+        done = [j for j in todo if j.stamp is not None]
+        folder = todo[0].output.parent
+        raise note_kept(err, f"{len(done)} of the {len(todo)} file(s) to deliver were delivered and are kept in "
+                             f"{folder}; a re-run delivers the rest") from None
     finally:
         if progress:
             ROOT.rdf_ttbar.progress_bar().Finish()
@@ -377,7 +372,7 @@ def write_file_list(samples: list[inputs.Sample], report: Report, output_dir: Pa
 def summary(report: Report, output_dir: Path) -> str:
     kept = report.events_out / report.events_in if report.events_in else 0.0
     smaller = report.bytes_in / report.bytes_out if report.bytes_out else float("inf")
-    return (f"rdf_ttbar: delivered {report.delivered} of {report.files} file(s) into {output_dir} "
+    return (f"delivered {report.delivered} of {report.files} file(s) into {output_dir} "
             f"({report.files - report.delivered} up to date) in {report.seconds:.1f} s: "
             f"{report.events_in:,} -> {report.events_out:,} events ({100 * kept:.1f}% kept), "
             f"{report.bytes_in / 1e6:,.1f} -> {report.bytes_out / 1e6:,.1f} MB ({smaller:,.1f}x smaller)")

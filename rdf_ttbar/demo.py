@@ -31,12 +31,14 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
 
-from . import branch_lists, cpp, systematics
+from . import branch_lists, config as configuration, cpp
+from .analysis import DEFAULT as ANALYSIS
 from .errors import UserError
 
 # bump whenever the generated content changes: cached sets of other versions are regenerated
@@ -154,7 +156,7 @@ def _run_jobs(jobs: list[dict], seed: int, full: bool, threads: int, progress: b
 def _layout(final_dir: Path, events_per_sample: int, events_per_file: int) -> list[dict]:
     """One job per file: {process, variation, sample, path (final location), first, count}."""
     jobs = []
-    for process, variation in systematics.SAMPLES:
+    for process, variation in ANALYSIS.samples:
         for k, first in enumerate(range(0, events_per_sample, events_per_file)):
             name = sample_name(process, variation)
             jobs.append({"process": process, "variation": variation, "sample": name,
@@ -242,8 +244,12 @@ def generate(output_dir, events_per_sample: int = DEFAULT_EVENTS_PER_SAMPLE, see
     ROOT's implicit-MT pool size, else to all cores. ``progress``: show the
     progress (on a terminal) and a summary line. ``fmt``: "ttree" or "rntuple".
     """
-    return _generate(Path(output_dir), events_per_sample, seed, full, events_per_file, threads, progress,
-                     summary=progress, fmt=fmt)
+    try:
+        return _generate(Path(output_dir), events_per_sample, seed, full, events_per_file, threads, progress,
+                         summary=progress, fmt=fmt)
+    except OSError as err:  # read-only, full, a path too long
+        raise UserError(f"cannot write the demo set into {output_dir} ({err.strerror or err}): choose another "
+                        f"--output-dir") from None
 
 
 def _generate(output_dir: Path, events_per_sample: int, seed: int, full: bool, events_per_file: int | None,
@@ -275,7 +281,7 @@ def _generate(output_dir: Path, events_per_sample: int, seed: int, full: bool, e
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     if summary:
-        print(f"rdf_ttbar: wrote {events_per_sample * len(systematics.SAMPLES)} events in {len(jobs)} {fmt} files to "
+        print(f"rdf_ttbar: wrote {events_per_sample * len(ANALYSIS.samples)} events in {len(jobs)} {fmt} files to "
               f"{output_dir} in {time.perf_counter() - start:.1f} s")
     return output_dir / INPUTS_JSON
 
@@ -329,11 +335,23 @@ def ensure_demo_set(cache_dir=None, events_per_sample: int = DEFAULT_EVENTS_PER_
     wanted = _stamp(seed, events_per_sample, events_per_file, full, fmt)
     if _satisfies(directory, wanted):
         return directory / INPUTS_JSON
+    fix = ("set $RDF_TTBAR_CACHE (or demo.cache_dir in config.yaml) to a writable folder, or pass your own input "
+           "list with --inputs")
+    try:  # a cache that cannot be written is refused before the announcement
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=f".{directory.name}{_PARTIAL}probe-", dir=directory.parent))
+    except OSError as err:
+        raise UserError(f"the demo input set is not in the cache folder {directory.parent} and cannot be written "
+                        f"there ({err.strerror or err}): {fix}") from None
     _clean_cache(directory.parent)
-    print(f"rdf_ttbar: generating the demo input set ({len(systematics.SAMPLES)} samples x {events_per_sample} "
+    print(f"rdf_ttbar: generating the demo input set ({len(ANALYSIS.samples)} samples x {events_per_sample} "
           f"events, seed {seed}, {fmt}) in {directory}; later runs reuse it", flush=True)
-    return _generate(directory, events_per_sample, seed, full, events_per_file, threads, progress,
-                     summary=False, keep_if=wanted, fmt=fmt)
+    try:
+        return _generate(directory, events_per_sample, seed, full, events_per_file, threads, progress,
+                         summary=False, keep_if=wanted, fmt=fmt)
+    except OSError as err:  # a full disk while writing
+        raise UserError(f"cannot write the demo input set into the cache folder {directory.parent} "
+                        f"({err.strerror or err}): {fix}") from None
 
 
 def _clean_cache(cache: Path) -> None:
@@ -357,9 +375,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Write the synthetic demo input set: NanoAOD-like ROOT files (TTree or RNTuple Events, the AGC branch types) for the "
         "nine samples of the analysis, and a nanoaod_inputs.json listing them. The content depends only on the "
         "seed and the number of events, not on the thread count.")
-    parser.add_argument("--events-per-sample", type=int, default=DEFAULT_EVENTS_PER_SAMPLE, metavar="N",
-                        help=f"events in each of the nine samples (default {DEFAULT_EVENTS_PER_SAMPLE})")
-    parser.add_argument("--seed", type=int, default=1, metavar="S", help="random seed (default 1)")
+    # the options shared with the main command: the set that '--inputs demo' reads with the same options
+    configuration.add_arguments(parser, ("demo.events_per_sample", "demo.seed", "demo.cache_dir", "mt"), helps={
+        "demo.events_per_sample": "events in each of the nine samples",
+        "demo.cache_dir": "the demo cache that '--inputs demo' reads (without --output-dir)",
+        "mt": "threads (one file per thread at a time); 0: all cores"})
     parser.add_argument("--output-dir", type=Path, metavar="DIR",
                         help="write the set into DIR (an earlier demo set there is replaced). Default: the cache "
                         "that '--inputs demo' reads ($RDF_TTBAR_CACHE, else $XDG_CACHE_HOME/rdf_ttbar or "
@@ -369,8 +389,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "file, see rdf_ttbar/branch_lists.py), filled with noise of their real compressed size")
     parser.add_argument("--events-per-file", type=int, metavar="N",
                         help=f"events per file (default {DEFAULT_EVENTS_PER_FILE}); -n of the analysis counts files")
-    parser.add_argument("--mt", type=int, default=0, metavar="N",
-                        help="threads (one file per thread at a time); 0: all cores (default)")
     parser.add_argument("--format", choices=FORMATS, default="ttree", dest="format",
                         help="file format: a TTree 'Events' per file (default) or an RNTuple 'Events' (the same "
                         "events and columns, converted with RDataFrame's Snapshot)")
@@ -378,14 +396,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run ``generate`` from parsed options; prints the path of the inputs JSON."""
-    if args.mt < 0:
-        raise UserError(f"--mt must be >= 0, got {args.mt}")
-    threads = args.mt or None
+    config = configuration.from_args(args)
+    threads, d = config.mt or None, config.demo
     if args.output_dir is None:
-        path = ensure_demo_set(None, args.events_per_sample, args.seed, args.full, args.events_per_file,
+        path = ensure_demo_set(d.cache_dir, d.events_per_sample, d.seed, args.full, args.events_per_file,
                                threads=threads, fmt=args.format)
     else:
-        path = generate(args.output_dir, args.events_per_sample, args.seed, args.full, args.events_per_file,
+        path = generate(args.output_dir, d.events_per_sample, d.seed, args.full, args.events_per_file,
                         threads=threads, fmt=args.format)
     print(f"demo set: {path}")
     return 0

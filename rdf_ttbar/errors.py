@@ -3,3 +3,15 @@
 
 class UserError(Exception):
     """A problem the user can fix: the message names the problem and the fix."""
+
+
+def note_kept(interruption: BaseException, text: str) -> BaseException:
+    """Record on an interruption (KeyboardInterrupt, cli.Terminated) what the interrupted run kept, e.g. "the
+    event loops' histograms are kept in ...": the command line says it instead of "nothing was written"."""
+    interruption.rdf_ttbar_kept = text
+    return interruption
+
+
+def kept_note(interruption: BaseException) -> str | None:
+    """What :func:`note_kept` recorded on ``interruption``; None: nothing of the run was kept."""
+    return getattr(interruption, "rdf_ttbar_kept", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 from . import cpp
 from .config import SCHEDULERS
 from .errors import UserError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,7 +38,10 @@ def configure_threads(mt: int) -> int:
         ROOT.EnableImplicitMT()
     else:
         ROOT.EnableImplicitMT(mt)
-    return ROOT.GetThreadPoolSize()
+    size = ROOT.GetThreadPoolSize()
+    if mt > size:  # ROOT caps the pool at the cores it may use, silently
+        log.warning("--mt %d is more threads than the %d cores available here: running %d threads", mt, size, size)
+    return size
 
 
 
@@ -113,16 +119,32 @@ class Executor:
 
 @contextmanager
 def event_loop_errors(executor: "Executor"):
-    """Booking and running the loops: ROOT's C++ exceptions become one UserError; the executor is closed."""
+    """Booking and running the loops: ROOT's C++ exceptions become one UserError; the executor is closed.
+
+    A failed just-in-time compilation is reported by ROOT as "the lines above might indicate the cause": the
+    message quotes those lines (what ROOT wrote to stderr meanwhile, stderr_tail.py).
+    """
+    from .stderr_tail import StderrTail
+
+    tail = StderrTail()
     try:
-        yield
+        with tail:
+            yield
     except UserError:
         raise
     except Exception as err:  # ROOT's C++ exceptions arrive as Python exceptions
-        raise UserError(f"the event loop failed: {err}\nCheck that the input files are readable "
-                        "and complete (and the server reachable).") from None
+        text = str(err).strip()
+        lines = tail.lines() if JIT_FAILED in text else []
+        above = "".join(f"\n  {line}" for line in lines)
+        raise UserError(f"the event loop failed: {text}"
+                        + (f"\nROOT's messages before the error:{above}" if above else "")
+                        + "\nCheck that the input files are readable and complete (and the server reachable)."
+                        ) from None
     finally:
         executor.close()
+
+
+JIT_FAILED = "error occurred during just-in-time compilation"  # RDataFrame's words for a failed jitting
 
 
 def run_graphs(booked: list, timing: "RDFTiming", executor: Executor, progress: bool | None = None) -> LoopStats:

@@ -12,16 +12,14 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import probe, systematics
+from . import probe
+from .analysis import DEFAULT as ANALYSIS
 from .errors import UserError
 from .probe import is_remote
 
 AGC_PREFIX = "https://xrootd-local.unl.edu:1094//store/user/AGC"
 # the branches the analysis reads (the spec's types; others are accepted too); --io-percent analysis reads these
-REQUIRED_BRANCHES = (
-    "Jet_pt", "Jet_eta", "Jet_phi", "Jet_mass", "Jet_btagCSVV2",
-    "Electron_pt", "Muon_pt", "run", "luminosityBlock", "event",
-)
+REQUIRED_BRANCHES = tuple(ANALYSIS.columns_read())
 
 
 @dataclass
@@ -43,7 +41,7 @@ class Sample:
     @property
     def weight(self) -> float:
         """Per-event weight xsec * lumi / nevts (spec "Normalisation")."""
-        return systematics.XSEC_PB[self.process] * systematics.LUMI_PB / self.nevts
+        return ANALYSIS.weight(self.process, self.nevts)
 
 
 def read_file_list(path: str | Path, files_per_sample: int | None = None,
@@ -70,14 +68,14 @@ def parse_file_list(content, source: str, base_dir: Path, files_per_sample: int 
     for process, variations in content.items():
         if process == "data":
             continue
-        if process not in systematics.XSEC_PB:
+        if process not in ANALYSIS.process_names:
             raise UserError(f"input list {source}: unknown process '{process}' "
-                            f"(known: {', '.join(systematics.PROCESSES)}, data)")
+                            f"(known: {', '.join(ANALYSIS.process_names)}, data)")
         if not isinstance(variations, dict):
             raise UserError(f"input list {source}: '{process}' must map variations to file lists; {fmt}")
         for variation, entry in variations.items():
-            if (process, variation) not in systematics.SAMPLES:
-                known = ", ".join(v for p, v in systematics.SAMPLES if p == process)
+            if (process, variation) not in ANALYSIS.samples:
+                known = ", ".join(v for p, v in ANALYSIS.samples if p == process)
                 raise UserError(f"input list {source}: unknown variation '{variation}' of '{process}' (known: {known})")
             where = f"input list {source}, {process}/{variation}"
             files = entry.get("files") if isinstance(entry, dict) else None

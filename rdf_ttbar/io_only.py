@@ -22,6 +22,7 @@ import json
 import time
 from dataclasses import dataclass
 from . import branch_lists, inputs, prepare
+from .config import RunConfig
 from .errors import UserError
 from .outputs import OutputFolder, write_errors
 
@@ -66,22 +67,22 @@ def branches_for(percent) -> list[str]:
     return list(branch_lists.BRANCHES_BY_PERCENT[percent])
 
 
-def resolve_samples(options: dict, percent) -> list[inputs.Sample]:
+def resolve_samples(config: RunConfig, percent) -> list[inputs.Sample]:
     """The samples to read. ``--inputs demo`` beyond 2.7%: the cached ``--full`` demo set of the same size."""
-    if options["inputs"] != "demo" or percent in (DEFAULT_PERCENT, ANALYSIS):
-        return prepare.resolve_samples(options)
+    if config.inputs != "demo" or percent in (DEFAULT_PERCENT, ANALYSIS):
+        return prepare.resolve_samples(config)
     from . import demo
 
-    d = options["demo"]
-    directory = demo.demo_set_dir(d["cache_dir"], d["events_per_sample"], d["seed"], full=True)
+    d = config.demo
+    directory = demo.demo_set_dir(d.cache_dir, d.events_per_sample, d.seed, full=True)
     if not (directory / demo.STAMP).is_file():
         raise UserError(
             f"--io-percent {percent} reads branches that only the full demo set has, and there is no full demo set "
-            f"of {d['events_per_sample']} events per sample (seed {d['seed']}) in the cache: write it with "
-            f"'python -m rdf_ttbar generate --full --events-per-sample {d['events_per_sample']} --seed {d['seed']}' "
+            f"of {d.events_per_sample} events per sample (seed {d.seed}) in the cache: write it with "
+            f"'python -m rdf_ttbar generate --full --events-per-sample {d.events_per_sample} --seed {d.seed}' "
             "(or use --io-percent 2.7)")
-    path = demo.ensure_demo_set(d["cache_dir"], d["events_per_sample"], d["seed"], full=True)
-    return inputs.read_file_list(path, options["files_per_sample"])
+    path = demo.ensure_demo_set(d.cache_dir, d.events_per_sample, d.seed, full=True)
+    return inputs.read_file_list(path, config.files_per_sample)
 
 
 def missing_branches_hint(percent, branches: list[str]) -> str:
@@ -124,27 +125,26 @@ def book_read(sample: inputs.Sample, dataframe, branches: list[str]) -> BookedRe
     return BookedRead(sample, dataframe, touched.Count())
 
 
-def run(options: dict) -> dict:
+def run(config: RunConfig) -> dict:
     """Read the branches of every sample; returns the metrics, also written to OUTPUT/metrics.json (the only
     output; outputs of an earlier run in that folder are removed)."""
     start = prepare.run_start()
-    percent = normalize_percent(options["io_percent"])
+    percent = normalize_percent(config.io_percent)
     branches = branches_for(percent)
-    with OutputFolder(options["output_dir"]) as out:
-        samples, preparation_s = prepare.prepare_inputs(options, lambda o: resolve_samples(o, percent), branches,
-                                                        missing_branches_hint(percent, branches))
+    with OutputFolder(config.output_dir) as out:
+        samples, preparation_s = prepare.prepare_inputs(
+            config, lambda config: resolve_samples(config, percent), branches, missing_branches_hint(percent, branches))
         from . import execution
 
-        execution.configure_threads(options["mt"])
-        executor = execution.Executor(options["scheduler"], options["ncores"], options["scheduler_address"],
-                                      options["npartitions"])
+        execution.configure_threads(config.mt)
+        executor = execution.Executor(config.scheduler, config.ncores, config.scheduler_address, config.npartitions)
         with execution.RDFTiming() as timing, execution.event_loop_errors(executor):
             declare_helper(executor)
-            booked = [book_read(s, executor.dataframe(s.files, options["tree"]), branches) for s in samples]
+            booked = [book_read(s, executor.dataframe(s.files, config.tree), branches) for s in samples]
             setup_s = time.perf_counter() - start - timing.jit_s - preparation_s
             stats = execution.run_graphs(booked, timing, executor)
             n_cores = executor.cores
-        metrics = make_metrics(samples, booked, stats, n_cores, setup_s, options["scheduler"], percent, branches,
+        metrics = make_metrics(samples, booked, stats, n_cores, setup_s, config.scheduler, percent, branches,
                                start)
         metrics["wall_time_s"]["input_preparation"] = round(preparation_s, 3)
         with write_errors(out.final):

@@ -1,15 +1,16 @@
-"""The analysis graph compiled ahead of time: cpp/graph.cxx built once with the system's C++ compiler.
+"""Build and load the compiled analysis graph: generated C++ (rdf_ttbar.analysis.compiled) compiled once with
+the system's C++ compiler.
 
 ROOT's interpreter would otherwise compile the graph's code at every run (RDataFrame's jitting, ~1 s
 at -O0, and the event loop then runs code compiled at that level). Built once with the compiler and the
 flags ROOT's own ACLiC uses, the library loads in milliseconds and its event loop runs about twice as
-fast (README "Performance"). Histograms are bit-identical (tests/test_compiled_graph.py).
+fast (README "Performance"). Histograms are bit-identical (tests/test_definition.py, test_compiled_graph.py).
 
-- ``load()``: the library for this ROOT installation, built on first use into the cache folder
-  (``RDF_TTBAR_CACHE``, else ``$XDG_CACHE_HOME/rdf_ttbar``, else ``~/.cache/rdf_ttbar``) and loaded
+- ``load(key, source, header)``: the library of one generated source, built on first use into the cache
+  folder (``RDF_TTBAR_CACHE``, else ``$XDG_CACHE_HOME/rdf_ttbar``, else ``~/.cache/rdf_ttbar``) and loaded
   into the process; False when there is none (no compiler, a failed build, ``RDF_TTBAR_GRAPH=jitted``),
-  and graph.py books the jitted graph instead. A failed build is recorded and not tried again; the
-  message says where its log is.
+  and the jitted graph is booked instead. A failed build is recorded and not tried again; the message
+  says where its log is.
 - The compiler is ``$CXX``, else ``c++``. Concurrent first runs build it once (a lock file).
 """
 
@@ -21,17 +22,18 @@ import os
 import re
 import shlex
 import shutil
+import logging
 import subprocess
-import sys
 from pathlib import Path
 
-from . import cpp
+from . import atomic, cpp
 
-SOURCES = ("graph.cxx", "graph.h", "analysis.h")  # what the library is built from (its cache key)
+log = logging.getLogger(__name__)
+
 LIBRARIES = ("ROOTDataFrame", "ROOTVecOps", "Tree", "Hist", "RIO", "MathCore", "Core")
 BUILD_TIMEOUT_S = 600
 
-_loaded: bool | None = None  # this process: whether load() loaded the library (None: not asked yet)
+_loaded: dict[str, bool] = {}  # this process: library key -> whether it was loaded
 
 
 def cache_dir() -> Path:
@@ -65,27 +67,26 @@ def compile_command(ROOT, source: Path, output: Path) -> list[str]:
     standard = re.findall(r"-std=\S+", str(ROOT.gSystem.GetMakeSharedLib())) or ["-std=c++17"]
     libdir = str(ROOT.gROOT.GetLibDir())
     return [*compiler(), *standard, *str(ROOT.gSystem.GetFlagsOpt()).split(),
-            "-fPIC", "-shared", "-pthread", f"-I{ROOT.gROOT.GetIncludeDir()}", f"-I{source.parent}",
+            "-fPIC", "-shared", "-pthread", f"-I{ROOT.gROOT.GetIncludeDir()}", f"-I{cpp.cpp_dir()}",
             str(source), "-o", str(output), f"-L{libdir}", *(f"-l{lib}" for lib in LIBRARIES),
             f"-Wl,-rpath,{libdir}"]
 
 
-def library_path(ROOT) -> Path:
-    """Where this ROOT installation's library is cached: named after its sources, ROOT and the command line."""
-    key = hashlib.sha256()
-    for name in SOURCES:
-        key.update((cpp.cpp_dir() / name).read_bytes())
-    key.update(str(ROOT.gROOT.GetVersion()).encode())
-    key.update(" ".join(compile_command(ROOT, Path("graph.cxx"), Path("lib.so"))).encode())
-    return cache_dir() / f"graph-{key.hexdigest()[:16]}.so"
+def library_path(ROOT, key: str) -> Path:
+    """Where a library is cached: named after its sources' key, ROOT and the compiler's command line."""
+    digest = hashlib.sha256(key.encode())
+    digest.update(str(ROOT.gROOT.GetVersion()).encode())
+    digest.update(" ".join(compile_command(ROOT, Path("graph.cxx"), Path("lib.so"))).encode())
+    return cache_dir() / f"graph-{digest.hexdigest()[:16]}.so"
 
 
-def build(ROOT, library: Path) -> str:
+def build(ROOT, library: Path, source: str, header: str) -> str:
     """Compile the library (once, whoever holds the lock); returns "" or why it could not be built."""
     failed = library.with_suffix(".failed")
     if failed.exists():
         return f"building it failed before (the compiler's messages: {failed}; delete that file to try again)"
-    command = compile_command(ROOT, cpp.cpp_dir() / "graph.cxx", library.with_name(f".{library.name}.{os.getpid()}"))
+    source_path = library.with_suffix(".cxx")
+    command = compile_command(ROOT, source_path, library.with_name(f".{library.name}.{os.getpid()}"))
     if not shutil.which(command[0]):
         return f"no C++ compiler '{command[0]}' (install g++ or clang++, or set CXX)"
     try:
@@ -94,8 +95,10 @@ def build(ROOT, library: Path) -> str:
             fcntl.flock(lock, fcntl.LOCK_EX)  # a concurrent first run builds it: wait for that one
             if library.exists():
                 return ""
-            print(f"rdf_ttbar: compiling the analysis graph for this ROOT installation, once (about 10-20 s; "
-                  f"cached in {library.parent})", file=sys.stderr, flush=True)
+            log.info("compiling the analysis graph for this ROOT installation, once (about 10-20 s; cached in %s)",
+                     library.parent)
+            atomic.write_text(source_path, source)
+            atomic.write_text(library.with_suffix(".h"), header)
             temporary = Path(command[command.index("-o") + 1])
             try:
                 done = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
@@ -110,30 +113,31 @@ def build(ROOT, library: Path) -> str:
         return f"it could not be built in {library.parent} ({err})"
 
 
-def load() -> bool:
-    """Load the compiled graph into this process, building it first if needed; False: use the jitted graph.
+def load(key: str, source: str, header: str, headers=()) -> bool:
+    """Load the compiled graph whose generated ``source`` (its entry points declared in ``header``) has this
+    ``key``, building it first if needed; False: use the jitted graph. ``headers``: the C++ helpers it
+    includes, declared to ROOT's interpreter first.
 
     The first call of a process that gets False prints why (once) on stderr.
     """
-    global _loaded
-    if _loaded is not None:
-        return _loaded
+    if key in _loaded:
+        return _loaded[key]
     loaded, note = False, ""
     if wanted():
         from . import quiet
 
         ROOT = quiet.import_root()
-        library = library_path(ROOT)
-        note = "" if library.exists() else build(ROOT, library)
+        cpp.declare(headers)
+        library = library_path(ROOT, key)
+        note = "" if library.exists() else build(ROOT, library, source, header)
         if not note:
             if ROOT.gSystem.Load(str(library)) < 0:
                 note = f"ROOT could not load {library} (delete it to build it again)"
-            elif not ROOT.gInterpreter.Declare(f'#include "{cpp.cpp_dir() / "graph.h"}"'):
-                note = f"ROOT could not compile {cpp.cpp_dir() / 'graph.h'}"
+            elif not ROOT.gInterpreter.Declare(header):
+                note = f"ROOT could not compile the declarations of {library}"
             else:
                 loaded = True
         if note:
-            print(f"rdf_ttbar: the analysis graph is jitted instead of compiled ahead of time: {note}",
-                  file=sys.stderr, flush=True)
-    _loaded = loaded
+            log.warning("the analysis graph is jitted instead of compiled ahead of time: %s", note)
+    _loaded[key] = loaded
     return loaded

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 OUTPUTS = ("histograms.root", "workspace.json", "fit_results.json", "metrics.json", "plots")
 STAGING_PREFIX = ".rdf_ttbar-partial-"
+PATH_ROOM = 160  # bytes of path that the staging folder and the outputs inside it need below the output folder
 
 
 def problem(err: OSError, folder: Path) -> UserError:
@@ -34,10 +35,28 @@ def problem(err: OSError, folder: Path) -> UserError:
         return UserError(f"no space left for the outputs in {folder}: free some space there or {fix}")
     if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return UserError(f"cannot write into the output folder {folder} (permission denied or read-only): {fix}")
+    if err.errno == errno.ENAMETOOLONG:
+        return UserError(f"the output folder {shortened(folder)} has a path too long for this system "
+                         f"({len(os.fsencode(os.path.abspath(folder)))} bytes; the paths of the outputs inside it "
+                         f"must stay under {os.pathconf('/', 'PC_PATH_MAX')} bytes, each name under "
+                         f"{os.pathconf('/', 'PC_NAME_MAX') + 1}): choose a shorter --output-dir")
     if err.errno in (errno.EEXIST, errno.ENOTDIR):
-        what = "is a file" if folder.is_file() else "lies under a file"
+        what = "is a file" if _is_file(folder) else "lies under a file"
         return UserError(f"the output folder {folder} {what}, not a folder: {fix} (or move the file away)")
     return UserError(f"cannot write the outputs into {folder} ({err.strerror or err}): {fix}")
+
+
+def shortened(path: Path, keep: int = 120) -> str:
+    """``path`` for a message: its start and end around "..." when it is longer than ``keep`` characters."""
+    text = str(path)
+    return text if len(text) <= keep else f"{text[:keep // 2]}...{text[-keep // 2:]}"
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a path too long, a loop of links
+        return False
 
 
 @contextmanager
@@ -86,9 +105,12 @@ class OutputFolder:
         self.published: list[str] = []
 
     def __enter__(self) -> "OutputFolder":
-        if self.final.exists() and not self.final.is_dir():
-            raise problem(OSError(errno.ENOTDIR, "not a folder"), self.final)
-        with write_errors(self.final):
+        with write_errors(self.final):  # exists() raises for a path too long
+            # room for the staging folder and the names inside it, else folders would be made and left behind
+            if len(os.fsencode(os.path.abspath(self.final))) + PATH_ROOM > os.pathconf("/", "PC_PATH_MAX"):
+                raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG))
+            if self.final.exists() and not self.final.is_dir():
+                raise OSError(errno.ENOTDIR, "not a folder")
             self.final.mkdir(parents=True, exist_ok=True)
             remove_abandoned(self.final)
             self.staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{_owner()}-", dir=self.final))
@@ -139,7 +161,8 @@ class OutputFolder:
                 return {k: fix(v) for k, v in value.items()}
             return value
 
-        text = path.read_text()
-        if staging not in text:
-            return
-        atomic.write_text(path, json.dumps(fix(json.loads(text)), indent=2) + "\n")
+        # (compared as data: JSON escapes the non-ASCII characters of a path, which the text would not match)
+        content = json.loads(path.read_text())
+        fixed = fix(content)
+        if fixed != content:
+            atomic.write_text(path, json.dumps(fixed, indent=2) + "\n")

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 
 from . import native, prepare
+from .config import RunConfig
 from .prepare import OPTIMIZE_FROM_EVENTS, optimize_jitted_code, prepare_inputs, resolve_samples  # noqa: F401
 
 
@@ -16,37 +17,38 @@ from .prepare import OPTIMIZE_FROM_EVENTS, optimize_jitted_code, prepare_inputs,
 class Processed:
     """The result of the event loops."""
 
-    histograms: dict  # AGC name -> ROOT.TH1D (pseudo-data included)
+    histograms: dict  # AGC name -> hist.Hist (pseudo-data included)
     metrics: dict  # wall times, events, rates, bytes read (fit, plots, total: filled in by the caller)
     start: float  # time.perf_counter() where the run's set-up time starts
 
 
-def process(options: dict, *, progress: bool | None = None) -> Processed:
+def process(config: RunConfig, *, progress: bool | None = None) -> Processed:
     """Prepare the inputs, book every sample's graph and run all event loops together.
 
     Args:
-        options: the run's options (config.load / api.configure).
+        config: the run's configuration (api.configure / config.from_args).
         progress: draw a progress bar on stderr; None: when stderr is a terminal.
 
     Returns:
         The histograms under their AGC names and the metrics of the run.
     """
     start = prepare.run_start()
-    samples, preparation_s = prepare_inputs(options, jitted_loop=not native.expected(options["scheduler"]))
-    from . import execution, graph, histograms
+    samples, preparation_s = prepare_inputs(config, jitted_loop=not native.expected(config.scheduler))
+    from . import execution
+    from .analysis import DEFAULT as analysis, graph
 
-    execution.configure_threads(options["mt"])
-    executor = execution.Executor(options["scheduler"], options["ncores"], options["scheduler_address"],
-                                  options["npartitions"])
+    execution.configure_threads(config.mt)
+    executor = execution.Executor(config.scheduler, config.ncores, config.scheduler_address, config.npartitions)
     with execution.RDFTiming() as timing, execution.event_loop_errors(executor):
-        compiled = executor.client is None and native.load()  # Dask's graphs are Python proxies: jitted
-        booked = [graph.book_sample(s, executor.dataframe(s.files, options["tree"]), compiled) for s in samples]
+        distributed = executor.client is not None  # Dask's graphs are Python proxies: jitted
+        builds = graph.Builds(analysis, compiled=not distributed, distributed=distributed)
+        booked = [builds.book(s, executor.dataframe(s.files, config.tree)) for s in samples]
         graph.book_variations(booked)  # jits the code of the jitted graphs
         setup_s = time.perf_counter() - start - timing.jit_s - preparation_s
         stats = execution.run_graphs(booked, timing, executor, progress=progress)
         n_cores = executor.cores
-    hists = histograms.collect(booked)
-    metrics = make_metrics(samples, booked, stats, n_cores, setup_s, options["scheduler"])
+    hists = graph.collect(analysis, booked)
+    metrics = make_metrics(samples, booked, stats, n_cores, setup_s, config.scheduler)
     metrics["wall_time_s"]["input_preparation"] = round(preparation_s, 3)
     return Processed(hists, metrics, start)
 
@@ -98,4 +100,5 @@ def summary_lines(metrics: dict, fit_summary: dict | None = None) -> list[str]:
         lines.append(f"ttbar_norm = {poi['value']:.3f} +- {poi['uncertainty']:.3f}"
                      + (f" (profile-likelihood interval {interval[0] - poi['value']:+.3f} / "
                         f"{interval[1] - poi['value']:+.3f})" if interval else ""))
+        lines += [f"warning: fit: {message}" for message in fit_summary.get("warnings", [])]
     return lines

@@ -4,39 +4,44 @@ ROOT's interpreter starts."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
 from pathlib import Path
 
 from . import START_TIME, inputs, quiet
+from .config import RunConfig
 from .errors import UserError
 
+log = logging.getLogger(__name__)
 
-def resolve_samples(options: dict, jitted_loop: bool = True) -> list[inputs.Sample]:
+
+def resolve_samples(config: RunConfig, jitted_loop: bool = True) -> list[inputs.Sample]:
     """The samples of the chosen input set: 'demo', 'agc' or a JSON file.
 
     ``jitted_loop``: the run's event loop is jitted code (optimize_jitted_code).
     """
-    choice = options["inputs"]
-    n = options["files_per_sample"]
+    choice = config.inputs
+    n = config.files_per_sample
     if choice == "demo":
-        from . import demo, systematics
+        from . import demo
+        from .analysis import DEFAULT as ANALYSIS
 
-        d = options["demo"]
+        d = config.demo
         # generating the set starts ROOT's interpreter: choose the optimisation level from the events this run
         # will read before that (prepare_inputs' later choice comes too late then)
-        per_sample = d["events_per_sample"] if n is None else min(d["events_per_sample"], n * demo.DEFAULT_EVENTS_PER_FILE)
-        generating = not demo.demo_set_ready(d["cache_dir"], d["events_per_sample"], d["seed"])
-        optimize_jitted_code(len(systematics.SAMPLES) * per_sample, jitted_loop=generating or jitted_loop)
+        per_sample = d.events_per_sample if n is None else min(d.events_per_sample, n * demo.DEFAULT_EVENTS_PER_FILE)
+        generating = not demo.demo_set_ready(d.cache_dir, d.events_per_sample, d.seed)
+        optimize_jitted_code(len(ANALYSIS.samples) * per_sample, jitted_loop=generating or jitted_loop)
         with quiet.root_import():
-            path = demo.ensure_demo_set(d["cache_dir"], d["events_per_sample"], d["seed"])
+            path = demo.ensure_demo_set(d.cache_dir, d.events_per_sample, d.seed)
         return inputs.read_file_list(path, n)
     if choice == "agc":
-        return inputs.agc_samples(options["agc"]["inputs"], n, options["agc"]["remote_prefix"])
+        return inputs.agc_samples(config.agc.inputs, n, config.agc.remote_prefix)
     if not choice.endswith(".json") and not Path(choice).exists():
         raise UserError(f"--inputs '{choice}' is neither 'demo', 'agc' nor a JSON file list")
-    return inputs.read_file_list(choice, n, options["agc"]["remote_prefix"])
+    return inputs.read_file_list(choice, n, config.agc.remote_prefix)
 
 
 # ROOT's interpreter compiles the jitted graph code with -O2 from this many input events on, below with -O0:
@@ -55,34 +60,34 @@ def optimize_jitted_code(events: int, jitted_loop: bool = True) -> None:
         os.environ.setdefault("EXTRA_CLING_ARGS", "-O2" if optimize else "-O0")
 
 
-def prepare_inputs(options: dict, resolve=None, branches=inputs.REQUIRED_BRANCHES,
+def prepare_inputs(config: RunConfig, resolve=None, branches=inputs.REQUIRED_BRANCHES,
                    missing_branches_hint: str | None = None,
                    jitted_loop: bool = True) -> tuple[list[inputs.Sample], float]:
     """The samples ready to read (resolved, copied into --cache-dir, checked) and the seconds spent preparing them.
 
     Generating the demo set or copying remote files is not part of the set-up time: the seconds it took come
-    back separately. ``resolve(options)`` gives the samples and ``branches`` the columns their files must have
+    back separately. ``resolve(config)`` gives the samples and ``branches`` the columns their files must have
     (the I/O-only mode has its own of both, and a hint for files that lack some: inputs.check_files);
     ``jitted_loop``: the event loop will run jitted code (optimize_jitted_code).
     """
     start = time.perf_counter()
-    samples = resolve(options) if resolve else resolve_samples(options, jitted_loop)
+    samples = resolve(config) if resolve else resolve_samples(config, jitted_loop)
     optimize_jitted_code(sum(s.nevts for s in samples), jitted_loop)
     preparation_s = time.perf_counter() - start
     quiet.import_root()  # its cost is part of the set-up time
-    if options["cache_dir"]:
+    if config.cache_dir:
         from . import remote
 
         start = time.perf_counter()
-        samples = remote.localize(samples, Path(options["cache_dir"]))
-    if options["deliver_cache"]:  # deliver what is missing, then read only the delivered files (delivery.py)
+        samples = remote.localize(samples, Path(config.cache_dir))
+    if config.deliver_cache:  # deliver what is missing, then read only the delivered files (delivery.py)
         from . import delivery
 
-        samples, report = delivery.deliver_cache(samples, Path(options["deliver_cache"]), tree=options["tree"])
+        samples, report = delivery.deliver_cache(samples, Path(config.deliver_cache), tree=config.tree)
         if report.delivered:
-            print(delivery.summary(report, Path(options["deliver_cache"])), file=sys.stderr, flush=True)
+            log.info("%s", delivery.summary(report, Path(config.deliver_cache)))
         preparation_s += time.perf_counter() - start
-    inputs.check_files(samples, options["tree"], branches, missing_branches_hint)
+    inputs.check_files(samples, config.tree, branches, missing_branches_hint)
     return samples, preparation_s
 
 

@@ -49,6 +49,14 @@ if handler and handler.GetClass() == "ROOT::Deprecated::TWebFile":
                                "TWebFile(const char*,Option_t*)")
 """
 
+# TFile::Open reads a root:// URL of this host (localhost, 127.0.0.1, the host's name) as the local file of the
+# same path when one exists, without asking the server: the up-front check then passes with no server listening,
+# and the event loop, which may not take that short-cut, fails. A root:// URL always goes to its server.
+FORCE_REMOTE = """
+import ROOT
+ROOT.gEnv.SetValue("TFile.ForceRemote", 1)
+"""
+
 
 def is_remote(path: str) -> bool:
     return path.startswith(REMOTE_SCHEMES)
@@ -81,6 +89,7 @@ def root():
 
     if not _declared:
         exec(HTTP_PLUGIN_FIX, {})
+        exec(FORCE_REMOTE, {})
         # ROOT 6.40 in a Jupyter kernel: if cling first instantiates std::vector<std::string> while
         # compiling remote.h, PyROOT later finds that class without its default constructor and every
         # std.vector[std.string](list) fails ("none of the 9 overloaded methods succeeded"). Let PyROOT

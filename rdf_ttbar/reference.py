@@ -14,13 +14,16 @@ Copies of the AGC v1.4.0 reference files and of the AGC file list ship in ``rdf_
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 
 import numpy as np
 
-from . import systematics as sy
+from .analysis import DEFAULT as ANALYSIS, histogram_name
 from .errors import UserError
+
+log = logging.getLogger(__name__)
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 FILE_LIST = DATA_DIR / "nanoaod_inputs.json"
@@ -67,10 +70,10 @@ def sample_nevts(file_list: Path, files_per_sample: int | None) -> dict[tuple[st
 def _sample_of(name: str) -> tuple[str, str, str]:
     """(region, process, sample variation) of an AGC histogram name."""
     region, _, rest = name.partition("_")
-    for process in sorted(sy.PROCESSES, key=len, reverse=True):
+    for process in sorted(ANALYSIS.process_names, key=len, reverse=True):
         if rest == process or rest.startswith(process + "_"):
             suffix = rest[len(process) + 1:]
-            variation = suffix if process == "ttbar" and suffix in sy.TTBAR_ALTERNATIVES else "nominal"
+            variation = suffix if suffix in ANALYSIS.process(process).variations[1:] else "nominal"
             return region, process, variation
     raise KeyError(name)
 
@@ -84,28 +87,46 @@ def read(reference: str, files_per_sample: int | None = -1, file_list: str | Pat
 
     path = resolve_path(str(reference))
     n = files_per_sample_of(path) if files_per_sample == -1 else files_per_sample
+    named = _NAME.search(path.name)
+    if files_per_sample != -1 and named and named.group(1) != ("all" if n is None else str(n)):
+        log.warning("%s was made from %s files per sample (its name says), but -n %s is given: the variances "
+                    "come from the event counts of %s files per sample and do not match the histograms; "
+                    "drop -n unless the name is wrong", path.name, named.group(1), 0 if n is None else n,
+                    "all" if n is None else n)
     nevts = sample_nevts(Path(file_list) if file_list else FILE_LIST, n)
+    fix = "Fix: pass a histos_N_file_per_process.json of the AGC."
     try:
         content = json.loads(path.read_text())
+        if not isinstance(content, dict):
+            raise TypeError(f"expected {{name: {{\"edges\": [...], \"contents\": [...]}}}}, got a "
+                            f"{type(content).__name__} at the top level")
         arrays = {name: (np.asarray(h["edges"], dtype=float), np.asarray(h["contents"], dtype=float))
                   for name, h in content.items()}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"{path} is not an AGC reference histogram JSON ({exc}). Fix: pass a "
-                        f"histos_N_file_per_process.json of the AGC.") from exc
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UserError(f"{path} is not an AGC reference histogram JSON ({exc}). {fix}") from None
+    for name, (edges, contents) in arrays.items():
+        bad = np.flatnonzero(~np.isfinite(contents))
+        if bad.size:
+            i = int(bad[0])  # contents with the flow bins: 0 is the underflow
+            where = ("underflow" if i == 0 else "overflow" if i == len(contents) - 1 else
+                     f"bin {i} [{edges[i - 1]:g}, {edges[i]:g})" if i < len(edges) else f"bin {i}")
+            raise UserError(f"{path}: histogram {name} has a non-finite content ({contents[i]}) in its {where}"
+                            + (f" and {bad.size - 1} more bin(s)" if bad.size > 1 else "")
+                            + f"; the fit cannot use it. {fix}")
 
     def weight(process, variation):
         key = (process, variation)
         if not nevts.get(key):
             raise UserError(f"the AGC file list has no events for {process}/{variation}")
-        return sy.XSEC_PB[process] * sy.LUMI_PB / nevts[key]
+        return ANALYSIS.weight(process, nevts[key])
 
-    pseudodata = {f"{r.name}_pseudodata" for r in sy.REGIONS}
+    pseudodata = set(ANALYSIS.pseudodata_names())
     out = {}
     for name, (edges, contents) in arrays.items():
         if name in pseudodata:
             region = name.split("_")[0]
-            sumw2 = sum(c * c * weight(p, v) * arrays[sy.histogram_name(region, p, v)][1]
-                        for c, p, v in sy.PSEUDODATA)
+            sumw2 = sum(c * c * weight(p, v) * arrays[histogram_name(region, p, v)][1]
+                        for c, p, v in ANALYSIS.pseudodata)
         else:
             _, process, variation = _sample_of(name)
             sumw2 = weight(process, variation) * contents

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import hashlib
+import logging
 import os
 import re
 import sys
@@ -28,6 +29,8 @@ from pathlib import Path
 from . import probe
 from .errors import UserError
 from .probe import is_remote
+
+log = logging.getLogger(__name__)
 
 COPY_CHUNK = 16 * 1024 * 1024  # bytes per read request while copying into the cache
 
@@ -71,6 +74,7 @@ if in_worker:
         ROOT.rdf_ttbar_remote.BeginFatalReadErrors()
         atexit.register(ROOT.rdf_ttbar_remote.EndFatalReadErrors)
     exec({http_fix!r}, {{}})
+    exec({force_remote!r}, {{}})
 """
 
 
@@ -89,7 +93,7 @@ def setup_dask_workers() -> None:
     import ROOT
 
     code = _WORKER_SETUP.format(defaults=probe.CLIENT_DEFAULTS, cpp=probe.header_text(),
-                                http_fix=probe.HTTP_PLUGIN_FIX)
+                                http_fix=probe.HTTP_PLUGIN_FIX, force_remote=probe.FORCE_REMOTE)
     ROOT.RDF.Distributed.initialize(exec, code, {})  # also runs here: a no-op outside a worker
 
 
@@ -190,8 +194,7 @@ def localize(samples, cache_dir: Path, progress: bool | None = None):
     cached = {url: path for url, path in local.items() if url not in missing}
     for url, check in zip(cached, probe.probe([str(p) for p in cached.values()])):
         if check.problem:
-            print(f"rdf_ttbar: the cached copy {cached[url]} of {url} {check.problem}: copying it again",
-                  file=sys.stderr, flush=True)
+            log.info("the cached copy %s of %s %s: copying it again", cached[url], url, check.problem)
             missing[url] = cached[url]
     if missing:
         try:
@@ -227,8 +230,8 @@ def _copy_all(missing: dict[str, Path], cache_dir: Path, progress: bool | None) 
         bar.close()
     if copied:
         seconds = time.perf_counter() - start
-        print(f"rdf_ttbar: copied {copied} remote file(s), {copied_bytes / 1e6:,.1f} MB, into {cache_dir} "
-              f"in {seconds:.1f} s", file=sys.stderr, flush=True)
+        log.info("copied %d remote file(s), %s MB, into %s in %.1f s", copied, f"{copied_bytes / 1e6:,.1f}",
+                 cache_dir, seconds)
     if problems:
         listing = "\n  ".join(problems)
         raise UserError(f"{len(problems)} remote input file(s) could not be copied into the cache {cache_dir}:\n"

@@ -4,8 +4,9 @@ The reference format is the AGC's: ``{name: {"edges": [...], "contents": [...]}}
 with the under- and overflow bins included in ``contents``. Like the AGC's own
 validation script, a difference that one event moving to a neighbouring bin
 explains (equal and opposite differences in two adjacent bins) is tolerated,
-and the contents of histograms that depend on random numbers (``pt_res_up``:
-the coffea reference draws unseeded random numbers) are not compared unless
+and the contents of histograms that depend on random numbers (the variations of
+the definition's systematics marked ``random``, the jet pT resolution: the coffea
+reference draws unseeded random numbers) are not compared unless
 ``--include-random`` is given.
 """
 
@@ -18,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .analysis import DEFAULT as ANALYSIS
 from .errors import UserError
 
-RANDOM_DEPENDENT = ("pt_res_up",)
+RANDOM_DEPENDENT = tuple(x for s in ANALYSIS.systematics if s.random for x in s.suffixes())
 
 
 def read_histograms(path: str | Path) -> dict:
@@ -97,7 +99,8 @@ def add_arguments(parser) -> None:
     mode.add_argument("--dump-json", nargs="?", const="-", metavar="FILE",
                       help="write the histograms in the AGC JSON format (to FILE, default stdout) instead")
     parser.add_argument("--include-random", action="store_true",
-                        help="also compare the contents of random-number dependent histograms (pt_res_up)")
+                        help="also compare the contents of random-number dependent histograms "
+                        f"({', '.join(RANDOM_DEPENDENT)})")
     parser.add_argument("--verbose", action="store_true", help="list every mismatching bin")
 
 

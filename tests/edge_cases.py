@@ -6,8 +6,7 @@ lists, with the spec's types, jagged arrays with counters ``nJet`` / ``nElectron
 
 Type notes (checked against /work/shared/data/nanoAOD_2015_CMS_Open_Data_ttbar.root):
 - all float branches are ``float`` / ``float[]`` (Float_t) as in the real file;
-- ``Jet_jetId``: ``int32_t[]`` (Int_t, real file) or, with ``jet_id_type="uint8"``,
-  ``uint8_t[]`` (UChar_t, standard NanoAOD); ``Electron_cutBased``: ``int32_t[]``;
+- ``Jet_jetId``: ``int32_t[]`` (Int_t, real file); ``Electron_cutBased``: ``int32_t[]``;
   ``Muon_tightId``: ``bool[]``; ``run``/``luminosityBlock``: ``uint32_t``;
   ``event``: ``uint64_t``;
 - DIFFERENCE: the counters ``nJet``/``nElectron``/``nMuon`` are ``int32_t`` (Int_t)
@@ -182,9 +181,9 @@ def _event_ids(i, ev):
     return ev.get("ids", (1, 1 + i // 10, i + 1))
 
 
-def _branch_arrays(events, jet_id_type="int32") -> dict:
+def _branch_arrays(events) -> dict:
     """Flat dict branch name -> (values, counts or None)."""
-    jet_id_dtype = np.dtype(jet_id_type)
+    jet_id_dtype = np.dtype("int32")
     n = len(events)
     njet = np.array([len(e["jets"]) for e in events], dtype=np.int64)
     nele = np.array([len(e["ele"]) for e in events], dtype=np.int64)
@@ -226,9 +225,9 @@ def _branch_arrays(events, jet_id_type="int32") -> dict:
     return out
 
 
-def write_events_file(path, events, jet_id_type="int32", drop=(), tree="Events"):
+def write_events_file(path, events, drop=(), tree="Events"):
     """Write ``events`` (list of dicts like EDGE_EVENTS) to a ROOT TTree with uproot."""
-    arrays = {k: v for k, v in _branch_arrays(events, jet_id_type).items() if k not in drop}
+    arrays = {k: v for k, v in _branch_arrays(events).items() if k not in drop}
     data = {}
     for coll, fields in (("Jet", JET_FIELDS), ("Electron", ELECTRON_FIELDS), ("Muon", MUON_FIELDS)):
         present = {f: arrays.pop(f"{coll}_{f}") for f in fields if f"{coll}_{f}" in arrays}
@@ -241,19 +240,19 @@ def write_events_file(path, events, jet_id_type="int32", drop=(), tree="Events")
     return path
 
 
-def write_edge_case_file(path, jet_id_type="int32", drop=()):
-    """The edge-case file (one event per EDGE_EVENTS entry). jet_id_type: "int32" or "uint8"."""
-    return write_events_file(path, EDGE_EVENTS, jet_id_type=jet_id_type, drop=drop)
+def write_edge_case_file(path, drop=()):
+    """The edge-case file (one event per EDGE_EVENTS entry)."""
+    return write_events_file(path, EDGE_EVENTS, drop=drop)
 
 
-def write_empty_file(path, jet_id_type="int32"):
+def write_empty_file(path):
     """A file with tree Events, all branches, zero entries."""
-    return write_events_file(path, [], jet_id_type=jet_id_type)
+    return write_events_file(path, [])
 
 
-def write_missing_branch_file(path, missing=OPTIONAL_DROP, jet_id_type="int32"):
+def write_missing_branch_file(path, missing=OPTIONAL_DROP):
     """The edge-case events without the branches in ``missing`` (default: genWeight, Electron_sip3d)."""
-    return write_events_file(path, EDGE_EVENTS, jet_id_type=jet_id_type, drop=missing)
+    return write_events_file(path, EDGE_EVENTS, drop=missing)
 
 
 def edge_event_names():

@@ -10,6 +10,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 
+from rdf_ttbar.analysis import DEFAULT as ANALYSIS  # noqa: E402
+
+N_HISTOGRAMS = len(ANALYSIS.histogram_names())  # every histogram of a full run (124 for the AGC v1)
+
 ALL_SAMPLES = (
     ("ttbar", "nominal"), ("ttbar", "scaledown"), ("ttbar", "scaleup"), ("ttbar", "ME_var"),
     ("ttbar", "PS_var"), ("single_top_s_chan", "nominal"), ("single_top_t_chan", "nominal"),

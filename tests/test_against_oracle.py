@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 import edge_cases
 import oracle
 from conftest import real_ttbar_file
-from helpers import ALL_SAMPLES, run_histograms, same_files_everywhere, write_inputs
+from helpers import N_HISTOGRAMS, run_histograms, same_files_everywhere
 
 RTOL = 1e-6
 
 
-def assert_matches_oracle(histograms_root, inputs_json, expected_names=124):
+def assert_matches_oracle(histograms_root, inputs_json, expected_names=N_HISTOGRAMS):
     actual = oracle.read_root_histograms(histograms_root)
     expected = oracle.all_histograms(str(inputs_json))
     assert len(expected) == expected_names
@@ -29,10 +28,9 @@ def test_real_agc_events_as_every_sample(tmp_path):
     assert actual["4j1b_ttbar"].sumw.sum() > 0
 
 
-@pytest.mark.parametrize("jet_id_type", ["int32", "uint8"])
-def test_hand_made_edge_cases(tmp_path, jet_id_type):
+def test_hand_made_edge_cases(tmp_path):
     path = tmp_path / "edges.root"
-    edge_cases.write_edge_case_file(path, jet_id_type=jet_id_type)
+    edge_cases.write_edge_case_file(path)
     n = len(edge_cases.EDGE_EVENTS)
     inputs = same_files_everywhere(tmp_path / "inputs.json", [(path, n)])
     actual, _ = assert_matches_oracle(run_histograms(inputs, tmp_path / "out", "--mt", "1"), inputs)

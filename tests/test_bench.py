@@ -280,10 +280,8 @@ def ensure_demo_set(*args, **kwargs):  # stands in for generating the set: repor
     sys.exit(0)
 
 demo.ensure_demo_set = ensure_demo_set
-options = config.load(None)
-options["demo"]["events_per_sample"] = int(sys.argv[1])
-options["files_per_sample"] = None if sys.argv[2] == "all" else int(sys.argv[2])
-pipeline.prepare_inputs(options)
+pipeline.prepare_inputs(config.load(None, {"demo": {"events_per_sample": int(sys.argv[1])},
+                                         "files_per_sample": None if sys.argv[2] == "all" else int(sys.argv[2])}))
 """
 
 

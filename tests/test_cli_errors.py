@@ -105,10 +105,10 @@ def test_unknown_option_values(out):
 
 
 def test_odd_files_are_processed(tmp_path):
-    """A zero-event file, UChar_t jetId, a missing optional branch, a sample where nothing passes."""
-    empty, uchar, missing = tmp_path / "empty.root", tmp_path / "uchar.root", tmp_path / "missing.root"
+    """A zero-event file, a missing optional branch, a sample where nothing passes."""
+    empty, uchar, missing = tmp_path / "empty.root", tmp_path / "edge.root", tmp_path / "missing.root"
     edge_cases.write_empty_file(empty)
-    edge_cases.write_edge_case_file(uchar, jet_id_type="uint8")
+    edge_cases.write_edge_case_file(uchar)
     edge_cases.write_missing_branch_file(missing)
     n = len(edge_cases.EDGE_EVENTS)
     files = {s: [(uchar, n), (missing, n)] for s in ALL_SAMPLES}

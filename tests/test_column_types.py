@@ -16,7 +16,7 @@ import uproot
 
 import edge_cases
 import oracle
-from helpers import run_cli, same_files_everywhere
+from helpers import N_HISTOGRAMS, run_cli, same_files_everywhere
 
 KINEMATICS = ("Jet_pt", "Jet_eta", "Jet_phi", "Jet_mass", "Jet_btagCSVV2", "Electron_pt", "Muon_pt")
 COLLECTIONS = ("Jet", "Electron", "Muon")
@@ -50,7 +50,7 @@ def test_double_kinematics_agree_with_the_oracle(tmp_path):
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["graph"] == "jitted"
     actual = oracle.read_root_histograms(tmp_path / "out" / "histograms.root")
     expected = oracle.all_histograms(str(inputs))
-    assert len(actual) == len(expected) == 124
+    assert len(actual) == len(expected) == N_HISTOGRAMS
     problems = oracle.compare(actual, expected, rtol=1e-6)
     assert not problems, "\n".join(problems)
     # both regions, the overflow bin and a jet-pT variation are filled: the comparison is not empty

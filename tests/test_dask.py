@@ -27,10 +27,13 @@ import pytest
 import edge_cases
 import oracle
 from conftest import real_ttbar_file
-from helpers import run_cli, same_files_everywhere
+from helpers import N_HISTOGRAMS, run_cli, same_files_everywhere
 from servers import dask_cluster, free_port, xrootd_server  # noqa: F401  (fixtures)
 
 RTOL = 1e-9
+# "within seconds" for a run that fails at once (vs. a client that waits for ever), on a 2-core machine with a
+# load of 5-13 (another test suite running): the 10 s connection time-out plus a slowed start of two processes
+LOADED_MACHINE_LIMIT_S = 90
 N_EDGE = len(edge_cases.EDGE_EVENTS)
 CRASH_MARKS = ("*** Break ***", "Restarting worker", "KilledWorker", "Worker stream died")
 
@@ -51,7 +54,7 @@ def mt_histograms(inputs, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("dask_mt")
     run_cli("--inputs", inputs, "--output-dir", out, "--no-fit", "--scheduler", "mt", "--mt", "2")
     hists = oracle.read_root_histograms(out / "histograms.root")
-    assert len(hists) == 124
+    assert len(hists) == N_HISTOGRAMS
     return hists
 
 
@@ -65,7 +68,7 @@ def run_dask(inputs: Path, out: Path, *options) -> str:
 
 def assert_same(out: Path, expected: dict):
     actual = oracle.read_root_histograms(out / "histograms.root")
-    assert sorted(actual) == sorted(expected) and len(actual) == 124
+    assert sorted(actual) == sorted(expected) and len(actual) == N_HISTOGRAMS
     problems = oracle.compare(actual, expected, rtol=RTOL)
     assert not problems, "\n".join(problems)
 
@@ -106,7 +109,8 @@ def test_unreachable_scheduler(inputs, tmp_path):
     assert result.stderr.count("rdf_ttbar: error:") == 1 and address in result.stderr, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
-    assert seconds < 45, f"the unreachable scheduler took {seconds:.0f} s to report"
+    # sized for a loaded 2-core machine (start-up alone takes 10-20 s there); distributed.Client waits for ever
+    assert seconds < LOADED_MACHINE_LIMIT_S, f"the unreachable scheduler took {seconds:.0f} s to report"
     print(f"unreachable scheduler reported after {seconds:.1f} s")
 
 
@@ -148,7 +152,7 @@ def test_scheduler_address_of_the_wrong_kind(inputs, tmp_path):
         assert "Dask" in errors[0] and "--scheduler-address" in errors[0]
         assert "Traceback" not in err
         assert not (tmp_path / kind).exists() or not any((tmp_path / kind).iterdir())
-        assert seconds < 30, f"the {kind} took {seconds:.0f} s to report"
+        assert seconds < LOADED_MACHINE_LIMIT_S, f"the {kind} took {seconds:.0f} s to report"
 
 
 def test_dask_remote_rntuple_input(tmp_path, dask_cluster):
@@ -158,6 +162,6 @@ def test_dask_remote_rntuple_input(tmp_path, dask_cluster):
     inputs = same_files_everywhere(tmp_path / "rntuple.json", [(real_rntuple_file(), 10)])
     run_dask(inputs, tmp_path / "out", "--scheduler", "dask-remote", "--scheduler-address", dask_cluster.address)
     expected = oracle.all_histograms(str(inputs))
-    assert len(expected) == 124
+    assert len(expected) == N_HISTOGRAMS
     assert_same(tmp_path / "out", expected)
     assert_no_crash(dask_cluster.logs(full=True), "the dask worker logs")

@@ -1,8 +1,8 @@
-"""The deliver stage: skimmed files give the same 124 histograms as the inputs, resume and redelivery.
+"""The deliver stage: skimmed files give the same histograms as the inputs, resume and redelivery.
 
 - the whole demo set (TTree and RNTuple output), and ``--deliver-cache`` on the main command;
 - three demo files shared by the nine samples (``LAYOUT``): read over root:// from a real XRootD
-  server, or delivered on a real Dask cluster: the same 124 histograms (rtol 1e-12, atol 0) as the
+  server, or delivered on a real Dask cluster: the same histograms (rtol 1e-12, atol 0) as the
   direct run, the original ``nevts`` in the delivered list;
 - resume: a changed input (new mtime, new content) and a stamp of an older version or another
   preselection are delivered again, nothing else;
@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 import oracle
-from helpers import ALL_SAMPLES, REPO, run_cli, run_histograms, write_inputs
+from helpers import N_HISTOGRAMS, ALL_SAMPLES, REPO, run_cli, run_histograms, write_inputs
 from servers import dask_cluster, xrootd_server  # noqa: F401  (fixtures)
 from test_cli_errors import mounted_tmpfs
 
@@ -52,7 +52,7 @@ def test_delivered_files_give_identical_histograms(demo_inputs, direct, tmp_path
             kept += sum(f["nevts_delivered"] for f in files)
     assert 0 < kept < 0.5 * sum(f["nevts"] for v in original.values() for e in v.values() for f in e["files"])
     hists = oracle.read_root_histograms(run_histograms(out / "nanoaod_inputs.json", tmp_path / "analysed"))
-    assert len(hists) == 124
+    assert len(hists) == N_HISTOGRAMS
     assert oracle.compare(hists, direct, rtol=1e-12, atol=0) == []
 
     # a re-run delivers nothing; a damaged delivered file is delivered again (the stamp's size and checksum do
@@ -103,7 +103,7 @@ def three(demo_inputs, tmp_path_factory):
     base = tmp_path_factory.mktemp("three")
     inputs = mixed_inputs(base / "inputs.json", files)
     hists = oracle.read_root_histograms(run_histograms(inputs, base / "direct", "--mt", "2"))
-    assert len(hists) == 124
+    assert len(hists) == N_HISTOGRAMS
     return {"files": files, "inputs": inputs, "hists": hists}
 
 
@@ -141,13 +141,13 @@ def assert_delivered_list(out: Path, sources: list[str], nevts: list[int]) -> di
 
 def assert_same_histograms(inputs: Path, out: Path, expected: dict):
     hists = oracle.read_root_histograms(run_histograms(inputs, out, "--mt", "2"))
-    assert len(hists) == 124
+    assert len(hists) == N_HISTOGRAMS
     problems = oracle.compare(hists, expected, rtol=1e-12, atol=0)
     assert not problems, "\n".join(problems)
 
 
 def test_delivery_over_xrootd(three, xrootd_server, tmp_path):
-    """Inputs read over root:// from a real XRootD server: the same 124 histograms as the direct run."""
+    """Inputs read over root:// from a real XRootD server: the same histograms as the direct run."""
     urls = [xrootd_server.add(path, f"{process}.root") for (path, _), (process, _) in zip(three["files"], SOURCES)]
     nevts = [n for _, n in three["files"]]
     inputs = mixed_inputs(tmp_path / "remote.json", list(zip(urls, nevts)))
@@ -169,7 +169,7 @@ def test_delivery_over_xrootd(three, xrootd_server, tmp_path):
 
 
 def test_delivery_on_a_dask_cluster(three, dask_cluster, tmp_path):
-    """The event loops on a real Dask scheduler with two workers: the same 124 histograms as the direct run."""
+    """The event loops on a real Dask scheduler with two workers: the same histograms as the direct run."""
     out = tmp_path / "delivered"
     summary = deliver(three["inputs"], out, "--scheduler", "dask-remote", "--scheduler-address", dask_cluster.address)
     assert summary.startswith(f"rdf_ttbar: delivered 3 of 3 file(s) into {out}"), summary

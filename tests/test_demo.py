@@ -17,10 +17,11 @@ import pytest
 import uproot
 
 from conftest import real_ttbar_file, shared_data_dir
-from rdf_ttbar import branch_lists, demo, systematics
+from rdf_ttbar import branch_lists, demo
+from rdf_ttbar.analysis import DEFAULT as ANALYSIS
 from rdf_ttbar.errors import UserError
 
-SAMPLES = [demo.sample_name(p, v) for p, v in systematics.SAMPLES]
+SAMPLES = [demo.sample_name(p, v) for p, v in ANALYSIS.samples]
 # spec table: fraction [%] in 4j1b, in 4j2b, mean HT (4j1b), mean m_bjj (4j2b), means over 50-550 GeV
 REAL = {
     "ttbar__nominal": (10.4, 20.6, 329, 219),
@@ -64,7 +65,7 @@ def realism_set(tmp_path_factory) -> Path:
 # ---------------------------------------------------------------------------
 def test_inputs_json_lists_every_file_with_its_true_event_count(small_set):
     content = json.loads(small_set.read_text())
-    assert {(p, v) for p in content for v in content[p]} == set(systematics.SAMPLES)
+    assert {(p, v) for p in content for v in content[p]} == set(ANALYSIS.samples)
     for process, variations in content.items():
         for variation, entry in variations.items():
             files = entry["files"]

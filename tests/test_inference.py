@@ -10,18 +10,15 @@ import numpy as np
 import pytest
 
 from rdf_ttbar import inference
-from rdf_ttbar.systematics import (
-    FIT_BIN_EDGES,
-    N_BINS,
-    PROCESSES,
-    REGIONS,
-    SYSTEMATICS,
-    X_MAX,
-    X_MIN,
-    all_histogram_names,
-    histogram_name,
-    pseudodata_name,
-)
+from rdf_ttbar.analysis import DEFAULT as ANALYSIS, histogram_name, pseudodata_name
+
+FIT_BIN_EDGES = ANALYSIS.fit_histograms[0].fit_edges
+N_BINS, X_MIN, X_MAX = (ANALYSIS.histograms[0].binning.bins, ANALYSIS.histograms[0].binning.low,
+                        ANALYSIS.histograms[0].binning.high)
+PROCESSES = ANALYSIS.process_names
+SYSTEMATICS = ANALYSIS.systematics
+all_histogram_names = ANALYSIS.histogram_names
+REGIONS = ANALYSIS.regions
 
 pytest.importorskip("cabinetry")
 pytest.importorskip("uproot")
@@ -77,7 +74,7 @@ def asimov_pseudodata(region: str, mu: float) -> np.ndarray:
 def write_synthetic_histograms(path: Path, *, mu: float = 1.2, empty: tuple = (),
                                skip: tuple = (), overrides: dict | None = None,
                                modify=None) -> Path:
-    """Write all 124 AGC histograms of the synthetic model (TH1D, 25 bins 50-550, flow bins).
+    """Write all AGC histograms of the synthetic model (TH1D, 25 bins 50-550, flow bins).
 
     empty: processes whose histograms (all variations) are zero; skip: histogram names not
     written; overrides: name -> in-range contents; modify(name, contents) -> contents.

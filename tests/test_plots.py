@@ -321,19 +321,6 @@ def test_plot_fit_files(tmp_path):
         plots.plot_fit(tmp_path / "nothing.json", tmp_path)
 
 
-def test_worker_processes(histograms, tmp_path):
-    """workers=1 draws a share in a separate interpreter: same files, same order; start()
-    runs all of them in the background."""
-    hists, _ = histograms
-    paths = plots.plot_histograms(hists, tmp_path / "a", workers=1)
-    assert [p.name for p in paths] == HISTOGRAM_PLOTS and all(p.parent == tmp_path / "a" for p in paths)
-    for p in paths:
-        assert_png(p)
-    job = plots.start(plots.fit_drawings(make_summary(ranking=False)), tmp_path / "b")
-    assert [p.name for p in job.result(timeout=120)] == FIT_PLOTS
-    assert sorted(x.name for x in (tmp_path / "b").iterdir()) == sorted(FIT_PLOTS)
-
-
 def test_import_is_light():
     """Importing the package loads neither matplotlib nor ROOT nor the fit (and sets no backend)."""
     code = ("import sys, rdf_ttbar.plots; "

@@ -7,13 +7,13 @@ import json
 import numpy as np
 
 import oracle
-from helpers import run_histograms
+from helpers import N_HISTOGRAMS, run_histograms
 
 RTOL = 1e-9
 
 
 def assert_identical(a: dict, b: dict):
-    assert a.keys() == b.keys() and len(a) == 124
+    assert a.keys() == b.keys() and len(a) == N_HISTOGRAMS
     for name in a:
         for field in ("sumw", "sumw2"):
             np.testing.assert_allclose(getattr(a[name], field), getattr(b[name], field), rtol=RTOL, atol=0,

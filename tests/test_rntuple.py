@@ -11,7 +11,7 @@ import uproot
 
 import oracle
 from conftest import real_ttbar_file, shared_data_dir
-from helpers import run_cli, run_histograms, same_files_everywhere, write_inputs
+from helpers import N_HISTOGRAMS, run_cli, run_histograms, same_files_everywhere, write_inputs
 
 RTOL = 1e-6
 RNTUPLE_NAME = "cmsopendata2015_ttbar_19980_NANOAOD_RNTupleImporter_rntuple_v1-0-0-1.root"
@@ -26,7 +26,7 @@ def real_rntuple_file():
 def assert_matches_oracle(histograms_root, inputs_json):
     actual = oracle.read_root_histograms(histograms_root)
     expected = oracle.all_histograms(str(inputs_json))
-    assert len(expected) == 124 and len(actual) == 124
+    assert len(expected) == N_HISTOGRAMS and len(actual) == N_HISTOGRAMS
     problems = oracle.compare(actual, expected, rtol=RTOL)
     assert not problems, "\n".join(problems)
     return actual
@@ -70,7 +70,7 @@ def test_demo_set_in_both_formats_gives_identical_histograms(both_formats, tmp_p
         assert kinds == {"ROOT::RNTuple" if fmt == "rntuple" else "TTree"}
     hists = {fmt: oracle.read_root_histograms(run_histograms(inputs, tmp_path / fmt, "--mt", "1"))
              for fmt, inputs in both_formats.items()}
-    assert len(hists["ttree"]) == 124 and hists["ttree"].keys() == hists["rntuple"].keys()
+    assert len(hists["ttree"]) == N_HISTOGRAMS and hists["ttree"].keys() == hists["rntuple"].keys()
     for name, h in hists["ttree"].items():  # the same events in the same order: bit-identical
         assert np.array_equal(h.sumw, hists["rntuple"][name].sumw), name
         assert np.array_equal(h.sumw2, hists["rntuple"][name].sumw2), name

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rdf_ttbar.errors import UserError
+from rdf_ttbar.outputs import write_errors
 from rdf_ttbar.inference.configuration import (
     FIT_RESULTS_FILE,
     POI,
@@ -84,15 +85,16 @@ def fit_only_main(args: argparse.Namespace) -> int:
         except UserError as exc:
             print(f"rdf_ttbar fit: error: {exc}", file=sys.stderr)
             return 2
-        output_dir.mkdir(parents=True, exist_ok=True)
-        args.histograms = reference.write_histograms_root(histograms, output_dir / "histograms.root")
+        with write_errors(output_dir):
+            output_dir.mkdir(parents=True, exist_ok=True)
+            args.histograms = reference.write_histograms_root(histograms, output_dir / "histograms.root")
     output_dir = args.output_dir if args.output_dir is not None else Path(args.histograms).parent
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), write_errors(Path(output_dir)):
             warnings.simplefilter("ignore", FitWarning)  # printed below instead
             summary = run_fit_and_plots(args.histograms, output_dir, plots=not args.no_plots,
                                         ranking=args.ranking)
-    except FitError as exc:
+    except (FitError, UserError) as exc:
         print(f"rdf_ttbar fit: error: {exc}", file=sys.stderr)
         return 2
     for msg in summary["warnings"]:

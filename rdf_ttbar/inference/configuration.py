@@ -1,4 +1,4 @@
-"""The cabinetry configuration of the AGC fit, generated from the tables of rdf_ttbar.systematics."""
+"""The cabinetry configuration of the AGC fit, generated from the analysis definition (rdf_ttbar.analysis)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,17 @@ from pathlib import Path
 from typing import Any
 
 from rdf_ttbar.errors import UserError
-from rdf_ttbar.systematics import (
-    FIT_BIN_EDGES,
-    PROCESSES,
-    REGIONS,
-    SAMPLE_LABELS,
-    SYSTEMATICS,
-)
+from rdf_ttbar.analysis import DEFAULT as ANALYSIS
+
+SAMPLE_LABELS = {p.name: p.label for p in ANALYSIS.processes}
+# the fit's bin edges (every fitted histogram of the definition has its own; the summaries use the first's)
+FIT_BIN_EDGES = ANALYSIS.fit_histograms[0].fit_edges
 
 MEASUREMENT = "CMS_ttbar"
 POI = "ttbar_norm"
 POI_BOUNDS = (0.0, 10.0)
 DATA_SAMPLE = "Pseudodata"
-DATA_SAMPLE_PATH = "pseudodata"  # {region}_pseudodata, see systematics.pseudodata_name
+DATA_SAMPLE_PATH = "pseudodata"  # {region}_pseudodata, see analysis.pseudodata_name
 WORKSPACE_FILE = "workspace.json"
 FIT_RESULTS_FILE = "fit_results.json"
 
@@ -46,7 +44,7 @@ def _sample_label(process: str) -> str:
 
 
 def _systematic_config(syst) -> dict[str, Any]:
-    """One cabinetry systematic from a ``systematics.Systematic``."""
+    """One cabinetry systematic from an ``analysis.model.Systematic``."""
     entry: dict[str, Any] = {"Name": syst.fit_name}
     if syst.kind == "norm":
         entry.update(
@@ -60,7 +58,7 @@ def _systematic_config(syst) -> dict[str, Any]:
         entry["Down"] = (
             {"Symmetrize": True} if syst.down is None else {"VariationPath": f"_{syst.down}"}
         )
-    elif syst.kind in ("jet_pt", "weight"):
+    elif syst.kind == "vary":
         entry.update(Type="NormPlusShape", Up={"VariationPath": f"_{syst.name}_up"})
         entry["Down"] = (
             {"VariationPath": f"_{syst.name}_down"}
@@ -78,10 +76,10 @@ def _systematic_config(syst) -> dict[str, Any]:
 
 def cabinetry_config(histograms_path: str | os.PathLike,
                      histogram_folder: str | os.PathLike = "histograms") -> dict[str, Any]:
-    """The cabinetry configuration of the AGC fit, generated from ``rdf_ttbar.systematics``.
+    """The cabinetry configuration of the AGC fit, generated from the analysis definition.
 
     Histogram paths follow ``{histograms_path}:{RegionPath}_{SamplePath}{VariationPath}``,
-    i.e. the AGC names ``4j1b_ttbar``, ``4j2b_wjets_scale_var_down``, ``4j1b_ttbar_ME_var``.
+    i.e. the AGC names ``{region}_{process}[_{variation}]``.
     Regions carry the fit ``Binning`` (used by the template router and by the plots).
     ``histogram_folder`` is where cabinetry keeps its templates.
     """
@@ -96,15 +94,15 @@ def cabinetry_config(histograms_path: str | os.PathLike,
         },
         "Regions": [
             {
-                "Name": r.fit_name,
-                "RegionPath": r.name,
-                "Variable": r.label,
-                "Binning": [float(x) for x in FIT_BIN_EDGES],
+                "Name": ANALYSIS.region(h.region).fit_name,
+                "RegionPath": h.prefix,
+                "Variable": h.label,
+                "Binning": [float(x) for x in h.fit_edges],
             }
-            for r in REGIONS
+            for h in ANALYSIS.fit_histograms
         ],
         "Samples": [{"Name": DATA_SAMPLE, "SamplePath": DATA_SAMPLE_PATH, "Data": True}]
-        + [{"Name": _sample_label(p), "SamplePath": p} for p in PROCESSES],
+        + [{"Name": _sample_label(p), "SamplePath": p} for p in ANALYSIS.process_names],
         "NormFactors": [
             {
                 "Name": POI,
@@ -113,7 +111,7 @@ def cabinetry_config(histograms_path: str | os.PathLike,
                 "Bounds": [float(b) for b in POI_BOUNDS],
             }
         ],
-        "Systematics": [_systematic_config(s) for s in SYSTEMATICS],
+        "Systematics": [_systematic_config(s) for s in ANALYSIS.systematics],
     }
     return config
 

@@ -23,9 +23,7 @@ from rdf_ttbar.inference.results import (
     write_json_atomic,
 )
 from rdf_ttbar.inference.templates import _quiet_logger, build_workspace
-from rdf_ttbar.systematics import (
-    FIT_BIN_EDGES,
-)
+from rdf_ttbar.inference.configuration import FIT_BIN_EDGES
 
 
 def _check_data_covered(ws: dict[str, Any]) -> None:
@@ -70,8 +68,7 @@ def fit_workspace(ws: dict[str, Any]):
         raise FitError(
             f"the maximum-likelihood fit did not converge (Minuit: valid={result.status['valid']}, "
             f"edm={result.status['edm']:.3g}). This happens with very few selected events (empty bins, "
-            f"ill-defined variations). Fix: process more events (larger -n / --events-per-sample); the "
-            f"workspace was written and can be inspected with pyhf."
+            f"ill-defined variations). Fix: process more events (larger -n / --events-per-sample)."
         )
     fit_results = FitResults(result.bestfit, result.uncertainty, result.labels, result.corr_mat,
                              result.best_twice_nll)
@@ -148,13 +145,8 @@ def write(report: FitReport, output_dir: str | os.PathLike) -> list[Path]:
 
 
 def run_fit(histograms_path: str | os.PathLike, output_dir: str | os.PathLike,
-            plots_dir: str | os.PathLike | None = None, ranking: bool = False) -> dict[str, Any]:
-    """:func:`fit` then :func:`write` into ``output_dir``; returns the summary (fit_results.json).
-    With ``plots_dir``, also draw the fit plots there (their paths are listed under "plots")."""
+            ranking: bool = False) -> dict[str, Any]:
+    """:func:`fit` then :func:`write` into ``output_dir``; returns the summary (fit_results.json)."""
     report = fit(histograms_path, ranking=ranking)
     write(report, output_dir)
-    if plots_dir is not None:
-        from rdf_ttbar import plots
-
-        report.summary["plots"] = [str(p) for p in plots.plot_fit(report.summary, plots_dir)]
     return report.summary

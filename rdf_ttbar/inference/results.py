@@ -13,9 +13,7 @@ import numpy as np
 
 from rdf_ttbar import atomic
 from rdf_ttbar.inference.configuration import POI
-from rdf_ttbar.systematics import (
-    FIT_BIN_EDGES,
-)
+from rdf_ttbar.inference.configuration import FIT_BIN_EDGES
 
 
 def _finite(x):

@@ -23,9 +23,7 @@ from rdf_ttbar.inference.configuration import (
     required_histograms,
     template_histogram_name,
 )
-from rdf_ttbar.systematics import (
-    FIT_BIN_EDGES,
-)
+from rdf_ttbar.inference.configuration import FIT_BIN_EDGES
 
 # ---------------------------------------------------------------------------
 # reading and rebinning
@@ -52,9 +50,35 @@ def _merge_bins(values: np.ndarray, variances: np.ndarray, edges: np.ndarray,
     idx = np.asarray(idx)
     if np.any(np.diff(idx) <= 0):
         raise FitError(f"{name}: fit bin edges are not increasing")
+    _check_finite(name, values, variances, edges, idx[0], idx[-1])
     merged = np.add.reduceat(values, idx[:-1])
     merged_var = np.add.reduceat(variances, idx[:-1])
     return merged, merged_var
+
+
+def _check_finite(name: str, values: np.ndarray, variances: np.ndarray, edges: np.ndarray, first: int,
+                  stop: int) -> None:
+    """FitError naming the first bin in ``first:stop`` whose content or variance is NaN or infinite (the fit
+    would turn it into a wrong uncertainty or a failed minimisation without saying why)."""
+    for what, array in (("content", values), ("variance", variances)):
+        bad = first + np.flatnonzero(~np.isfinite(array[first:stop]))
+        if bad.size:
+            i = int(bad[0])
+            more = f" (and {bad.size - 1} more bin(s))" if bad.size > 1 else ""
+            raise FitError(f"histogram {name} has a {what} of {array[i]} in bin [{edges[i]:g}, {edges[i + 1]:g}) "
+                           f"of the fit range{more}: the fit cannot use it. Fix: rerun the analysis to rewrite the "
+                           f"histograms file (a NaN comes from a damaged file or a NaN weight in the inputs).")
+
+
+def _variances(h) -> np.ndarray:
+    """uproot's variances of a TH1 (no flow bins), but NaN or infinite where its fSumw2 is: uproot reads those as
+    0, which would shrink the bin's uncertainty without a word (_check_finite reports them)."""
+    variances = np.asarray(h.variances(flow=False), dtype=float)
+    sumw2 = h.member("fSumw2", none_if_missing=True)
+    if sumw2 is not None and len(sumw2) == len(variances) + 2:
+        raw = np.asarray(sumw2, dtype=float)[1:-1]
+        variances = np.where(np.isfinite(raw), variances, raw)
+    return variances
 
 
 class _HistogramFile:
@@ -80,7 +104,7 @@ class _HistogramFile:
                         h = f[name]
                         self._histograms[name] = (
                             np.asarray(h.values(flow=False), dtype=float),
-                            np.asarray(h.variances(flow=False), dtype=float),
+                            _variances(h),
                             np.asarray(h.axis().edges(flow=False), dtype=float),
                         )
         except Exception as exc:  # uproot raises many kinds of errors on bad files

@@ -15,12 +15,12 @@ import numpy as np
 
 import rdf_ttbar.plots.style as style
 from rdf_ttbar.plots.stack import stack_figure
-from rdf_ttbar.systematics import REGIONS
+from rdf_ttbar.analysis import DEFAULT as ANALYSIS
 
 CORRELATION_THRESHOLD = 0.2  # correlations.png: parameters with |rho| above this with another one
 RANKING_MAX = 20  # ranking.png: the largest impacts only
 STAGES = (("prefit", "pre-fit"), ("postfit", "post-fit"))
-XLABELS = {r.fit_name: r.label for r in REGIONS}  # x-axis label per fit channel
+XLABELS = {ANALYSIS.region(h.region).fit_name: h.label for h in ANALYSIS.fit_histograms}  # x-axis label per fit channel
 
 
 def region_file_name(channel: str) -> str:

@@ -1,8 +1,8 @@
 """The plots of the input histograms (``histograms.root`` or UHI histograms keyed by AGC name):
 
-- ``stacked_{region}.png``: the nominal samples stacked, pseudo-data, MC statistical band, ratio
-- ``btag_variations_4j1b.png``: ttbar in 4j1b with the b-tag weight variations
-- ``jet_energy_variations_4j2b.png``: ttbar in 4j2b with the jet pT scale / resolution variations
+- ``stacked_{histogram}.png``: the nominal samples stacked, pseudo-data, MC statistical band, ratio
+- ``{plot}_{histogram}.png``: the analysis definition's variation plots (AGC: the b-tag weight variations
+  in 4j1b, the jet energy scale and resolution variations in 4j2b)
 """
 
 from __future__ import annotations
@@ -17,19 +17,21 @@ import numpy as np
 from rdf_ttbar.errors import UserError
 import rdf_ttbar.plots.style as style
 from rdf_ttbar.plots.stack import MAIN_RECT, RATIO_RECT, stack_figure
-from rdf_ttbar.systematics import PROCESSES, REGIONS, histogram_name, pseudodata_name
+from rdf_ttbar.analysis import DEFAULT as ANALYSIS, histogram_name, pseudodata_name
 
 log = logging.getLogger(__name__)
 
 VARIATION_COLORS = ("#5790fc", "#f89c20", "#e42536", "#964a8b")
-VARIATION_PLOTS = (
-    ("btag_variations", "4j1b",
-     [(f"btag_var_{i}_{d}", f"b-tag NP {i + 1} {d}", VARIATION_COLORS[i], "-" if d == "up" else "--")
-      for i in range(4) for d in ("up", "down")]),
-    ("jet_energy_variations", "4j2b",
-     [("pt_scale_up", "jet energy scale up", VARIATION_COLORS[0], "-"),
-      ("pt_res_up", "jet energy resolution up", VARIATION_COLORS[1], "-")]),
-)
+
+
+def variation_lines(plot) -> list[tuple[str, str, str, str]]:
+    """(variation name, legend label, colour, line style) of each line of a definition's VariationPlot."""
+    lines = []
+    for i, name in enumerate(plot.systematics):
+        syst = ANALYSIS.systematic(name)
+        lines += [(f"{name}_{d}", f"{syst.fit_name} {d}", VARIATION_COLORS[i % len(VARIATION_COLORS)],
+                   "-" if d == "up" else "--") for d in syst.directions]
+    return lines
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]  # values, variances, edges (no flow bins)
 
@@ -69,28 +71,28 @@ def _bin_width_label(edges) -> str:
 def stacked_drawings(hists: Mapping[str, Arrays]) -> list[style.Drawing]:
     """``stacked_{region}.png`` per region: nominal samples, pseudo-data, MC statistical band."""
     drawings = []
-    for region in REGIONS:
-        processes = style.stack_order(PROCESSES)
-        present = [p for p in processes if histogram_name(region.name, p) in hists]
-        missing = [histogram_name(region.name, p) for p in processes if p not in present]
-        pd_name = pseudodata_name(region.name)
+    for region in ANALYSIS.histograms:
+        processes = style.stack_order(ANALYSIS.process_names)
+        present = [p for p in processes if histogram_name(region.prefix, p) in hists]
+        missing = [histogram_name(region.prefix, p) for p in processes if p not in present]
+        pd_name = pseudodata_name(region.prefix)
         if pd_name not in hists:
             missing.append(pd_name)
         if missing:
-            log.warning("histograms %s are missing: left out of stacked_%s.png", ", ".join(missing), region.name)
+            log.warning("histograms %s are missing: left out of stacked_%s.png", ", ".join(missing), region.prefix)
         if not present:
             continue
-        arrays = [hists[histogram_name(region.name, p)] for p in present]
+        arrays = [hists[histogram_name(region.prefix, p)] for p in present]
         edges = arrays[0][2]
         total = np.sum([a[0] for a in arrays], axis=0)
         stat = np.sqrt(np.maximum(np.sum([a[1] for a in arrays], axis=0), 0.0))
         data = hists[pd_name][0] if pd_name in hists else np.full_like(total, np.nan)
-        drawings.append(style.Drawing(f"stacked_{region.name}.png", stack_figure, dict(
+        drawings.append(style.Drawing(f"stacked_{region.prefix}.png", stack_figure, dict(
             edges=edges,
             stack=[(style.display_label(p), c, a[0])
                    for p, c, a in zip(present, style.colors_for(present), arrays)],
             total=total, total_uncertainty=stat, data=data,
-            xlabel=region.label, ylabel=_bin_width_label(edges), title=f"{region.name}, pre-fit",
+            xlabel=region.label, ylabel=_bin_width_label(edges), title=f"{region.prefix}, pre-fit",
             band_label="MC stat. unc.")))
     return drawings
 
@@ -130,21 +132,21 @@ def variation_figure(edges, nominal, variations, *, xlabel: str, ylabel: str, ti
 
 
 def variation_drawings(hists: Mapping[str, Arrays]) -> list[style.Drawing]:
-    """``btag_variations_4j1b.png`` and ``jet_energy_variations_4j2b.png`` (ttbar)."""
-    region_by_name = {r.name: r for r in REGIONS}
+    """``{plot}_{histogram}.png`` for each of the definition's variation plots (AGC: b-tag and jet energy)."""
     drawings = []
-    for stem, region_name, variations in VARIATION_PLOTS:
-        nominal_name = histogram_name(region_name, "ttbar")
+    for plot in ANALYSIS.variation_plots:
+        stem, region_name, process, variations = plot.name, plot.histogram, plot.process, variation_lines(plot)
+        nominal_name = histogram_name(region_name, process)
         if nominal_name not in hists:
             log.warning("histogram %s is missing: %s_%s.png not drawn", nominal_name, stem, region_name)
             continue
         values, _, edges = hists[nominal_name]
-        lines = [(label, color, linestyle, hists[histogram_name(region_name, "ttbar", v)][0])
+        lines = [(label, color, linestyle, hists[histogram_name(region_name, process, v)][0])
                  for v, label, color, linestyle in variations
-                 if histogram_name(region_name, "ttbar", v) in hists]
+                 if histogram_name(region_name, process, v) in hists]
         drawings.append(style.Drawing(f"{stem}_{region_name}.png", variation_figure, dict(
-            edges=edges, nominal=values, variations=lines, xlabel=region_by_name[region_name].label,
-            ylabel=_bin_width_label(edges), title=rf"{style.display_label('ttbar')}, {region_name}")))
+            edges=edges, nominal=values, variations=lines, xlabel=ANALYSIS.histogram(region_name).label,
+            ylabel=_bin_width_label(edges), title=rf"{style.display_label(process)}, {region_name}")))
     return drawings
 
 

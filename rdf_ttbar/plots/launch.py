@@ -1,5 +1,5 @@
 """How a plot worker process (``python -m rdf_ttbar.plots.worker``) is started: the one place for its
-command line and environment, used by :class:`rdf_ttbar.plots.Background` and
+command line and environment, used by
 :class:`rdf_ttbar.plots.painters.Painters`."""
 
 from __future__ import annotations

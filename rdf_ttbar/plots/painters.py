@@ -7,7 +7,7 @@ plots. ``draw`` returns at once; ``Job.result()`` waits for the paths, in the or
 
     with Painters(2) as painters:
         ...                                            # event loops, histograms.root
-        job = painters.draw("histograms", hist_path, plots_dir)
+        job = painters.draw("histograms", histograms, plots_dir)
         ...                                            # the fit, meanwhile
         paths = job.result()
 
@@ -102,13 +102,15 @@ class Painters:
         self._workers = [_Worker() for _ in range(max(1, n))]
 
     def draw(self, kind: str, source, plots_dir) -> Job:
-        """Draw the plots of ``kind`` ("histograms": source is a histograms.root path; "fit": the fit
-        summary or its path) into ``plots_dir``, a share in each worker."""
-        if kind == "fit" and not isinstance(source, (str, os.PathLike)):
+        """Draw the plots of ``kind`` ("histograms": source is a mapping {AGC name: UHI histogram}, sent to the
+        workers in memory, or a histograms.root path; "fit": the fit summary or its path) into ``plots_dir``, a
+        share in each worker."""
+        if isinstance(source, os.PathLike):
+            source = str(source)
+        elif kind == "fit" and not isinstance(source, str):
             source = json.loads(json.dumps(source))  # plain data, as fit_results.json holds
         n = len(self._workers)
-        return Job([(w, w.send((kind, source if kind == "fit" else str(source), str(plots_dir), i, n)))
-                    for i, w in enumerate(self._workers)])
+        return Job([(w, w.send((kind, source, str(plots_dir), i, n))) for i, w in enumerate(self._workers)])
 
     def close(self) -> None:
         for worker in self._workers:

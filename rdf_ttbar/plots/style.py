@@ -16,7 +16,10 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from rdf_ttbar import atomic
-from rdf_ttbar.systematics import LUMI_PB, SAMPLE_LABELS
+from rdf_ttbar.analysis import DEFAULT as ANALYSIS
+
+LUMI_PB = ANALYSIS.luminosity_pb
+SAMPLE_LABELS = {p.name: p.label for p in ANALYSIS.processes}
 
 # legend label and colour per process; the fit's sample names are SAMPLE_LABELS' values
 PROCESS_LABELS = {**SAMPLE_LABELS, "ttbar": r"$t\bar{t}$"}

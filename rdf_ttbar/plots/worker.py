@@ -1,11 +1,9 @@
 """Draw plots in a separate Python process.
 
-- ``python -m rdf_ttbar.plots.worker PAYLOAD``: PAYLOAD is a pickle of (plots_dir, [Drawing, ...]);
-  the worker saves each drawing and prints the JSON list of the paths written (:class:`Background`).
-- ``python -m rdf_ttbar.plots.worker --serve``: import the drawing stack (matplotlib, mplhep, uproot)
+``python -m rdf_ttbar.plots.worker --serve``: import the drawing stack (matplotlib, mplhep, uproot)
   at once, then draw the jobs sent on standard input, one after another, until it closes
   (:class:`rdf_ttbar.plots.painters.Painters`). A job is a length-prefixed pickle of
-  (kind, source, plots_dir, share, shares): kind "histograms" (source: a histograms.root path) or
+  (kind, source, plots_dir, share, shares): kind "histograms" (source: {name: UHI histogram} or a path) or
   "fit" (source: the fit summary); the worker builds that kind's drawings and saves every
   ``shares``-th one starting at ``share``, then writes one JSON line: the paths written, or
   {"error": ...}.
@@ -21,18 +19,15 @@ import json
 import pickle
 import struct
 import sys
-from pathlib import Path
 
 HEADER = struct.Struct("<Q")  # the length of each job's pickle
 
 
 def main(argv: list[str]) -> int:
-    if argv == ["--serve"]:
-        return serve(sys.stdin.buffer, sys.stdout)
-    plots_dir, drawings = pickle.loads(Path(argv[0]).read_bytes())
-    paths = [str(d.save(plots_dir)) for d in drawings]
-    sys.stdout.write(json.dumps(paths))
-    return 0
+    if argv != ["--serve"]:
+        sys.stderr.write("usage: python -m rdf_ttbar.plots.worker --serve\n")
+        return 2
+    return serve(sys.stdin.buffer, sys.stdout)
 
 
 def warm_up() -> None:

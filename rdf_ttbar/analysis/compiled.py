@@ -1,0 +1,127 @@
+"""The compiled build: the analysis graph (``nodes.sample_nodes``) as generated, typed C++.
+
+Each node's C++ text becomes the body of a lambda whose arguments are the columns it reads, typed by
+the definition's input types and, for defined columns, by what the lambdas return
+(``rdf_ttbar::column_type``). The source (``cpp/graph_template.cxx``) is built once per definition,
+ROOT installation and compiler by ``rdf_ttbar.native`` into the cache folder; it has one entry point per
+set of input column types it accepts (NanoAOD's in a TTree and in an RNTuple).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+
+from .. import cpp
+from .model import Analysis
+from .nodes import POSITIONS, Node, sample_nodes
+
+# RDataFrame's spellings of a column type -> one C++ spelling (TTree and RNTuple name them differently)
+_SCALARS = {
+    "float": ("Float_t", "float"), "double": ("Double_t", "double"), "bool": ("Bool_t", "bool"),
+    "unsigned char": ("UChar_t", "unsigned char", "std::uint8_t"), "char": ("Char_t", "char", "std::int8_t"),
+    "short": ("Short_t", "short", "std::int16_t"), "unsigned short": ("UShort_t", "unsigned short", "std::uint16_t"),
+    "int": ("Int_t", "int", "std::int32_t"), "unsigned int": ("UInt_t", "unsigned int", "std::uint32_t"),
+    "long": ("Long_t", "long", "std::int64_t"), "unsigned long": ("ULong_t", "unsigned long", "std::uint64_t"),
+    "long long": ("Long64_t", "long long"), "unsigned long long": ("ULong64_t", "unsigned long long"),
+}
+_CANONICAL = {spelling: c for c, spellings in _SCALARS.items() for spelling in spellings}
+_SHORT_VECTORS = {"ROOT::RVecF": "float", "ROOT::RVecD": "double", "ROOT::RVecI": "int", "ROOT::RVecU": "unsigned int"}
+_VECTOR = re.compile(r"^ROOT::(?:VecOps::)?RVec<\s*(.+?)\s*>$")
+# 64-bit integers: ULong64_t in a TTree is std::uint64_t (unsigned long) in an RNTuple
+_SAME_WIDTH = {"unsigned long long": "unsigned long", "long long": "long"}
+
+
+def canonical(type_name: str) -> str:
+    """One spelling of a column type: 'ROOT::VecOps::RVec<Float_t>' -> 'ROOT::RVec<float>', 'UInt_t' -> ...."""
+    type_name = type_name.strip()
+    if type_name in _SHORT_VECTORS:
+        return f"ROOT::RVec<{_SHORT_VECTORS[type_name]}>"
+    match = _VECTOR.match(type_name)
+    if match:
+        return f"ROOT::RVec<{canonical(match.group(1))}>"
+    return _CANONICAL.get(type_name, type_name)
+
+
+def type_variants(analysis: Analysis) -> list[tuple[str, ...]]:
+    """The input column types the library is built for: the definition's, with each 64-bit integer
+    column also in its other spelling."""
+    choices = []
+    for declared in analysis.inputs.values():
+        c = canonical(declared)
+        choices.append((c, _SAME_WIDTH[c]) if c in _SAME_WIDTH else (c,))
+    return list(itertools.product(*choices))
+
+
+def _string(text: str) -> str:
+    return json.dumps(text)
+
+
+def _body(expression: str) -> str:
+    if re.search(r"\breturn\b", expression):
+        return "\n".join("      " + line for line in expression.splitlines())
+    return f"      return {expression};"
+
+
+def _statement(i: int, node: Node, vary_index: int) -> str:
+    params = ", ".join(f"const T_{c} &{c}" for c in node.columns)
+    columns = "{" + ", ".join(_string(c) for c in node.columns) + "}"
+    types = "".join(f", T_{c}" for c in node.columns)
+    if node.kind == "weight":
+        return (f"   auto f{i} = [weight] {{ return weight; }};\n"
+                f"   using T_{node.name} = rdf_ttbar::column_type<decltype(f{i})>;\n"
+                f"   node = node.Define({_string(node.name)}, f{i}, {{}});")
+    returns = " -> bool" if node.kind == "filter" else ""
+    head = f"   auto f{i} = []({params}){returns} {{\n{_body(node.expression)}\n   }};\n"
+    if node.kind == "define":
+        return (head + f"   using T_{node.name} = rdf_ttbar::column_type<decltype(f{i}){types}>;\n"
+                f"   node = node.Define({_string(node.name)}, f{i}, {columns});")
+    if node.kind == "filter":
+        return head + f"   node = node.Filter(f{i}, {columns}, {_string(node.name)});"
+    directions = "{" + ", ".join(_string(d) for d in node.directions) + "}"
+    return head + (f"   if (vary[{vary_index}])\n      node = node.Vary({_string(node.column)}, f{i}, {columns}, "
+                   f"{directions}, {_string(node.name)});")
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    for key, value in values.items():
+        template = template.replace(f"@{key}@", value)
+    return template
+
+
+def _entry(i: int) -> str:
+    return (f"BookedGraph book_{i}(ROOT::RDF::RNode df, double weight, const std::vector<int> &vary, "
+            f"const ROOT::RDF::TH1DModel &model)")
+
+
+def sources(analysis: Analysis, namespace: str) -> tuple[str, str]:
+    """The generated source and its header of entry points (``book_{i}`` for ``type_variants()[i]``)."""
+    nodes = sample_nodes(analysis)
+    varies = [n for n in nodes if n.kind == "vary"]
+    statements = "\n".join(_statement(i, n, varies.index(n) if n in varies else -1) for i, n in enumerate(nodes))
+    inputs = list(analysis.inputs)
+    variants = type_variants(analysis)
+    entries = "\n".join(
+        f"{_entry(i)}\n{{\n   return book<{', '.join(v)}>(df, weight, vary, model);\n}}\n"
+        for i, v in enumerate(variants))
+    values = {
+        "NAME": analysis.name, "NAMESPACE": namespace, "GRAPH_H": str(cpp.header_path("graph.h")),
+        "INCLUDES": "\n".join(f'#include "{cpp.header_path(h)}"' for h in analysis.headers),
+        "TYPE_PARAMETERS": ", ".join(f"typename T_{c}" for c in inputs),
+        "NODES": statements,
+        "FILL_COLUMNS": f"{_string(POSITIONS)}, {_string(analysis.weight_column)}",
+        "ENTRIES": entries,
+        "DECLARATIONS": "\n".join(f"{_entry(i)};" for i in range(len(variants))),
+    }
+    return (_fill(cpp.read_template("graph_template.cxx"), values),
+            _fill(cpp.read_template("graph_template.h"), values))
+
+
+def key(analysis: Analysis) -> str:
+    """What identifies a definition's library: its generated source and the headers it includes."""
+    digest = hashlib.sha256(sources(analysis, "NS")[0].encode())
+    for header in ("graph.h", *analysis.headers):
+        digest.update(cpp.header_path(header).read_bytes())
+    return digest.hexdigest()[:16]
