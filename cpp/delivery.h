@@ -1,4 +1,4 @@
-// What the `deliver` stage (rdf_ttbar/delivery.py) watches while it writes files.
+// What the `deliver` stage (rdf_ttbar/execution/delivery.py) watches while it writes files.
 #ifndef RDF_TTBAR_DELIVERY_H
 #define RDF_TTBAR_DELIVERY_H
 

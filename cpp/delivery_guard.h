@@ -1,4 +1,4 @@
-// The delivery's crash guard (rdf_ttbar/delivery.py, _CrashGuard): declared only by `deliver`.
+// The delivery's crash guard (rdf_ttbar/execution/delivery.py, _CrashGuard): declared only by `deliver`.
 //
 // ROOT ends the process (std::terminate) when writing a Snapshot fails for good, a full disk: the
 // TTree writer reopens its zombie output when it finishes, RNTuple's writer throws from a
@@ -17,7 +17,8 @@
 #include <exception>
 #include <sstream>
 #include <string>
-namespace rdf_ttbar_delivery_guard {
+namespace rdf_ttbar {
+namespace delivery_guard {
 inline std::string gFolder, gFiles, gTemporaries;
 inline bool gNewline = false;
 inline std::terminate_handler gPrevious = nullptr;
@@ -70,5 +71,6 @@ inline void End()
 {
    std::set_terminate(gPrevious);
 }
-} // namespace rdf_ttbar_delivery_guard
+} // namespace delivery_guard
+} // namespace rdf_ttbar
 #endif

@@ -1,4 +1,4 @@
-// Synthetic NanoAOD-like events for the rdf_ttbar demo (rdf_ttbar/demo.py).
+// Synthetic NanoAOD-like events for the rdf_ttbar demo (rdf_ttbar/inputs/demo.py).
 //
 // A physics-motivated toy, not a simulation: parton-level ttbar, single top,
 // tW and W+jets production with top and W decays, extra radiation, pile-up
@@ -39,7 +39,8 @@
 
 #include "analysis.h"
 
-namespace rdf_ttbar_demo {
+namespace rdf_ttbar {
+namespace demo {
 
 // ===========================================================================
 // Random numbers: a splitmix64 stream per event, keyed on (seed, sample, event)
@@ -270,7 +271,7 @@ inline SampleConfig config_for(const std::string &sample)
          c.b_response = 0.88;
          c.b_tag_eff = 0.83;
       } else if (sample != "ttbar__nominal") {
-         throw std::invalid_argument("rdf_ttbar_demo: unknown sample " + sample);
+         throw std::invalid_argument("rdf_ttbar::demo: unknown sample " + sample);
       }
    } else if (sample == "single_top_s_chan__nominal") {
       c.process = Process::SingleTopS;
@@ -296,7 +297,7 @@ inline SampleConfig config_for(const std::string &sample)
       c.isr_c = 0.1;
       c.neg_weight_fraction = 0.25;
    } else {
-      throw std::invalid_argument("rdf_ttbar_demo: unknown sample " + sample);
+      throw std::invalid_argument("rdf_ttbar::demo: unknown sample " + sample);
    }
    return c;
 }
@@ -814,7 +815,7 @@ public:
       : file_(TFile::Open(path.c_str(), "RECREATE", "", compression)), noise_(noise), counters_(counters)
    {
       if (!file_ || file_->IsZombie())
-         throw std::runtime_error("rdf_ttbar_demo: cannot create " + path);
+         throw std::runtime_error("rdf_ttbar::demo: cannot create " + path);
       tree_ = new TTree("Events", "Events");
       tree_->SetDirectory(file_.get());
       // clusters of a fixed number of events, as in NanoAOD files, instead of ROOT's default of one per
@@ -859,14 +860,14 @@ public:
    void fill()
    {
       if (tree_->Fill() < 0)
-         throw std::runtime_error("rdf_ttbar_demo: TTree::Fill failed");
+         throw std::runtime_error("rdf_ttbar::demo: TTree::Fill failed");
    }
 
    void close()
    {
       file_->cd();
       if (tree_->Write() <= 0 || file_->TestBit(TFile::kWriteError))
-         throw std::runtime_error(std::string("rdf_ttbar_demo: cannot write ") + file_->GetName());
+         throw std::runtime_error(std::string("rdf_ttbar::demo: cannot write ") + file_->GetName());
       file_->Close();
    }
 
@@ -922,7 +923,7 @@ private:
       for (std::size_t c = 0; c < counters_.size(); ++c)
          if (counters_[c].name == name)
             return &extra_counts_[c];
-      throw std::invalid_argument("rdf_ttbar_demo: unknown counter " + name);
+      throw std::invalid_argument("rdf_ttbar::demo: unknown counter " + name);
    }
 
    std::uint32_t counter_max(const std::string &name) const
@@ -957,7 +958,7 @@ private:
             noise_bytes_[i].assign(size, 0);
             array_branch(s.name.c_str(), noise_bytes_[i].data(), s.counter.c_str(), 'b');
          } else {
-            throw std::invalid_argument("rdf_ttbar_demo: unsupported type of " + s.name);
+            throw std::invalid_argument("rdf_ttbar::demo: unsupported type of " + s.name);
          }
       }
    }
@@ -1051,6 +1052,7 @@ std::string run_jobs(const std::vector<FileJob> &jobs, const RunOptions &opt)
    return error;
 }
 
-} // namespace rdf_ttbar_demo
+} // namespace demo
+} // namespace rdf_ttbar
 
 #endif

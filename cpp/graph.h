@@ -5,9 +5,10 @@
 #ifndef RDF_TTBAR_GRAPH_H
 #define RDF_TTBAR_GRAPH_H
 
+#include <algorithm>
 #include <cstddef>
-#include <limits>
-#include <map>
+#include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -47,9 +48,10 @@ private:
 };
 
 // Fills the sample's one histogram with the same sums whatever the thread timing. With one slot the events
-// are added in entry order, as TH1::Fill would. With more, each task (an entry range) adds its events into
-// its own partial sums, and the partial sums are added into the histogram in the order of their first
-// entries: which thread ran which task, and when, changes nothing.
+// are added in entry order, as TH1::Fill would. With more, each task (an entry range: a cluster) adds its
+// events, in order, into its own partial sums; at the end the partial sums are added in one fixed order, that
+// of their values (RDataFrame's entry numbers in a multi-threaded loop depend on the timing, the tasks'
+// contents do not): which thread ran which task, and when, changes nothing.
 class OrderedFill : public ROOT::Detail::RDF::RActionImpl<OrderedFill> {
 public:
    using Result_t = TH1D;
@@ -60,50 +62,46 @@ public:
    {
       fResult->SetDirectory(nullptr);
       for (auto &p : fPartials)
-         p.sums.assign(2 * fCells, 0.);
+         p.assign(2 * fCells + 1, 0.);
    }
 
    std::shared_ptr<TH1D> GetResultPtr() const { return fResult; }
    void Initialize() {}
    void InitTask(TTreeReader *, unsigned) {}
 
-   void Exec(unsigned slot, ULong64_t entry, const ROOT::RVecD &positions, double weight)
+   void Exec(unsigned slot, const ROOT::RVecD &positions, double weight)
    {
-      auto &p = fPartials[slot];
-      if (p.first == kNoEntry)
-         p.first = entry;
+      auto &p = fPartials[slot]; // contents, sums of squared weights, number of fills
       for (double x : positions) {
          const int bin = fAxis.FindFixBin(x);
-         p.sums[bin] += weight;
-         p.sums[fCells + bin] += weight * weight;
-         ++p.fills;
+         p[bin] += weight;
+         p[fCells + bin] += weight * weight;
+         p[2 * fCells] += 1.;
       }
    }
 
    void FinalizeTask(unsigned slot)
    {
       auto &p = fPartials[slot];
-      if (fSlots == 1 || p.first == kNoEntry)
+      if (fSlots == 1 || p[2 * fCells] == 0.)
          return; // one slot: one sum over all tasks, in entry order
       std::lock_guard<std::mutex> lock(*fDoneMutex);
-      fDone.emplace(p.first, std::move(p));
-      p = Partial{};
-      p.sums.assign(2 * fCells, 0.);
+      fDone.push_back(p);
+      std::fill(p.begin(), p.end(), 0.);
    }
 
    void Finalize()
    {
-      std::vector<double> total(2 * fCells, 0.);
-      double fills = 0.;
-      auto add = [&](const Partial &p) {
-         for (std::size_t i = 0; i < total.size(); ++i)
-            total[i] += p.sums[i];
-         fills += p.fills;
-      };
       if (fSlots == 1)
-         add(fPartials[0]);
-      for (const auto &done : fDone)
-         add(done.second);
+         fDone.push_back(fPartials[0]);
+      std::sort(fDone.begin(), fDone.end(), [](const std::vector<double> &a, const std::vector<double> &b) {
+         return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(),
+                                             [](double x, double y) { return bits(x) < bits(y); });
+      });
+      std::vector<double> total(2 * fCells + 1, 0.);
+      for (const auto &p : fDone)
+         for (std::size_t i = 0; i < total.size(); ++i)
+            total[i] += p[i];
       fResult->Sumw2(true);
       double *contents = fResult->GetArray(), *sumw2 = fResult->GetSumw2()->GetArray();
       for (std::size_t i = 0; i < fCells; ++i) {
@@ -111,10 +109,10 @@ public:
          sumw2[i] = total[fCells + i];
       }
       fResult->ResetStats();
-      fResult->SetEntries(fills);
+      fResult->SetEntries(total[2 * fCells]);
    }
 
-   std::string GetActionName() { return std::string("TH1D\n") + fResult->GetName(); }
+   std::string GetActionName() { return std::string("TH1D\\n") + fResult->GetName(); }
 
    OrderedFill MakeNew(void *newResult, std::string_view = "nominal")
    {
@@ -125,18 +123,18 @@ public:
    }
 
 private:
-   static constexpr ULong64_t kNoEntry = std::numeric_limits<ULong64_t>::max();
-   struct Partial {
-      ULong64_t first = kNoEntry;
-      double fills = 0.;
-      std::vector<double> sums; // contents, then sums of squared weights
-   };
+   static std::uint64_t bits(double x)
+   {
+      std::uint64_t b;
+      std::memcpy(&b, &x, sizeof b);
+      return b;
+   }
    std::shared_ptr<TH1D> fResult;
    TAxis fAxis;
    std::size_t fCells;
    unsigned fSlots;
-   std::vector<Partial> fPartials;             // the running task of each slot
-   std::map<ULong64_t, Partial> fDone;         // finished tasks by first entry
+   std::vector<std::vector<double>> fPartials; // the running task of each slot
+   std::vector<std::vector<double>> fDone;     // finished tasks
    std::unique_ptr<std::mutex> fDoneMutex;
 };
 
@@ -144,8 +142,7 @@ private:
 inline ROOT::RDF::RResultPtr<TH1D> book_ordered_fill(ROOT::RDF::RNode df, const ROOT::RDF::TH1DModel &model,
                                                      const std::string &positions, const std::string &weight)
 {
-   return df.Book<ULong64_t, ROOT::RVecD, double>(OrderedFill(model.GetHistogram(), df.GetNSlots()),
-                                                   {"rdfentry_", positions, weight});
+   return df.Book<ROOT::RVecD, double>(OrderedFill(model.GetHistogram(), df.GetNSlots()), {positions, weight});
 }
 
 // The type of the column a callable defines from arguments of these column types.

@@ -1,6 +1,6 @@
-// Input-file helpers of rdf_ttbar (rdf_ttbar/probe.py, rdf_ttbar/remote.py): open a file and check its
+// Input-file helpers of rdf_ttbar (rdf_ttbar/inputs/probe.py, rdf_ttbar/inputs/remote.py): open a file and check its
 // tree or RNTuple, ROOT's error messages per thread, and I/O errors that end an event loop.
-// Declared by rdf_ttbar.probe (and, on Dask workers, from this file's text by remote.setup_dask_workers).
+// Declared by rdf_ttbar.inputs.probe (and, on Dask workers, from this file's text by remote.setup_dask_workers).
 #ifndef RDF_TTBAR_REMOTE_HELPERS
 #define RDF_TTBAR_REMOTE_HELPERS
 #include <TError.h>
@@ -22,7 +22,8 @@
 #include <thread>
 #include <vector>
 
-namespace rdf_ttbar_remote {
+namespace rdf_ttbar {
+namespace remote {
 
 // ROOT's error messages of a thread, captured between StartCapture() and StopCapture() in that thread
 // (a map keyed by thread id: cling's support of thread_local is unreliable)
@@ -259,5 +260,6 @@ inline std::vector<ProbeResult> ProbeAll(const std::vector<std::string> &urls, c
    return out;
 }
 
-} // namespace rdf_ttbar_remote
+} // namespace remote
+} // namespace rdf_ttbar
 #endif

@@ -4,12 +4,10 @@ The Python API (``rdf_ttbar.api``): :func:`configure` (a :class:`RunConfig`), :f
 histograms and metrics), :func:`fit`, :func:`plot`, and :func:`run_job` (the whole job of ``python -m rdf_ttbar``).
 """
 
-import time as _time
-
 __version__ = "0.1.0"
 
 # reference point of the set-up time reported in metrics.json (set before anything else is imported)
-START_TIME = _time.perf_counter()
+from .clock import START_TIME  # noqa: E402, F401
 
 from .api import JobResult, RunResult, configure, fit, plot, run, run_job, write_histograms  # noqa: E402
 from .config import RunConfig  # noqa: E402

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import config as configuration
-from . import pipeline
 from .config import RunConfig
 from .errors import UserError, note_kept
-from .outputs import OutputFolder, problem, write_errors
+from .execution import pipeline
+from .execution.outputs import OutputFolder, problem, write_errors
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def run(config: RunConfig | Mapping | str | os.PathLike | None = None, *, progre
 
 def write_histograms(result: RunResult, path: str | os.PathLike) -> Path:
     """Write the histograms of ``result`` to a ROOT file (the format of histograms.root); returns its path."""
-    from . import histograms
+    from .execution import histograms
 
     path = Path(path)
     with write_errors(path.parent):
@@ -171,7 +171,7 @@ def run_job(config: RunConfig | Mapping | str | os.PathLike | None = None, **ove
     """
     config = configure(config, **overrides)
     if config.io_only:
-        from . import io_only
+        from .execution import io_only
 
         metrics = io_only.run(config)
         return JobResult(metrics, None, [Path(p) for p in metrics.pop("outputs")])
@@ -181,12 +181,12 @@ def run_job(config: RunConfig | Mapping | str | os.PathLike | None = None, **ove
     with OutputFolder(config.output_dir) as out, Painters() as painters:
         processed = pipeline.process(config)
         metrics = processed.metrics
-        from . import histograms
+        from .execution import histograms
 
         with write_errors(out.final):
             histograms.write(processed.histograms, out.staging / HISTOGRAMS_FILE)
         try:
-            fit_summary = fit_and_plots(processed.histograms, config.fit, out.staging, metrics, painters)
+            fit_summary = fit_and_plots(processed.histograms, config.fit, out, metrics, painters)
         except Exception as err:
             keep_event_loop(out, metrics, processed.start)
             kept = out.final / HISTOGRAMS_FILE
@@ -205,11 +205,12 @@ def run_job(config: RunConfig | Mapping | str | os.PathLike | None = None, **ove
     return JobResult(metrics, fit_summary, paths)
 
 
-def fit_and_plots(histograms: dict, do_fit: bool, staging: Path, metrics: dict, painters) -> dict | None:
-    """The fit (written into ``staging``) and the plots (``staging/plots``), drawn by ``painters`` (warm plot
-    workers, :class:`rdf_ttbar.plots.painters.Painters`): the histogram plots while the fit runs, then the fit
-    plots. Fills the fit and plots times into ``metrics``; returns the fit summary."""
-    plots_dir = staging / "plots"
+def fit_and_plots(histograms: dict, do_fit: bool, out: OutputFolder, metrics: dict, painters) -> dict | None:
+    """The fit of the event loops' histograms (in memory; written into the staging folder, naming the files
+    where they are published) and the plots (``plots/``), drawn by ``painters`` (warm plot workers,
+    :class:`rdf_ttbar.plots.painters.Painters`): the histogram plots while the fit runs, then the fit plots.
+    Fills the fit and plots times into ``metrics``; returns the fit summary as fit_results.json holds it."""
+    plots_dir = out.staging / "plots"
     start = time.perf_counter()
     histogram_plots = painters.draw("histograms", histograms, plots_dir)  # in memory: not histograms.root again
     if not do_fit:
@@ -221,14 +222,15 @@ def fit_and_plots(histograms: dict, do_fit: bool, staging: Path, metrics: dict, 
     with warnings.catch_warnings():  # they are in the summary (report.summary["warnings"]), which the CLI prints
         warnings.simplefilter("ignore", inference.FitWarning)
         report = inference.fit(histograms)
-    inference.write(report, staging)
+    inference.write(report, out.staging, published_in=out.final, histograms=out.final / HISTOGRAMS_FILE)
+    summary = report.published(out.final, out.final / HISTOGRAMS_FILE)
     fit_done = time.perf_counter()
-    fit_plots = painters.draw("fit", report.summary, plots_dir)
+    fit_plots = painters.draw("fit", summary, plots_dir)
     histogram_plots.result()
     fit_plots.result()
     metrics["wall_time_s"]["fit"] = round(fit_done - start, 3)
     metrics["wall_time_s"]["plots"] = round(time.perf_counter() - fit_done, 3)  # beyond the fit
-    return report.summary
+    return summary
 
 
 def write_metrics(out: OutputFolder, metrics: dict, start: float) -> None:

@@ -21,13 +21,33 @@ from typing import Any, ClassVar
 
 import yaml
 
-from .branch_lists import IO_PERCENT_CHOICES, io_percent_key
 from .errors import UserError
 
 SCHEDULERS = ("mt", "dask-local", "dask-remote")
 AGC_LIST = ("https://raw.githubusercontent.com/iris-hep/analysis-grand-challenge/main/"
             "analyses/cms-open-data-ttbar/nanoaod_inputs.json")
 DEFAULT_FILE = "config.yaml"  # read from the working folder when present and no --config is given
+# --io-percent: the AGC I/O benchmark's IO_FILE_PERCENT values (their branch lists: inputs/branch_lists.py), or
+# "analysis": exactly the columns of this analysis
+IO_PERCENTS = (2.7, 4, 15, 25, 50)
+IO_ANALYSIS = "analysis"
+IO_PERCENT_CHOICES = ", ".join(str(p) for p in IO_PERCENTS) + f" or {IO_ANALYSIS}"
+
+
+def io_percent_key(value) -> float | int | str | None:
+    """The --io-percent / io_percent choice that ``value`` names (2.7, '4', 15.0, 'analysis', ...); None if none.
+
+    The one place where that choice is parsed: the command line, config.yaml and the I/O-only mode use it.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().lower() == IO_ANALYSIS:
+        return IO_ANALYSIS
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return next((key for key in IO_PERCENTS if abs(number - key) < 1e-9), None)
 
 
 def option(default: Any, help: str, *, flags: tuple[str, ...] = (), metavar: str | None = None,

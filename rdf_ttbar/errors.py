@@ -1,8 +1,20 @@
-"""The one exception type the command line turns into a clear message."""
+"""The package's exceptions: every one it raises for users is a :class:`UserError`, which the command line
+turns into a clear message."""
 
 
 class UserError(Exception):
     """A problem the user can fix: the message names the problem and the fix."""
+
+
+class DefinitionError(UserError):
+    """An analysis definition that cannot be booked: the message names the part and the fix."""
+
+
+class FitError(UserError):
+    """The fit cannot run: the message names the problem and how to fix it.
+
+    (A ``UserError``, so the command line prints it as a clear error message.)
+    """
 
 
 def note_kept(interruption: BaseException, text: str) -> BaseException:

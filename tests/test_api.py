@@ -106,7 +106,10 @@ def test_run_job_publishes_final_paths(tmp_path, monkeypatch):
     class Report:
         summary = {"ttbar_norm": {"value": 1.0, "uncertainty": 0.1}}
 
-    def write(report, output_dir):
+        def published(self, folder, histograms=None):
+            return {**self.summary, "workspace": str(folder / "workspace.json")}
+
+    def write(report, output_dir, **where):  # writes the staging folder's paths: the publication fixes them
         path = output_dir / "fit_results.json"
         path.write_text(json.dumps({**report.summary, "workspace": str(output_dir / "workspace.json"),
                                     "plots": [str(output_dir / "plots" / "pulls.png")]}))

@@ -17,7 +17,7 @@ import pytest
 import edge_cases
 import oracle
 from helpers import REPO, run_cli, run_histograms, same_files_everywhere
-from rdf_ttbar import branch_lists
+from rdf_ttbar.inputs import branch_lists
 
 EVENTS_PER_SAMPLE = 2_000
 # the columns the analysis reads (spec): the AGC's 2.7% list and the event ids of the resolution recipe
@@ -242,7 +242,7 @@ def test_bench_compares_ttree_and_rntuple(tmp_path):
 
 
 def test_per_repetition_ratios_pair_the_runs_of_each_repetition():
-    from rdf_ttbar import bench
+    from rdf_ttbar.cli import bench
 
     runs = [{"mode": mode, "mt": mt, "repetition": rep, "event_rate_hz": rate}
             for mode, mt, rep, rate in [("analysis", 1, 0, 80.0), ("io_only_analysis", 1, 0, 100.0),
@@ -255,7 +255,8 @@ def test_per_repetition_ratios_pair_the_runs_of_each_repetition():
 def test_bench_generates_its_set_once_into_the_cache(tmp_path):
     import argparse
 
-    from rdf_ttbar import bench, demo
+    from rdf_ttbar.cli import bench
+    from rdf_ttbar.inputs import demo
 
     parser = argparse.ArgumentParser()
     bench.add_arguments(parser)
@@ -273,7 +274,9 @@ def test_bench_generates_its_set_once_into_the_cache(tmp_path):
 # the optimisation level must be chosen before that, from the events the run will read
 O2_SCRIPT = """
 import json, os, sys
-from rdf_ttbar import config, demo, pipeline
+from rdf_ttbar import config
+from rdf_ttbar.execution import pipeline
+from rdf_ttbar.inputs import demo
 
 def ensure_demo_set(*args, **kwargs):  # stands in for generating the set: report what ROOT would start with
     print(json.dumps({"root_imported": "ROOT" in sys.modules, "cling_args": os.environ.get("EXTRA_CLING_ARGS")}))

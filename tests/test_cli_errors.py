@@ -184,7 +184,8 @@ def test_output_dir_on_a_full_disk(tmp_path, small_inputs, monkeypatch):
             assert message.endswith("choose another --output-dir\n"), message  # one message, the last line
             assert list(full.iterdir()) == []
         return
-    from rdf_ttbar import cli, histograms
+    from rdf_ttbar import cli
+    from rdf_ttbar.execution import histograms
 
     def full_disk(*args):
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -1,4 +1,4 @@
-"""The analysis graph compiled ahead of time (generated from the definition, rdf_ttbar/native.py) against the
+"""The analysis graph compiled ahead of time (generated from the definition, rdf_ttbar/analysis/native.py) against the
 jitted one.
 
 Both builds must give bit-identical histograms (contents and sums of squared weights, flow bins included);

@@ -13,7 +13,8 @@ import pytest
 import yaml
 from helpers import REPO
 
-from rdf_ttbar import cli, config
+from rdf_ttbar import config
+from rdf_ttbar.cli.main import config_from, main_parser
 from rdf_ttbar.config import RunConfig
 from rdf_ttbar.errors import UserError
 
@@ -101,7 +102,7 @@ def test_bad_files_are_refused(tmp_path):
 
 
 def test_argparse_options_are_generated_for_every_field():
-    parser = cli.main_parser()
+    parser = main_parser()
     keys = {key for key, _ in parser.get_default("config_options").values()}
     assert keys == set(KEYS)
     strings = {s for a in parser._actions for s in a.option_strings}
@@ -140,12 +141,12 @@ def test_api_configure_takes_a_path_a_mapping_or_a_config(tmp_path):
 
 def test_io_percent_needs_io_only():
     with pytest.raises(UserError, match="--io-percent chooses the branches of an I/O-only run: add --io-only"):
-        cli.config_from(cli.main_parser().parse_args(["--io-percent", "4"]))
-    assert cli.config_from(cli.main_parser().parse_args(["--io-only", "--io-percent", "4"])).io_percent == 4
+        config_from(main_parser().parse_args(["--io-percent", "4"]))
+    assert config_from(main_parser().parse_args(["--io-only", "--io-percent", "4"])).io_percent == 4
 
 
 def test_sub_commands_reuse_the_generated_options(tmp_path, monkeypatch):
-    from rdf_ttbar import bench, deliver_command, demo
+    from rdf_ttbar.cli import bench, deliver as deliver_command, generate as demo
 
     monkeypatch.chdir(tmp_path)  # no config.yaml
     args = parse(deliver_command.add_arguments, ["--output-dir", "o", "--mt", 2, "-n", 1, "--seed", 3])
@@ -164,6 +165,7 @@ def test_sub_commands_reuse_the_generated_options(tmp_path, monkeypatch):
 
 def test_no_options_dict_below_the_entry_points():
     """The modules from the API and the command line to the event loop take the RunConfig, not a dict."""
-    for name in ("api", "cli", "pipeline", "prepare", "io_only", "deliver_command", "demo", "bench"):
+    for name in ("api", "cli/main", "execution/pipeline", "execution/prepare", "execution/io_only", "cli/deliver",
+                 "inputs/demo", "cli/generate", "cli/bench"):
         text = (REPO / "rdf_ttbar" / f"{name}.py").read_text()
         assert not re.search(r"options\[", text), name

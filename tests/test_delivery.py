@@ -28,7 +28,7 @@ from helpers import N_HISTOGRAMS, ALL_SAMPLES, REPO, run_cli, run_histograms, wr
 from servers import dask_cluster, xrootd_server  # noqa: F401  (fixtures)
 from test_cli_errors import mounted_tmpfs
 
-from rdf_ttbar.delivery_stamps import STAMP_VERSION, delivered_name
+from rdf_ttbar.execution.delivery_stamps import STAMP_VERSION, delivered_name
 
 
 @pytest.fixture(scope="module")
@@ -304,7 +304,8 @@ def test_full_disk_leaves_no_delivered_file_that_looks_complete(three, tmp_path)
 # the disk fills up just when the stamp of the second file is written (its .root file is in place)
 FULL_AT_SECOND_STAMP = """
 import errno, sys
-from rdf_ttbar import cli, delivery
+from rdf_ttbar import cli
+from rdf_ttbar.execution import delivery
 
 original, calls = delivery.write_stamp, []
 

@@ -1,4 +1,4 @@
-"""The synthetic demo set (rdf_ttbar.demo): format, reproducibility, realism, caching, atomicity.
+"""The synthetic demo set (rdf_ttbar.inputs.demo): format, reproducibility, realism, caching, atomicity.
 
 Realism is checked with a small independent uproot/awkward implementation of
 the selection (spec "Selection", "Regions and observables") against the
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 
 import awkward as ak
@@ -17,7 +18,8 @@ import pytest
 import uproot
 
 from conftest import real_ttbar_file, shared_data_dir
-from rdf_ttbar import branch_lists, demo
+from rdf_ttbar.cli import generate
+from rdf_ttbar.inputs import branch_lists, demo
 from rdf_ttbar.analysis import DEFAULT as ANALYSIS
 from rdf_ttbar.errors import UserError
 
@@ -242,10 +244,11 @@ def test_default_cache_dir(monkeypatch, tmp_path):
     assert demo.default_cache_dir() == tmp_path / "x" / "rdf_ttbar"
 
 
-def test_ensure_demo_set_reuses_and_regenerates_on_version_change(monkeypatch, tmp_path, capsys):
-    first = demo.ensure_demo_set(tmp_path, 500, seed=3, progress=False)
+def test_ensure_demo_set_reuses_and_regenerates_on_version_change(monkeypatch, tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="rdf_ttbar.inputs.demo"):
+        first = demo.ensure_demo_set(tmp_path, 500, seed=3, progress=False)
     assert first.parent.name == f"demo-v{demo.GENERATOR_VERSION}-s3-n500" and first.is_file()
-    assert "generating" in capsys.readouterr().out
+    assert "generating" in caplog.text
 
     def no_generation(*args, **kwargs):
         raise AssertionError("regenerated a complete set")
@@ -291,13 +294,13 @@ def test_existing_folder_that_is_not_a_demo_set_is_refused(tmp_path):
 
 def test_command_line_generates_into_output_dir(tmp_path, capsys):
     parser = argparse.ArgumentParser()
-    demo.add_arguments(parser)
+    generate.add_arguments(parser)
     args = parser.parse_args(["--output-dir", str(tmp_path / "cli"), "--events-per-sample", "300",
                               "--events-per-file", "100", "--seed", "5", "--mt", "1"])
-    assert demo.main(args) == 0
+    assert generate.main(args) == 0
     inputs = tmp_path / "cli" / demo.INPUTS_JSON
     assert str(inputs) in capsys.readouterr().out
     assert len(json.loads(inputs.read_text())["wjets"]["nominal"]["files"]) == 3
     # an earlier demo set in the output folder is replaced
-    assert demo.main(parser.parse_args(["--output-dir", str(tmp_path / "cli"), "--events-per-sample", "200"])) == 0
+    assert generate.main(parser.parse_args(["--output-dir", str(tmp_path / "cli"), "--events-per-sample", "200"])) == 0
     assert json.loads(inputs.read_text())["wjets"]["nominal"]["nevts_total"] == 200

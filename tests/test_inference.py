@@ -361,21 +361,23 @@ def test_empty_ttbar_is_an_error(tmp_path):
 def test_cli_fit_subcommand(tmp_path, capsys):
     import argparse
 
+    from rdf_ttbar.cli import fit as fit_command
+
     hpath = write_synthetic_histograms(tmp_path / "histograms.root", mu=1.2)
-    parser = inference.add_fit_arguments(argparse.ArgumentParser())
+    parser = fit_command.add_fit_arguments(argparse.ArgumentParser())
     args = parser.parse_args([str(hpath), "--no-plots"])
     assert args.output_dir is None and args.no_plots
-    assert inference.fit_only_main(args) == 0
+    assert fit_command.fit_only_main(args) == 0
     out = capsys.readouterr().out
     assert "ttbar_norm = 1.2" in out
     assert (tmp_path / "fit_results.json").exists() and (tmp_path / "workspace.json").exists()
 
     args = parser.parse_args([str(tmp_path / "missing.root"), "--output-dir", str(tmp_path / "o")])
-    assert inference.fit_only_main(args) == 2
+    assert fit_command.fit_only_main(args) == 2
     assert "does not exist" in capsys.readouterr().err
     # rdf_ttbar.cli's subcommand interface: add_arguments(parser), main(args)
-    assert inference.add_arguments is inference.add_fit_arguments
-    assert inference.main([str(tmp_path / "missing.root"), "--no-plots"]) == 2
+    assert fit_command.add_arguments is fit_command.add_fit_arguments
+    assert fit_command.main([str(tmp_path / "missing.root"), "--no-plots"]) == 2
 
 
 def test_fit_error_is_a_user_error():

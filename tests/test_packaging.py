@@ -28,6 +28,9 @@ def _pyproject():
     return runtime, extras
 
 
+CONDA_NAMES = {"py-xgboost": "xgboost"}  # conda-forge's name -> PyPI's
+
+
 def _conda() -> set[str]:
     names, in_dependencies = set(), False
     for line in (REPO / "environment.yml").read_text().splitlines():
@@ -36,7 +39,7 @@ def _conda() -> set[str]:
             continue
         m = re.match(r"\s+-\s+([A-Za-z0-9_.-]+)", line)
         if m and in_dependencies:
-            names.add(m.group(1).lower())
+            names.add(CONDA_NAMES.get(m.group(1).lower(), m.group(1).lower()))
     return names
 
 

@@ -337,7 +337,7 @@ def test_warm_painters(histograms, tmp_path):
     """Painters: workers started ahead draw shares of the histogram plots (from histograms.root) and of the
     fit plots (from the summary) at the same time; the paths come back in the drawings' order, the same
     files as drawn in-process. A worker's UserError is raised as such; a dead worker is named."""
-    from rdf_ttbar import reference
+    from rdf_ttbar.inputs import reference
     from rdf_ttbar.plots.painters import Painters
 
     hists, _ = histograms

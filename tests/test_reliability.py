@@ -126,13 +126,13 @@ def test_output_dir_too_long_for_the_staging_folder(tmp_path, demo_inputs):
 @pytest.fixture(scope="module")
 def reference_histograms():
     """The AGC's published histograms for 1 file per sample, with exact variances: a valid fit input."""
-    from rdf_ttbar import reference
+    from rdf_ttbar.inputs import reference
 
     return reference.read("1")
 
 
 def write_root(histograms: dict, path: Path) -> Path:
-    from rdf_ttbar import reference
+    from rdf_ttbar.inputs import reference
 
     return reference.write_histograms_root(histograms, path)
 
@@ -269,7 +269,7 @@ def test_deliver_interrupted_keeps_finished_files(tmp_path, many_small_files, si
 # ---------------------------------------------------------------------------- 8. a non-ASCII output folder
 def test_non_ascii_output_dir_paths_in_json_point_to_the_published_files(tmp_path):
     from rdf_ttbar.inference import write_json_atomic
-    from rdf_ttbar.outputs import OutputFolder
+    from rdf_ttbar.execution.outputs import OutputFolder
 
     final = tmp_path / "my results über"
     with OutputFolder(final) as out:
@@ -307,7 +307,7 @@ def test_reference_files_per_sample_that_do_not_match_its_name_warn(tmp_path):
 
 
 def test_the_main_summary_shows_the_fit_warnings():
-    from rdf_ttbar import pipeline
+    from rdf_ttbar.execution import pipeline
 
     metrics = {"wall_time_s": {"event_loop": 1.0, "jitting": 0.1, "setup": 0.5, "total": 3.0},
                "event_rate_hz": 1e5, "event_rate_per_core_hz": 5e4, "events_processed": 100_000, "files": 9,
@@ -327,7 +327,7 @@ def test_jitting_error_quotes_the_lines_above():
 import warnings
 warnings.simplefilter("ignore")
 import ROOT
-from rdf_ttbar import execution
+from rdf_ttbar.execution import executor as execution
 from rdf_ttbar.errors import UserError
 
 class NoExecutor:

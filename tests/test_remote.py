@@ -39,7 +39,7 @@ from conftest import real_ttbar_file
 from helpers import N_HISTOGRAMS, REPO, run_histograms, same_files_everywhere
 from servers import XRootDServer, xrootd_server  # noqa: F401  (fixture)
 
-from rdf_ttbar import remote
+from rdf_ttbar.inputs import remote
 
 RTOL = 1e-9
 FAST_FAIL = {"XRD_CONNECTIONWINDOW": "2", "XRD_CONNECTIONRETRY": "1"}
@@ -200,7 +200,8 @@ def test_remote_file_without_a_needed_branch(tmp_path, xrootd_server):
 COPY_SCRIPT = """
 import os, signal, sys
 from pathlib import Path
-from rdf_ttbar import inputs, remote
+from rdf_ttbar import inputs
+from rdf_ttbar.inputs import remote
 from rdf_ttbar.errors import UserError
 
 url, cache, server_pid, mode = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
@@ -321,7 +322,8 @@ def many_clusters(tmp_path_factory) -> tuple[Path, int]:
 KILL_DURING_LOOP = """
 import faulthandler, signal, sys
 faulthandler.register(signal.SIGUSR1, all_threads=True)
-from rdf_ttbar import cli, execution
+from rdf_ttbar import cli
+from rdf_ttbar.execution import executor as execution
 
 server_pid, after = int(sys.argv[1]), int(sys.argv[2])
 original = execution.run_graphs

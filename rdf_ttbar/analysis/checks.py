@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from ..errors import UserError
+from ..errors import DefinitionError
 from .steps import Define, Filter, identifiers
 
-
-class DefinitionError(UserError):
-    """An analysis definition that cannot be booked: the message names the part and the fix."""
+__all__ = ["DefinitionError", "check"]
 
 
 def check(analysis) -> None:

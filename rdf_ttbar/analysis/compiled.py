@@ -3,7 +3,7 @@
 Each node's C++ text becomes the body of a lambda whose arguments are the columns it reads, typed by
 the definition's input types and, for defined columns, by what the lambdas return
 (``rdf_ttbar::column_type``). The source (``cpp/graph_template.cxx``) is built once per definition,
-ROOT installation and compiler by ``rdf_ttbar.native`` into the cache folder; it has one entry point per
+ROOT installation and compiler by ``rdf_ttbar.analysis.native`` into the cache folder; it has one entry point per
 set of input column types it accepts (NanoAOD's in a TTree and in an RNTuple).
 """
 

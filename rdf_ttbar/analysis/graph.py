@@ -1,7 +1,7 @@
 """Book an analysis definition on a sample's RDataFrame, in one of two builds of the same nodes.
 
 - **compiled** (local runs on the definition's column types): the nodes as generated C++, built once
-  into a shared library (``compiled.py``, ``rdf_ttbar.native``); no jitting, the faster event loop.
+  into a shared library (``compiled.py``, ``rdf_ttbar.analysis.native``); no jitting, the faster event loop.
 - **jitted** (Dask, whose graphs are Python proxies, and other column types): the same nodes booked
   from their C++ text, jitted by ROOT.
 
@@ -50,7 +50,8 @@ class Builds:
     """
 
     def __init__(self, analysis: Analysis, compiled: bool, distributed: bool = False):
-        from .. import cpp, native
+        from .. import cpp
+        from . import native
 
         self.analysis, self.distributed = analysis, distributed
         self.nodes = sample_nodes(analysis)

@@ -1,21 +1,13 @@
 """Statistical model and fit, split by stage as cabinetry is:
 
-- :mod:`.configuration`: the cabinetry configuration, generated from ``rdf_ttbar.systematics``
+- :mod:`.configuration`: the cabinetry configuration, generated from the analysis definition (``rdf_ttbar.analysis``)
 - :mod:`.templates`: reading and rebinning the histograms, model checks, the pyhf workspace
-- :mod:`.fitting`: the fit (Minuit through :mod:`rdf_ttbar.minimize`), ranking, writing
+- :mod:`.fitting`: the fit (Minuit through :mod:`.minimize`), ranking, writing
 - :mod:`.results`: fit_results.json's content (ttbar_norm, its interval, Minuit's status, yields)
-- :mod:`.command`: the ``fit`` sub-command
 
 Public API: :func:`fit`, :func:`write`, :func:`run_fit`, :class:`FitReport`, :class:`FitError`.
 """
 
-from rdf_ttbar.inference.command import (
-    add_arguments,
-    add_fit_arguments,
-    fit_only_main,
-    format_result,
-    main,
-)
 from rdf_ttbar.inference.configuration import (
     FIT_RESULTS_FILE,
     POI,
@@ -36,7 +28,6 @@ from rdf_ttbar.inference.templates import (
 
 __all__ = [
     "FIT_RESULTS_FILE", "POI", "SAMPLE_LABELS", "WORKSPACE_FILE", "FitError", "FitReport", "FitWarning",
-    "_merge_bins", "add_arguments", "add_fit_arguments", "build_workspace", "cabinetry_config", "fit",
-    "fit_only_main", "fit_summary", "fit_workspace", "format_result", "main", "rebinned_histogram",
+    "_merge_bins", "build_workspace", "cabinetry_config", "fit", "fit_summary", "fit_workspace", "rebinned_histogram",
     "required_histograms", "run_fit", "write", "write_json_atomic",
 ]

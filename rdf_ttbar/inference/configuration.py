@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from rdf_ttbar.errors import UserError
+from rdf_ttbar.errors import FitError  # noqa: F401  (defined with the other exceptions; imported from here too)
 from rdf_ttbar.analysis import DEFAULT as ANALYSIS
 
 SAMPLE_LABELS = {p.name: p.label for p in ANALYSIS.processes}
@@ -22,13 +22,6 @@ DATA_SAMPLE = "Pseudodata"
 DATA_SAMPLE_PATH = "pseudodata"  # {region}_pseudodata, see analysis.pseudodata_name
 WORKSPACE_FILE = "workspace.json"
 FIT_RESULTS_FILE = "fit_results.json"
-
-
-class FitError(UserError):
-    """The fit cannot run: the message names the problem and how to fix it.
-
-    (A ``UserError``, so the command line prints it as a clear error message.)
-    """
 
 
 class FitWarning(UserWarning):

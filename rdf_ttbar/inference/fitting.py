@@ -57,7 +57,7 @@ def fit_workspace(ws: dict[str, Any]):
     import cabinetry
     from cabinetry.fit.results_containers import FitResults
 
-    from rdf_ttbar import minimize
+    import rdf_ttbar.inference.minimize as minimize
 
     _check_data_covered(ws)
     with quiet_schema_warning():
@@ -87,17 +87,12 @@ def fit(histograms, *, ranking: bool = False) -> FitReport:
     Raises:
         FitError: the histograms do not make a usable model, or the fit did not converge.
     """
-    with tempfile.TemporaryDirectory(prefix="rdf_ttbar-fit-") as tmp:
-        if isinstance(histograms, (str, os.PathLike)):
-            path = source = Path(histograms)
-        else:
-            from rdf_ttbar import reference
-
-            path, source = reference.write_histograms_root(dict(histograms), Path(tmp) / "histograms.root"), None
-        ws, config, messages, dropped = build_workspace(path, Path(tmp) / "templates")
+    source = str(histograms) if isinstance(histograms, (str, os.PathLike)) else "(in memory)"
+    with tempfile.TemporaryDirectory(prefix="rdf_ttbar-fit-") as tmp:  # cabinetry's template files
+        ws, config, messages, dropped = build_workspace(
+            histograms if isinstance(histograms, (str, os.PathLike)) else dict(histograms), Path(tmp) / "templates")
         model, data, fit_results, minuit = fit_workspace(ws)
-        summary = fit_summary(source if source else "(in memory)", model, data, fit_results, config,
-                              messages, dropped, minuit)
+        summary = fit_summary(source, model, data, fit_results, config, messages, dropped, minuit)
     if ranking:
         import pyhf
 
@@ -136,12 +131,16 @@ def _ranking(model, data, fit_results) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda x: -max(abs(x["impact_postfit_up"] or 0), abs(x["impact_postfit_down"] or 0)))
 
 
-def write(report: FitReport, output_dir: str | os.PathLike) -> list[Path]:
-    """Write ``workspace.json`` and ``fit_results.json`` of a :func:`fit` into ``output_dir`` (atomically)."""
+def write(report: FitReport, output_dir: str | os.PathLike, *, published_in: str | os.PathLike | None = None,
+          histograms: str | os.PathLike | None = None) -> list[Path]:
+    """Write ``workspace.json`` and ``fit_results.json`` of a :func:`fit` into ``output_dir`` (atomically).
+
+    The summary written names the workspace (and ``histograms``, when given) at their paths in ``published_in``
+    (default: ``output_dir``), where they are published (:meth:`FitReport.published`)."""
     output_dir = Path(output_dir)
-    report.summary["workspace"] = str(output_dir / WORKSPACE_FILE)
+    summary = report.published(published_in or output_dir, histograms)
     return [write_json_atomic(output_dir / WORKSPACE_FILE, report.workspace),
-            write_json_atomic(output_dir / FIT_RESULTS_FILE, report.summary)]
+            write_json_atomic(output_dir / FIT_RESULTS_FILE, summary)]
 
 
 def run_fit(histograms_path: str | os.PathLike, output_dir: str | os.PathLike,
@@ -149,4 +148,4 @@ def run_fit(histograms_path: str | os.PathLike, output_dir: str | os.PathLike,
     """:func:`fit` then :func:`write` into ``output_dir``; returns the summary (fit_results.json)."""
     report = fit(histograms_path, ranking=ranking)
     write(report, output_dir)
-    return report.summary
+    return report.published(output_dir)

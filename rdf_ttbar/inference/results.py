@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from rdf_ttbar import atomic
-from rdf_ttbar.inference.configuration import POI
+from rdf_ttbar.inference.configuration import POI, WORKSPACE_FILE
 from rdf_ttbar.inference.configuration import FIT_BIN_EDGES
 
 
@@ -132,9 +132,18 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> Path:
     return atomic.write_text(path, json.dumps(obj, indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
-@dataclass
+@dataclass(frozen=True)
 class FitReport:
-    """What :func:`fit` returns: ``summary`` (the content of fit_results.json) and ``workspace`` (pyhf)."""
+    """What :func:`fit` returns: ``summary`` (the content of fit_results.json, without the paths of the
+    published files) and ``workspace`` (pyhf). Not changed after the fit: :meth:`published` adds the paths."""
 
     summary: dict[str, Any]
     workspace: dict[str, Any]
+
+    def published(self, folder: str | os.PathLike, histograms: str | os.PathLike | None = None) -> dict[str, Any]:
+        """The summary as fit_results.json in ``folder`` holds it: with the workspace's path there, and the
+        histograms' path (when given) instead of where the fit read them."""
+        extra = {"workspace": str(Path(folder) / WORKSPACE_FILE)}
+        if histograms is not None:
+            extra["histograms"] = str(histograms)
+        return {**self.summary, **extra}

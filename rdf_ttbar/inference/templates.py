@@ -10,6 +10,7 @@ import math
 import os
 import warnings
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -82,7 +83,21 @@ def _variances(h) -> np.ndarray:
 
 
 class _HistogramFile:
-    """The TH1 of one ROOT file, read once with uproot: name -> (values, variances, edges)."""
+    """The fit's input histograms, name -> (values, variances, edges): the TH1 of a ROOT file read once with
+    uproot, or (:meth:`in_memory`) a mapping of UHI histograms as the event loops return them."""
+
+    @classmethod
+    def in_memory(cls, histograms: Mapping[str, Any]) -> "_HistogramFile":
+        self = cls.__new__(cls)
+        self.path = Path("(in memory)")
+        self._histograms = {}
+        for name, h in histograms.items():
+            edges = h.axes[0].edges
+            values = np.asarray(h.values(flow=False), dtype=float)
+            variances = h.variances(flow=False)
+            self._histograms[name] = (values, values if variances is None else np.asarray(variances, dtype=float),
+                                      np.asarray(edges() if callable(edges) else edges, dtype=float))
+        return self
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -308,15 +323,17 @@ def _warn(msg: str) -> None:
 # workspace and fit
 
 
-def build_workspace(histograms_path: str | os.PathLike, template_dir: str | os.PathLike,
+def build_workspace(histograms: str | os.PathLike | Mapping[str, Any], template_dir: str | os.PathLike,
                     ) -> tuple[dict[str, Any], dict[str, Any], list[str], list[str]]:
-    """Check the inputs, build the templates in ``template_dir`` and the pyhf workspace.
+    """Check the inputs (a histograms.root path, or {AGC name: UHI histogram}), build the templates in
+    ``template_dir`` and the pyhf workspace.
 
     Returns (workspace, config used, warning messages, dropped samples).
     """
     import cabinetry
 
-    hfile = _HistogramFile(histograms_path)
+    hfile = (_HistogramFile.in_memory(histograms) if isinstance(histograms, Mapping)
+             else _HistogramFile(histograms))
     config = cabinetry_config(hfile.path, histogram_folder=template_dir)
     cabinetry.configuration.validate(config)
     _check_histograms(config, hfile)

@@ -11,9 +11,7 @@ from pathlib import Path
 
 def command_and_env(*args: str) -> tuple[list[str], dict]:
     """The command line of a worker process and its environment (rdf_ttbar importable from where it is)."""
-    import rdf_ttbar
-
     env = dict(os.environ)
-    package_root = str(Path(rdf_ttbar.__file__).resolve().parents[1])
+    package_root = str(Path(__file__).resolve().parents[2])  # the folder holding rdf_ttbar/
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     return [sys.executable, "-m", "rdf_ttbar.plots.worker", *args], env

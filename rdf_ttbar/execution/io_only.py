@@ -21,41 +21,26 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from . import branch_lists, inputs, prepare
-from .config import RunConfig
-from .errors import UserError
+
+from .. import cpp, inputs
+from ..config import IO_PERCENT_CHOICES, RunConfig, io_percent_key
+from ..errors import UserError
+from ..inputs import branch_lists
+from . import prepare
 from .outputs import OutputFolder, write_errors
 
 PERCENTS = tuple(branch_lists.BRANCHES_BY_PERCENT)  # 2.7, 4, 15, 25, 50
 ANALYSIS = branch_lists.ANALYSIS  # the columns of this analysis
 DEFAULT_PERCENT = 2.7
 
-# The per-event call: receives every column (so that RDataFrame reads them) and
-# returns true after adding up their sizes (elements of a collection, 1 for a scalar).
-HELPER_CODE = r"""
-#ifndef RDF_TTBAR_IO_ONLY
-#define RDF_TTBAR_IO_ONLY
-#include <cstddef>
-#include "ROOT/RVec.hxx"
-namespace rdf_ttbar_io {
-template <typename T> inline std::size_t size_of(const T &) { return 1; }
-template <typename T> inline std::size_t size_of(const ROOT::RVec<T> &v) { return v.size(); }
-template <typename... Columns> inline bool touch(const Columns &...columns)
-{
-   return (std::size_t(0) + ... + size_of(columns)) != static_cast<std::size_t>(-1);
-}
-} // namespace rdf_ttbar_io
-#endif
-"""
-
-_declared = False
+HELPER = "io_only.h"  # the per-event call (cpp/io_only.h): receives every column, adds up their sizes
 
 
 def normalize_percent(value) -> float | int | str:
     """The key of ``BRANCHES_BY_PERCENT`` for ``value`` (2.7, 4, '15', 25.0, ...) or 'analysis'; UserError if none."""
-    key = branch_lists.io_percent_key(value)
+    key = io_percent_key(value)
     if key is None:
-        raise UserError(f"--io-percent must be one of {branch_lists.IO_PERCENT_CHOICES} (the AGC IO_FILE_PERCENT "
+        raise UserError(f"--io-percent must be one of {IO_PERCENT_CHOICES} (the AGC IO_FILE_PERCENT "
                         f"values, or the columns of this analysis), got {value!r}")
     return key
 
@@ -71,7 +56,7 @@ def resolve_samples(config: RunConfig, percent) -> list[inputs.Sample]:
     """The samples to read. ``--inputs demo`` beyond 2.7%: the cached ``--full`` demo set of the same size."""
     if config.inputs != "demo" or percent in (DEFAULT_PERCENT, ANALYSIS):
         return prepare.resolve_samples(config)
-    from . import demo
+    from ..inputs import demo
 
     d = config.demo
     directory = demo.demo_set_dir(d.cache_dir, d.events_per_sample, d.seed, full=True)
@@ -96,16 +81,12 @@ def missing_branches_hint(percent, branches: list[str]) -> str:
 
 
 def declare_helper(executor=None) -> None:
-    """Declare the per-event call to ROOT (and to the Dask workers when distributed)."""
-    global _declared
+    """Declare the per-event call (cpp/io_only.h) to ROOT (and to the Dask workers when distributed)."""
     import ROOT
 
     if executor is not None and executor.client is not None:
-        ROOT.RDF.Distributed.DistributeCppCode(HELPER_CODE)
-    if not _declared:
-        if not ROOT.gInterpreter.Declare(HELPER_CODE):
-            raise RuntimeError("ROOT could not compile the I/O-only helper")
-        _declared = True
+        ROOT.RDF.Distributed.DistributeCppCode(cpp.read_template(HELPER))
+    cpp.declare_header(HELPER)
 
 
 @dataclass
@@ -121,7 +102,7 @@ class BookedRead:
 
 
 def book_read(sample: inputs.Sample, dataframe, branches: list[str]) -> BookedRead:
-    touched = dataframe.Filter(f"rdf_ttbar_io::touch({', '.join(branches)})", "read all columns")
+    touched = dataframe.Filter(f"rdf_ttbar::io_only::touch({', '.join(branches)})", "read all columns")
     return BookedRead(sample, dataframe, touched.Count())
 
 
@@ -134,7 +115,7 @@ def run(config: RunConfig) -> dict:
     with OutputFolder(config.output_dir) as out:
         samples, preparation_s = prepare.prepare_inputs(
             config, lambda config: resolve_samples(config, percent), branches, missing_branches_hint(percent, branches))
-        from . import execution
+        from . import executor as execution
 
         execution.configure_threads(config.mt)
         executor = execution.Executor(config.scheduler, config.ncores, config.scheduler_address, config.npartitions)

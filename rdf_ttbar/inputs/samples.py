@@ -12,10 +12,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import probe
-from .analysis import DEFAULT as ANALYSIS
-from .errors import UserError
-from .probe import is_remote
+from ..analysis import DEFAULT as ANALYSIS
+from ..errors import UserError
+from .probe import is_remote, probe
 
 AGC_PREFIX = "https://xrootd-local.unl.edu:1094//store/user/AGC"
 # the branches the analysis reads (the spec's types; others are accepted too); --io-percent analysis reads these
@@ -132,7 +131,7 @@ def check_files(samples: list[Sample], tree: str, branches=REQUIRED_BRANCHES,
                 branches_for[path] = ()
             if i == 0:
                 branches_for[path] = tuple(branches)
-    found = {p.path: p for p in probe.probe(to_open, tree, branches_for)}
+    found = {p.path: p for p in probe(to_open, tree, branches_for)}
     for path in to_open:
         p = found[path]
         problem = p.problem or (missing_branches_problem(tree, p.missing, p.kind) if p.missing else "")

@@ -24,6 +24,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..config import IO_ANALYSIS, IO_PERCENTS
+
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"  # rdf_ttbar/data
+
 _IO_2_7 = ["Jet_pt", "Jet_eta", "Jet_phi", "Jet_btagCSVV2", "Jet_mass", "Muon_pt", "Electron_pt"]
 _IO_4 = ["Electron_phi", "Electron_eta", "Electron_mass", "Muon_phi", "Muon_eta", "Muon_mass",
          "Photon_pt", "Photon_eta", "Photon_mass", "Jet_jetId"]
@@ -44,36 +48,20 @@ _IO_25 = ["Jet_rawFactor", "Jet_bRegCorr", "Jet_bRegRes", "Jet_cRegCorr", "Jet_c
 _IO_50 = ["GenPart_pt", "GenPart_eta", "GenPart_phi", "GenPart_mass", "GenPart_genPartIdxMother",
           "GenPart_pdgId", "GenPart_status", "GenPart_statusFlags"]
 
-BRANCHES_BY_PERCENT = {
-    2.7: _IO_2_7,
-    4: _IO_2_7 + _IO_4,
-    15: _IO_2_7 + _IO_4 + _IO_15,
-    25: _IO_2_7 + _IO_4 + _IO_15 + _IO_25,
-    50: _IO_2_7 + _IO_4 + _IO_15 + _IO_25 + _IO_50,
-}
-ANALYSIS = "analysis"  # --io-percent analysis: exactly the columns of this analysis (inputs.REQUIRED_BRANCHES)
-IO_PERCENT_CHOICES = ", ".join(str(p) for p in BRANCHES_BY_PERCENT) + f" or {ANALYSIS}"
-
-
-def io_percent_key(value) -> float | int | str | None:
-    """The --io-percent / io_percent choice that ``value`` names (2.7, '4', 15.0, 'analysis', ...); None if none.
-
-    The one place where that choice is parsed: the command line, config.yaml and the I/O-only mode use it.
-    """
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str) and value.strip().lower() == ANALYSIS:
-        return ANALYSIS
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return next((key for key in BRANCHES_BY_PERCENT if abs(number - key) < 1e-9), None)
+# keyed by the --io-percent values (config.IO_PERCENTS)
+BRANCHES_BY_PERCENT = dict(zip(IO_PERCENTS, (
+    _IO_2_7,
+    _IO_2_7 + _IO_4,
+    _IO_2_7 + _IO_4 + _IO_15,
+    _IO_2_7 + _IO_4 + _IO_15 + _IO_25,
+    _IO_2_7 + _IO_4 + _IO_15 + _IO_25 + _IO_50,
+), strict=True))
+ANALYSIS = IO_ANALYSIS  # --io-percent analysis: exactly the columns of this analysis (inputs.REQUIRED_BRANCHES)
 
 REAL_BYTES_PER_EVENT = 22.9e9 / 10_455_719
 
 # share of the real file size (nanoaod_branch_ratios.json)
-REAL_SHARE = json.loads((Path(__file__).parent / "data" / "real_branch_shares.json").read_text())["shares"]
+REAL_SHARE = json.loads((DATA_DIR / "real_branch_shares.json").read_text())["shares"]
 
 # The I/O-benchmark branches that the default demo set does not have, as the
 # full set writes them: type ("F" float, "I" int32, "b" uint8), value range
@@ -83,7 +71,7 @@ REAL_SHARE = json.loads((Path(__file__).parent / "data" / "real_branch_shares.js
 # are those of the real file (nanoAOD_2015_CMS_Open_Data_ttbar.root); the
 # values themselves are noise.
 EXTRA_BRANCHES = {name: tuple(spec) for name, spec in json.loads(
-    (Path(__file__).parent / "data" / "demo_extra_branches.json").read_text())["branches"].items()}
+    (DATA_DIR / "demo_extra_branches.json").read_text())["branches"].items()}
 # the counters of the extra collections, with the mean multiplicity and maximum the full set uses
 EXTRA_COUNTERS = {"nPhoton": (1.0, 16), "nTau": (0.75, 16), "nGenJet": (6.5, 64), "nGenPart": (45.0, 256)}
 TYPENAMES = {"F": "float[]", "I": "int32_t[]", "b": "uint8_t[]"}

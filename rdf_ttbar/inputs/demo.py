@@ -20,14 +20,14 @@ Format: TTree files (``fmt="ttree"``, the default) or RNTuple files
 (``fmt="rntuple"``: the TTree files converted with RDataFrame's Snapshot, same
 names and types, one RNTuple "Events" per file). Both hold the same events.
 
-Command line: ``python -m rdf_ttbar generate [options]`` (``add_arguments``,
-``main``); the analysis uses ``ensure_demo_set`` (``--inputs demo``).
+Command line: ``python -m rdf_ttbar generate [options]`` (rdf_ttbar/cli/generate.py); the analysis uses
+``ensure_demo_set`` (``--inputs demo``). Progress is drawn on stderr (on a terminal), messages are logged.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
+import logging
 import os
 import shutil
 import sys
@@ -37,9 +37,12 @@ import time
 import uuid
 from pathlib import Path
 
-from . import branch_lists, config as configuration, cpp
-from .analysis import DEFAULT as ANALYSIS
-from .errors import UserError
+from .. import cpp
+from ..analysis import DEFAULT as ANALYSIS
+from ..errors import UserError
+from . import branch_lists
+
+log = logging.getLogger(__name__)
 
 # bump whenever the generated content changes: cached sets of other versions are regenerated
 GENERATOR_VERSION = 2  # 2: clusters of 10,000 events (cpp/demo_generator.h) instead of one per file
@@ -71,7 +74,7 @@ _declared = False
 
 
 def _generator():
-    """The C++ namespace ``rdf_ttbar_demo``, declared to ROOT's interpreter once per process."""
+    """The C++ namespace ``rdf_ttbar::demo``, declared to ROOT's interpreter once per process."""
     global _declared
     import ROOT
 
@@ -79,9 +82,9 @@ def _generator():
         header = cpp.cpp_dir() / "demo_generator.h"
         if not ROOT.gInterpreter.Declare(f'#include "{header}"'):
             raise RuntimeError(f"ROOT could not compile {header}")
-        ROOT.rdf_ttbar_demo.run_jobs.__release_gil__ = True  # lets Python report progress meanwhile
+        ROOT.rdf_ttbar.demo.run_jobs.__release_gil__ = True  # lets Python report progress meanwhile
         _declared = True
-    return ROOT.rdf_ttbar_demo
+    return ROOT.rdf_ttbar.demo
 
 
 def _noise_specs(gen):
@@ -141,9 +144,11 @@ def _run_jobs(jobs: list[dict], seed: int, full: bool, threads: int, progress: b
     while worker.is_alive():
         worker.join(0.5)
         if show:
-            print(f"\r  {100 * int(gen.events_done()) // total:3d}% of {total} events", end="", file=sys.stderr)
+            sys.stderr.write(f"\r  {100 * int(gen.events_done()) // total:3d}% of {total} events")
+            sys.stderr.flush()
     if show:
-        print("\r" + " " * 40 + "\r", end="", file=sys.stderr)
+        sys.stderr.write("\r" + " " * 40 + "\r")
+        sys.stderr.flush()
     if "exception" in outcome:
         raise outcome["exception"]
     if outcome["error"]:
@@ -242,7 +247,7 @@ def generate(output_dir, events_per_sample: int = DEFAULT_EVENTS_PER_SAMPLE, see
     existing, non-empty folder is refused. Files hold ``events_per_file``
     events (default ``DEFAULT_EVENTS_PER_FILE``); ``threads`` defaults to
     ROOT's implicit-MT pool size, else to all cores. ``progress``: show the
-    progress (on a terminal) and a summary line. ``fmt``: "ttree" or "rntuple".
+    progress (on a terminal) and log a summary line. ``fmt``: "ttree" or "rntuple".
     """
     try:
         return _generate(Path(output_dir), events_per_sample, seed, full, events_per_file, threads, progress,
@@ -281,8 +286,8 @@ def _generate(output_dir: Path, events_per_sample: int, seed: int, full: bool, e
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     if summary:
-        print(f"rdf_ttbar: wrote {events_per_sample * len(ANALYSIS.samples)} events in {len(jobs)} {fmt} files to "
-              f"{output_dir} in {time.perf_counter() - start:.1f} s")
+        log.info("wrote %d events in %d %s files to %s in %.1f s", events_per_sample * len(ANALYSIS.samples),
+                 len(jobs), fmt, output_dir, time.perf_counter() - start)
     return output_dir / INPUTS_JSON
 
 
@@ -328,7 +333,7 @@ def ensure_demo_set(cache_dir=None, events_per_sample: int = DEFAULT_EVENTS_PER_
     with this version, seed, size and ``full`` is reused (whatever its split
     into files, unless ``events_per_file`` is given). Before generating, sets
     of other generator versions and day-old leftovers of interrupted runs are
-    deleted from the cache, and a one-line message is printed.
+    deleted from the cache, and a one-line message is logged.
     """
     _check_format(fmt)
     directory = demo_set_dir(cache_dir, events_per_sample, seed, full, fmt)
@@ -344,8 +349,8 @@ def ensure_demo_set(cache_dir=None, events_per_sample: int = DEFAULT_EVENTS_PER_
         raise UserError(f"the demo input set is not in the cache folder {directory.parent} and cannot be written "
                         f"there ({err.strerror or err}): {fix}") from None
     _clean_cache(directory.parent)
-    print(f"rdf_ttbar: generating the demo input set ({len(ANALYSIS.samples)} samples x {events_per_sample} "
-          f"events, seed {seed}, {fmt}) in {directory}; later runs reuse it", flush=True)
+    log.info("generating the demo input set (%d samples x %d events, seed %d, %s) in %s; later runs reuse it",
+             len(ANALYSIS.samples), events_per_sample, seed, fmt, directory)
     try:
         return _generate(directory, events_per_sample, seed, full, events_per_file, threads, progress,
                          summary=False, keep_if=wanted, fmt=fmt)
@@ -364,45 +369,3 @@ def _clean_cache(cache: Path) -> None:
     for partial in cache.glob(f".demo-v*{_PARTIAL}*"):
         if time.time() - partial.stat().st_mtime > 86400:
             shutil.rmtree(partial, ignore_errors=True)
-
-
-# ---------------------------------------------------------------------------
-# command line
-# ---------------------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``python -m rdf_ttbar generate``."""
-    parser.description = (
-        "Write the synthetic demo input set: NanoAOD-like ROOT files (TTree or RNTuple Events, the AGC branch types) for the "
-        "nine samples of the analysis, and a nanoaod_inputs.json listing them. The content depends only on the "
-        "seed and the number of events, not on the thread count.")
-    # the options shared with the main command: the set that '--inputs demo' reads with the same options
-    configuration.add_arguments(parser, ("demo.events_per_sample", "demo.seed", "demo.cache_dir", "mt"), helps={
-        "demo.events_per_sample": "events in each of the nine samples",
-        "demo.cache_dir": "the demo cache that '--inputs demo' reads (without --output-dir)",
-        "mt": "threads (one file per thread at a time); 0: all cores"})
-    parser.add_argument("--output-dir", type=Path, metavar="DIR",
-                        help="write the set into DIR (an earlier demo set there is replaced). Default: the cache "
-                        "that '--inputs demo' reads ($RDF_TTBAR_CACHE, else $XDG_CACHE_HOME/rdf_ttbar or "
-                        "~/.cache/rdf_ttbar), where an existing identical set is reused")
-    parser.add_argument("--full", action="store_true",
-                        help="also write the branches that the AGC I/O-only benchmark reads (2.7 to 50%% of a real "
-                        "file, see rdf_ttbar/branch_lists.py), filled with noise of their real compressed size")
-    parser.add_argument("--events-per-file", type=int, metavar="N",
-                        help=f"events per file (default {DEFAULT_EVENTS_PER_FILE}); -n of the analysis counts files")
-    parser.add_argument("--format", choices=FORMATS, default="ttree", dest="format",
-                        help="file format: a TTree 'Events' per file (default) or an RNTuple 'Events' (the same "
-                        "events and columns, converted with RDataFrame's Snapshot)")
-
-
-def main(args: argparse.Namespace) -> int:
-    """Run ``generate`` from parsed options; prints the path of the inputs JSON."""
-    config = configuration.from_args(args)
-    threads, d = config.mt or None, config.demo
-    if args.output_dir is None:
-        path = ensure_demo_set(d.cache_dir, d.events_per_sample, d.seed, args.full, args.events_per_file,
-                               threads=threads, fmt=args.format)
-    else:
-        path = generate(args.output_dir, d.events_per_sample, d.seed, args.full, args.events_per_file,
-                        threads=threads, fmt=args.format)
-    print(f"demo set: {path}")
-    return 0

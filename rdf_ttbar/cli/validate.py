@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis import DEFAULT as ANALYSIS
-from .errors import UserError
+from ..analysis import DEFAULT as ANALYSIS
+from ..errors import UserError
 
 RANDOM_DEPENDENT = tuple(x for s in ANALYSIS.systematics if s.random for x in s.suffixes())
 

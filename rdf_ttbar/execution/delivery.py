@@ -34,12 +34,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import atomic, cpp, inputs
-from .analysis import DEFAULT as ANALYSIS, nodes
-from .analysis.model import Define
+from .. import atomic, cpp, inputs
+from ..analysis import DEFAULT as ANALYSIS, nodes
+from ..analysis.model import Define
 from .delivery_stamps import (delivered_name, expected_stamp, input_identity, read_stamp, remove_stale_temporaries,
                               stamp_path, temporary_name, write_stamp)
-from .errors import UserError, note_kept
+from ..errors import UserError, note_kept
 from .outputs import problem
 
 log = logging.getLogger(__name__)
@@ -170,7 +170,7 @@ def _run(todo: list[Job], tree: str, fmt: str, executor, progress: bool | None) 
     """The event loops: BATCH_FILES files at a time (one RDataFrame each, run together)."""
     import ROOT
 
-    from . import remote
+    from ..inputs import remote
 
     cpp.declare()
     client = executor.client if executor is not None else None
@@ -314,7 +314,7 @@ class _CrashGuard:
         import ROOT
 
         cpp.declare_header(GUARD_HEADER)
-        self.guard = ROOT.rdf_ttbar_delivery_guard
+        self.guard = ROOT.rdf_ttbar.delivery_guard
         folder = self.remaining[0].output.parent
         temporaries = "\n".join(str(temporary_name(j.output)) for j in self.remaining)
         self.guard.Begin(str(folder), f"{len(self.remaining)} input file(s)", temporaries, bool(self.progress))

@@ -8,8 +8,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from . import native, prepare
-from .config import RunConfig
+from ..analysis import native
+from ..config import RunConfig
+from . import prepare
 from .prepare import OPTIMIZE_FROM_EVENTS, optimize_jitted_code, prepare_inputs, resolve_samples  # noqa: F401
 
 
@@ -34,8 +35,8 @@ def process(config: RunConfig, *, progress: bool | None = None) -> Processed:
     """
     start = prepare.run_start()
     samples, preparation_s = prepare_inputs(config, jitted_loop=not native.expected(config.scheduler))
-    from . import execution
-    from .analysis import DEFAULT as analysis, graph
+    from ..analysis import DEFAULT as analysis, graph
+    from . import executor as execution
 
     execution.configure_threads(config.mt)
     executor = execution.Executor(config.scheduler, config.ncores, config.scheduler_address, config.npartitions)

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis import DEFAULT as ANALYSIS, histogram_name
-from .errors import UserError
+from ..analysis import DEFAULT as ANALYSIS, histogram_name
+from ..errors import UserError
 
 log = logging.getLogger(__name__)
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"  # rdf_ttbar/data
 FILE_LIST = DATA_DIR / "nanoaod_inputs.json"
 _NAME = re.compile(r"histos_(\d+|all)_file_per_process\.json$")
 

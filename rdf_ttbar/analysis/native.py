@@ -26,7 +26,7 @@ import logging
 import subprocess
 from pathlib import Path
 
-from . import atomic, cpp
+from .. import atomic, cpp
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def wanted() -> bool:
     """Whether the compiled graph is asked for (``RDF_TTBAR_GRAPH``: "compiled", the default, or "jitted")."""
     choice = os.environ.get("RDF_TTBAR_GRAPH", "compiled").strip().lower()
     if choice not in ("compiled", "jitted"):
-        from .errors import UserError
+        from ..errors import UserError
 
         raise UserError(f"RDF_TTBAR_GRAPH={choice!r}: choose 'compiled' (the default) or 'jitted'")
     return choice == "compiled"
@@ -124,7 +124,7 @@ def load(key: str, source: str, header: str, headers=()) -> bool:
         return _loaded[key]
     loaded, note = False, ""
     if wanted():
-        from . import quiet
+        from .. import quiet
 
         ROOT = quiet.import_root()
         cpp.declare(headers)

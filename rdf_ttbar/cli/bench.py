@@ -45,16 +45,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import branch_lists, config as configuration, inputs, io_only, native
+from .. import config as configuration, inputs
+from ..analysis import native
+from ..execution import io_only
+from ..inputs import branch_lists
 from .bench_os import evict_from_page_cache, maxrss_mb, root_install_files, warm_page_cache
 from .bench_table import MIN_LOOP_S, compare_formats, format_table, mode_key, mode_label, short_loops
-from .errors import UserError
+from ..errors import UserError
 
 DEFAULT_EVENTS_PER_SAMPLE = 1_000_000
 DEFAULT_REPEAT = 2
 IO_PERCENT = io_only.ANALYSIS  # (bench_table.IO_PERCENT) the I/O-only mode the analysis is compared with: its own columns
 AGC_IO_PERCENT = 2.7  # the AGC's analysis columns, measured too for comparisons with other implementations
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # what python -m rdf_ttbar needs on sys.path
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # what python -m rdf_ttbar needs on sys.path
 
 FORMATS = ("ttree", "rntuple")
 
@@ -136,7 +139,7 @@ def ensure_inputs(args, fmt: str = "ttree") -> Path:
         if not path.is_file():
             raise UserError(f"input list {path} does not exist: pass an existing JSON file to --inputs")
         return path.resolve()
-    from . import demo
+    from ..inputs import demo
 
     d = configuration.from_args(args).demo  # --events-per-sample, --seed, --cache-dir
     directory = demo.demo_set_dir(d.cache_dir, d.events_per_sample, d.seed, args.full, fmt)
@@ -232,7 +235,7 @@ def best_of(runs: list[dict]) -> dict:
 def build_compiled_graph() -> None:
     """Build the compiled analysis graph first, in a process of its own (this one imports no ROOT), so that no
     measured run includes its one-off build (native.py; a no-op when it is cached or not wanted)."""
-    subprocess.run([sys.executable, "-c", "import rdf_ttbar.native as n; n.load()"], cwd=PACKAGE_ROOT, check=False)
+    subprocess.run([sys.executable, "-c", "import rdf_ttbar.analysis.native as n; n.load()"], cwd=PACKAGE_ROOT, check=False)
 
 
 # ---------------------------------------------------------------------------

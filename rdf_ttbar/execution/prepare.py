@@ -10,9 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-from . import START_TIME, inputs, quiet
-from .config import RunConfig
-from .errors import UserError
+from .. import inputs, quiet
+from ..clock import START_TIME
+from ..config import RunConfig
+from ..errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +26,8 @@ def resolve_samples(config: RunConfig, jitted_loop: bool = True) -> list[inputs.
     choice = config.inputs
     n = config.files_per_sample
     if choice == "demo":
-        from . import demo
-        from .analysis import DEFAULT as ANALYSIS
+        from ..analysis import DEFAULT as ANALYSIS
+        from ..inputs import demo
 
         d = config.demo
         # generating the set starts ROOT's interpreter: choose the optimisation level from the events this run
@@ -76,7 +77,7 @@ def prepare_inputs(config: RunConfig, resolve=None, branches=inputs.REQUIRED_BRA
     preparation_s = time.perf_counter() - start
     quiet.import_root()  # its cost is part of the set-up time
     if config.cache_dir:
-        from . import remote
+        from ..inputs import remote
 
         start = time.perf_counter()
         samples = remote.localize(samples, Path(config.cache_dir))

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from . import cpp
+from .. import cpp
 
 REMOTE_SCHEMES = ("root://", "https://", "http://")
 # XRootD client settings used unless set in the environment (seconds / counts):
@@ -82,7 +82,7 @@ _declared = False
 
 
 def root():
-    """ROOT with cpp/remote.h declared (namespace ``rdf_ttbar_remote``) and http(s) file access repaired."""
+    """ROOT with cpp/remote.h declared (namespace ``rdf_ttbar::remote``) and http(s) file access repaired."""
     global _declared
     configure_client()
     import ROOT
@@ -98,7 +98,7 @@ def root():
         ROOT.std.vector[int]()
         cpp.declare_header(HEADER)
         # the probes run in C++ threads: let them, and let the Python thread wait without the GIL
-        ROOT.rdf_ttbar_remote.ProbeAll.__release_gil__ = True
+        ROOT.rdf_ttbar.remote.ProbeAll.__release_gil__ = True
         _declared = True
     return ROOT
 
@@ -127,7 +127,7 @@ def probe(paths: list[str], tree: str = "", branches_for: dict[str, tuple] | Non
     ROOT = root()
     if len(paths) > 1:
         ROOT.EnableThreadSafety()
-    results = ROOT.rdf_ttbar_remote.ProbeAll(
+    results = ROOT.rdf_ttbar.remote.ProbeAll(
         ROOT.std.vector[ROOT.std.string](paths), ROOT.std.vector[int]([int(bool(branches_for.get(p))) for p in paths]),
         tree, ROOT.std.vector[ROOT.std.string](wanted), THREADS)
     out = []

@@ -34,8 +34,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import cpp
-from .errors import UserError
+from .. import cpp
+from ..errors import UserError
 
 log = logging.getLogger(__name__)
 

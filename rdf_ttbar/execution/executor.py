@@ -9,9 +9,9 @@ import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
-from . import cpp
-from .config import SCHEDULERS
-from .errors import UserError
+from .. import cpp
+from ..config import SCHEDULERS
+from ..errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class Executor:
             import ROOT
 
             ROOT.RDF.Distributed.DistributeHeaders([str(p) for p in cpp.header_paths()])
-            from . import remote
+            from ..inputs import remote
 
             remote.setup_dask_workers()  # ROOT 6.40 work-arounds on every worker (remote.py)
         except BaseException:
@@ -177,7 +177,7 @@ def run_graphs(booked: list, timing: "RDFTiming", executor: Executor, progress: 
     jit_before = timing.jit_s
     bytes_before = ROOT.TFile.GetFileBytesRead()
     start = time.perf_counter()
-    from . import remote
+    from ..inputs import remote
 
     with display, remote.fatal_read_errors():  # a failed read raises instead of crashing ROOT
         ROOT.RDF.RunGraphs([h for b in booked for h in b.handles()])

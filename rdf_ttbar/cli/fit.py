@@ -8,16 +8,16 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from rdf_ttbar.errors import UserError
-from rdf_ttbar.outputs import write_errors
-from rdf_ttbar.inference.configuration import (
+from ..errors import UserError
+from ..execution.outputs import write_errors
+from ..inference.configuration import (
     FIT_RESULTS_FILE,
     POI,
     WORKSPACE_FILE,
     FitError,
     FitWarning,
 )
-from rdf_ttbar.inference.fitting import run_fit
+from ..inference.fitting import run_fit
 
 # ---------------------------------------------------------------------------
 # command line
@@ -59,7 +59,7 @@ def run_fit_and_plots(histograms_path, output_dir, plots: bool = True, ranking: 
     paths are listed under "plots" in the returned summary)."""
     if not plots:
         return run_fit(histograms_path, output_dir, ranking=ranking)
-    from rdf_ttbar.plots.painters import Painters
+    from ..plots.painters import Painters
 
     plots_dir = Path(output_dir) / "plots"
     with Painters() as painters:  # warm plot workers: the histogram plots are drawn while the fit runs
@@ -76,7 +76,7 @@ def fit_only_main(args: argparse.Namespace) -> int:
         print("rdf_ttbar fit: error: give either HISTOGRAMS.root or --reference N|FILE.json", file=sys.stderr)
         return 2
     if args.reference is not None:
-        from rdf_ttbar import reference
+        from ..inputs import reference
 
         output_dir = args.output_dir if args.output_dir is not None else Path("results-reference")
         n = -1 if args.files_per_sample is None else (args.files_per_sample or None)

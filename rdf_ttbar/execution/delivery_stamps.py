@@ -1,4 +1,4 @@
-"""The delivered files' names and stamps (rdf_ttbar/delivery.py explains the scheme).
+"""The delivered files' names and stamps (delivery.py explains the scheme).
 
 A stamp ``<name>.root.json`` next to a delivered file records what it was made from (the input's
 path, size and mtime; a remote input is identified by its URL and taken as immutable), by what
@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from . import atomic, inputs
+from .. import atomic, inputs
 
 STAMP_VERSION = 1  # raise when the delivered files change in a way the stamp's other fields do not show
 TEMPORARY = ".part-"  # temporaries: .<stem>.part-<pid>..., removed by a later run once <pid> is gone

@@ -27,7 +27,7 @@ import urllib.parse
 from pathlib import Path
 
 from . import probe
-from .errors import UserError
+from ..errors import UserError
 from .probe import is_remote
 
 log = logging.getLogger(__name__)
@@ -42,11 +42,11 @@ class fatal_read_errors:
 
     def __enter__(self):
         self.ROOT = probe.root()
-        self.ROOT.rdf_ttbar_remote.BeginFatalReadErrors()
+        self.ROOT.rdf_ttbar.remote.BeginFatalReadErrors()
         return self
 
     def __exit__(self, *exc):
-        self.ROOT.rdf_ttbar_remote.EndFatalReadErrors()
+        self.ROOT.rdf_ttbar.remote.EndFatalReadErrors()
 
 
 # ---------------------------------------------------------------------------- Dask workers
@@ -69,10 +69,10 @@ if in_worker:
     _graph_cache._RDF_REGISTER.clear()
     import ROOT
     ROOT.gInterpreter.Declare({cpp!r})  # the text of cpp/remote.h
-    if ROOT.rdf_ttbar_remote.gFatalReadErrors.load() == 0:  # for the life of the worker process
+    if ROOT.rdf_ttbar.remote.gFatalReadErrors.load() == 0:  # for the life of the worker process
         import atexit
-        ROOT.rdf_ttbar_remote.BeginFatalReadErrors()
-        atexit.register(ROOT.rdf_ttbar_remote.EndFatalReadErrors)
+        ROOT.rdf_ttbar.remote.BeginFatalReadErrors()
+        atexit.register(ROOT.rdf_ttbar.remote.EndFatalReadErrors)
     exec({http_fix!r}, {{}})
     exec({force_remote!r}, {{}})
 """
@@ -149,7 +149,7 @@ def copy_file(url: str, size: int, target: Path, advance=lambda n: None) -> None
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(target)
     tmp = _temporary_name(target)
-    ROOT.rdf_ttbar_remote.StartCapture()
+    ROOT.rdf_ttbar.remote.StartCapture()
     source = None
     try:
         try:
@@ -157,14 +157,14 @@ def copy_file(url: str, size: int, target: Path, advance=lambda n: None) -> None
         except OSError:
             source = None
         if not source or source.IsZombie():
-            raise CopyError(f"cannot be opened ({str(ROOT.rdf_ttbar_remote.StopCapture()) or 'unknown error'})")
+            raise CopyError(f"cannot be opened ({str(ROOT.rdf_ttbar.remote.StopCapture()) or 'unknown error'})")
         buffer = ctypes.create_string_buffer(min(COPY_CHUNK, max(size, 1)))
         done = 0
         with open(tmp, "wb") as out:
             while done < size:
                 n = min(len(buffer), size - done)
                 if source.ReadBuffer(buffer, done, n):  # kTRUE: error
-                    why = str(ROOT.rdf_ttbar_remote.StopCapture()) or "read error"
+                    why = str(ROOT.rdf_ttbar.remote.StopCapture()) or "read error"
                     raise CopyError(f"reading failed after {done} of {size} bytes ({why})")
                 out.write(memoryview(buffer)[:n])
                 done += n
@@ -173,9 +173,9 @@ def copy_file(url: str, size: int, target: Path, advance=lambda n: None) -> None
             raise CopyError(f"the copy has {tmp.stat().st_size} bytes, the remote file {size}")
         os.replace(tmp, target)
     finally:
-        ROOT.rdf_ttbar_remote.StopCapture()
+        ROOT.rdf_ttbar.remote.StopCapture()
         if source:
-            ROOT.rdf_ttbar_remote.Forget(source)
+            ROOT.rdf_ttbar.remote.Forget(source)
         tmp.unlink(missing_ok=True)
 
 

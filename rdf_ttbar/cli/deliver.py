@@ -1,6 +1,6 @@
 """``python -m rdf_ttbar deliver``: skim the inputs once into a folder that the analysis then reads.
 
-The library side is rdf_ttbar/delivery.py; this module only parses the options, resolves the
+The library side is rdf_ttbar/execution/delivery.py; this module only parses the options, resolves the
 input set as the main command does (prepare.resolve_samples) and prints the summary.
 """
 
@@ -10,7 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import config as configuration, delivery, execution, prepare
+from .. import config as configuration
+from ..execution import delivery, prepare
+from ..execution import executor as execution
 
 # the run options that deliver shares with the main command (the rest comes from config.yaml / --config)
 SHARED = ("inputs", "files_per_sample", "mt", "tree", "agc.remote_prefix", "agc.inputs", "demo.events_per_sample",

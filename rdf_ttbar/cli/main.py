@@ -1,4 +1,4 @@
-"""Command line: ``python -m rdf_ttbar [options]`` and its sub-commands."""
+"""Command line: ``python -m rdf_ttbar [options]`` and its sub-commands (one module each in this package)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import signal
 import sys
 from pathlib import Path
 
-from . import __version__, config as configuration, quiet
-from .errors import UserError, kept_note
+from .. import __version__, config as configuration, quiet
+from ..errors import UserError, kept_note
 
 PROG = "python -m rdf_ttbar"
 
@@ -75,7 +75,8 @@ def version_text() -> str:
 def run_main(argv: list[str]) -> int:
     args = main_parser().parse_args(argv)
     config = config_from(args)
-    from . import api, io_only, pipeline
+    from .. import api
+    from ..execution import io_only, pipeline
 
     job = api.run_job(config)
     if job.metrics["mode"] == "io_only":
@@ -92,19 +93,19 @@ def run_main(argv: list[str]) -> int:
 def run_subcommand(name: str, argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog=f"{PROG} {name}", description=SUBCOMMANDS[name])
     if name == "generate":
-        from . import demo as module
+        from .generate import add_arguments, main as run
     elif name == "fit":
-        from . import inference as module
+        from .fit import add_arguments, main as run
     elif name == "validate":
-        from . import validate as module
+        from .validate import add_arguments, main as run
     elif name == "deliver":
-        from . import deliver_command as module
+        from .deliver import add_arguments, main as run
     else:
-        from . import bench as module
-    module.add_arguments(parser)
+        from .bench import add_arguments, main as run
+    add_arguments(parser)
     args = parser.parse_args(argv)
     with quiet.root_import():
-        return module.main(args)
+        return run(args)
 
 
 class Terminated(KeyboardInterrupt):

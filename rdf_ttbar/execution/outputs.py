@@ -18,8 +18,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import atomic
-from .errors import UserError
+from .. import atomic
+from ..errors import UserError
 
 log = logging.getLogger(__name__)
 
