@@ -24,9 +24,9 @@
 //       - even event number -> model_odd, odd -> model_even; best = first maximum.
 //
 // Precision of the features (template parameter Pt = the jet pT's type):
-//   * Pt = float (the nominal Jet_pt; the nominal, btag_var, scale_var passes): all
+//   * Pt = float (the nominal Jet_pt; the nominal pass and the weight-variation passes): all
 //     arithmetic in float32, as coffea does on the float32 NanoAOD branches;
-//   * Pt = double (a float64 varied pT: pt_scale_up, pt_res_up): every operation in the
+//   * Pt = double (a float64 varied pT: the jet energy scale and resolution passes): every operation in the
 //     type numpy gives it in coffea (+ scikit-hep vector), i.e. float64 where the pT enters
 //     and float32 elsewhere (cos(phi), sinh(eta), exp(-eta) of the float32 branches, Delta R).
 //   The operations are vector's and coffea's, in their order: a jet's (x, y, z, t) =

@@ -9,9 +9,20 @@ __version__ = "0.1.0"
 # reference point of the set-up time reported in metrics.json (set before anything else is imported)
 from .clock import START_TIME  # noqa: E402, F401
 
+# isort: split
 from .api import JobResult, RunResult, configure, fit, plot, run, run_job, write_histograms  # noqa: E402
 from .config import RunConfig  # noqa: E402
 from .errors import UserError  # noqa: E402
 
-__all__ = ["configure", "run", "fit", "plot", "run_job", "write_histograms", "RunResult", "JobResult", "RunConfig",
-           "UserError"]
+__all__ = [
+    "configure",
+    "run",
+    "fit",
+    "plot",
+    "run_job",
+    "write_histograms",
+    "RunResult",
+    "JobResult",
+    "RunConfig",
+    "UserError",
+]

@@ -65,8 +65,9 @@ class RunResult:
     metrics: dict  # as metrics.json: wall times, events, rates, bytes read, events per sample
 
 
-def run(config: RunConfig | Mapping | str | os.PathLike | None = None, *, progress: bool | None = None,
-        **overrides) -> RunResult:
+def run(
+    config: RunConfig | Mapping | str | os.PathLike | None = None, *, progress: bool | None = None, **overrides
+) -> RunResult:
     """Run the event loops of every sample (nothing is written, except the demo set's cache on first use).
 
     Args:
@@ -193,13 +194,18 @@ def run_job(config: RunConfig | Mapping | str | os.PathLike | None = None, **ove
             if isinstance(err, OSError):
                 err = problem(err, out.final)
             text = str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
-            raise UserError(f"{text}\nThe event loops' histograms are kept in {kept} (and {METRICS_FILE}); "
-                            f"rerun the fit on them with: python -m rdf_ttbar fit {kept}") from None
+            raise UserError(
+                f"{text}\nThe event loops' histograms are kept in {kept} (and {METRICS_FILE}); "
+                f"rerun the fit on them with: python -m rdf_ttbar fit {kept}"
+            ) from None
         except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM, SIGHUP (cli.Terminated): a finished loop is never lost
             keep_event_loop(out, metrics, processed.start)
             kept = out.final / HISTOGRAMS_FILE
-            raise note_kept(err, f"the event loops' histograms are kept in {kept} (and {METRICS_FILE}); rerun "
-                                 f"the fit on them with: python -m rdf_ttbar fit {kept}")
+            raise note_kept(
+                err,
+                f"the event loops' histograms are kept in {kept} (and {METRICS_FILE}); rerun "
+                f"the fit on them with: python -m rdf_ttbar fit {kept}",
+            )
         write_metrics(out, metrics, processed.start)
         paths = out.publish()
     return JobResult(metrics, fit_summary, paths)

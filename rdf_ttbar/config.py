@@ -24,8 +24,10 @@ import yaml
 from .errors import UserError
 
 SCHEDULERS = ("mt", "dask-local", "dask-remote")
-AGC_LIST = ("https://raw.githubusercontent.com/iris-hep/analysis-grand-challenge/main/"
-            "analyses/cms-open-data-ttbar/nanoaod_inputs.json")
+AGC_LIST = (
+    "https://raw.githubusercontent.com/iris-hep/analysis-grand-challenge/main/"
+    "analyses/cms-open-data-ttbar/nanoaod_inputs.json"
+)
 DEFAULT_FILE = "config.yaml"  # read from the working folder when present and no --config is given
 # --io-percent: the AGC I/O benchmark's IO_FILE_PERCENT values (their branch lists: inputs/branch_lists.py), or
 # "analysis": exactly the columns of this analysis
@@ -50,14 +52,30 @@ def io_percent_key(value) -> float | int | str | None:
     return next((key for key in IO_PERCENTS if abs(number - key) < 1e-9), None)
 
 
-def option(default: Any, help: str, *, flags: tuple[str, ...] = (), metavar: str | None = None,
-           choices: tuple | None = None, minimum: int | None = None, parse=None, choices_text: str | None = None):
+def option(
+    default: Any,
+    help: str,
+    *,
+    flags: tuple[str, ...] = (),
+    metavar: str | None = None,
+    choices: tuple | None = None,
+    minimum: int | None = None,
+    parse=None,
+    choices_text: str | None = None,
+):
     """A field of a configuration dataclass. ``help`` is the command-line help; ``flags`` the command-line
     option strings (default ``--name-with-dashes``); ``choices`` / ``minimum`` the allowed values; ``parse``
     turns a value (also the command line's text) into its normal form, None where it names no allowed value
     (``choices_text`` lists those in messages)."""
-    metadata = {"help": help, "flags": flags, "metavar": metavar, "choices": choices, "min": minimum,
-                "parse": parse, "choices_text": choices_text}
+    metadata = {
+        "help": help,
+        "flags": flags,
+        "metavar": metavar,
+        "choices": choices,
+        "min": minimum,
+        "parse": parse,
+        "choices_text": choices_text,
+    }
     return field(default=default, metadata=metadata)
 
 
@@ -104,12 +122,16 @@ class DemoConfig(_Section):
     """The synthetic demo input set (``inputs: demo``)."""
 
     PREFIX: ClassVar[str] = "demo."
-    events_per_sample: int = option(200_000, "events per sample of the synthetic demo set", minimum=1,
-                                    flags=("--events-per-sample",), metavar="N")
+    events_per_sample: int = option(
+        200_000, "events per sample of the synthetic demo set", minimum=1, flags=("--events-per-sample",), metavar="N"
+    )
     seed: int = option(1, "random seed of the synthetic demo set", flags=("--seed",), metavar="S")
-    cache_dir: str | None = option(None, "where the demo set is cached; null: $RDF_TTBAR_CACHE, else "
-                                   "$XDG_CACHE_HOME/rdf_ttbar or ~/.cache/rdf_ttbar",
-                                   flags=("--demo-cache-dir",), metavar="DIR")
+    cache_dir: str | None = option(
+        None,
+        "where the demo set is cached; null: $RDF_TTBAR_CACHE, else $XDG_CACHE_HOME/rdf_ttbar or ~/.cache/rdf_ttbar",
+        flags=("--demo-cache-dir",),
+        metavar="DIR",
+    )
 
 
 @dataclass(frozen=True)
@@ -117,47 +139,83 @@ class AgcConfig(_Section):
     """The AGC file list (``inputs: agc``)."""
 
     PREFIX: ClassVar[str] = "agc."
-    inputs: str = option(AGC_LIST, "where --inputs agc reads the AGC file list (nanoaod_inputs.json): a path "
-                         "or an https:// URL", flags=("--agc-list",), metavar="PATH|URL")
-    remote_prefix: str | None = option(None, "replace the AGC list's https://xrootd-local.unl.edu:1094//store/user/AGC "
-                                       "prefix, e.g. root://eospublic.cern.ch//eos/root-eos/AGC; null: keep it",
-                                       flags=("--remote-prefix",), metavar="PREFIX")
+    inputs: str = option(
+        AGC_LIST,
+        "where --inputs agc reads the AGC file list (nanoaod_inputs.json): a path or an https:// URL",
+        flags=("--agc-list",),
+        metavar="PATH|URL",
+    )
+    remote_prefix: str | None = option(
+        None,
+        "replace the AGC list's https://xrootd-local.unl.edu:1094//store/user/AGC "
+        "prefix, e.g. root://eospublic.cern.ch//eos/root-eos/AGC; null: keep it",
+        flags=("--remote-prefix",),
+        metavar="PREFIX",
+    )
 
 
 @dataclass(frozen=True)
 class RunConfig(_Section):
     """Every option of a run (the keys of config.yaml). Made by :func:`build` / ``rdf_ttbar.configure``."""
 
-    inputs: str = option("demo", "input file set: 'demo' (synthetic, generated and cached on first use), 'agc' (the "
-                         "AGC file list) or a JSON file in the AGC nanoaod_inputs.json format (local paths or "
-                         "root:// / https:// URLs)", metavar="demo|agc|FILE.json")
-    files_per_sample: int | None = option(None, "process only the first N files of every sample; null: all",
-                                          minimum=1, flags=("-n", "--files-per-sample"), metavar="N")
+    inputs: str = option(
+        "demo",
+        "input file set: 'demo' (synthetic, generated and cached on first use), 'agc' (the "
+        "AGC file list) or a JSON file in the AGC nanoaod_inputs.json format (local paths or "
+        "root:// / https:// URLs)",
+        metavar="demo|agc|FILE.json",
+    )
+    files_per_sample: int | None = option(
+        None,
+        "process only the first N files of every sample; null: all",
+        minimum=1,
+        flags=("-n", "--files-per-sample"),
+        metavar="N",
+    )
     tree: str = option("Events", "name of the TTree (or RNTuple) in the input files", metavar="NAME")
-    mt: int = option(0, "threads for ROOT's implicit multi-threading; 0: all cores, 1: single-threaded",
-                     minimum=0, metavar="N")
+    mt: int = option(
+        0, "threads for ROOT's implicit multi-threading; 0: all cores, 1: single-threaded", minimum=0, metavar="N"
+    )
     output_dir: str = option("results", "where the outputs go", metavar="DIR")
-    fit: bool = option(True, "run the statistical fit; --no-fit stops after the histograms and their "
-                      "plots (no workspace, no fit)")
-    cache_dir: str | None = option(None, "copy remote (root://, https://) input files once into DIR and read the "
-                                   "local copies; null: read remote files directly", metavar="DIR")
-    deliver_cache: str | None = option(None, "deliver the inputs into DIR first (see the 'deliver' sub-command; only "
-                                       "what is missing or out of date), then analyse the delivered files",
-                                       metavar="DIR")
-    scheduler: str = option("mt", "where the event loops run: mt (this process, --mt threads), dask-local (a Dask "
-                            "LocalCluster of --ncores processes), dask-remote (the Dask scheduler at "
-                            "--scheduler-address)", choices=SCHEDULERS)
+    fit: bool = option(
+        True, "run the statistical fit; --no-fit stops after the histograms and their plots (no workspace, no fit)"
+    )
+    cache_dir: str | None = option(
+        None,
+        "copy remote (root://, https://) input files once into DIR and read the "
+        "local copies; null: read remote files directly",
+        metavar="DIR",
+    )
+    deliver_cache: str | None = option(
+        None,
+        "deliver the inputs into DIR first (see the 'deliver' sub-command; only "
+        "what is missing or out of date), then analyse the delivered files",
+        metavar="DIR",
+    )
+    scheduler: str = option(
+        "mt",
+        "where the event loops run: mt (this process, --mt threads), dask-local (a Dask "
+        "LocalCluster of --ncores processes), dask-remote (the Dask scheduler at "
+        "--scheduler-address)",
+        choices=SCHEDULERS,
+    )
     ncores: int = option(0, "worker processes for dask-local; 0: all cores", minimum=0, metavar="N")
     scheduler_address: str | None = option(None, "the Dask scheduler for dask-remote", metavar="tcp://HOST:PORT")
-    npartitions: int | None = option(None, "Dask partitions per sample; null: ROOT's default", minimum=1,
-                                     metavar="N")
-    io_only: bool = option(False, "I/O-only benchmark (the AGC's DISABLE_PROCESSING): read the branches of "
-                           "--io-percent in every sample and nothing else; writes only metrics.json")
+    npartitions: int | None = option(None, "Dask partitions per sample; null: ROOT's default", minimum=1, metavar="N")
+    io_only: bool = option(
+        False,
+        "I/O-only benchmark (the AGC's DISABLE_PROCESSING): read the branches of "
+        "--io-percent in every sample and nothing else; writes only metrics.json",
+    )
     io_percent: float | int | str = option(
-        2.7, "with --io-only: the AGC IO_FILE_PERCENT branch list to read (2.7 = the AGC analysis columns; more "
+        2.7,
+        "with --io-only: the AGC IO_FILE_PERCENT branch list to read (2.7 = the AGC analysis columns; more "
         "needs the extra branches of 'generate --full'), or 'analysis': exactly the columns this analysis reads "
-        "(the 2.7% list and run, luminosityBlock, event)", metavar="2.7|4|15|25|50|analysis",
-        parse=io_percent_key, choices_text=IO_PERCENT_CHOICES)
+        "(the 2.7% list and run, luminosityBlock, event)",
+        metavar="2.7|4|15|25|50|analysis",
+        parse=io_percent_key,
+        choices_text=IO_PERCENT_CHOICES,
+    )
     demo: DemoConfig = field(default_factory=DemoConfig, metadata={"help": "the synthetic demo set"})
     agc: AgcConfig = field(default_factory=AgcConfig, metadata={"help": "the AGC file list"})
 
@@ -240,8 +298,9 @@ def read_file(path: str | os.PathLike) -> tuple[str, dict]:
     try:
         user = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
-        raise UserError(f"config file {path} is not valid YAML ({err}); fix the syntax or start "
-                        "from the repository's config.yaml") from None
+        raise UserError(
+            f"config file {path} is not valid YAML ({err}); fix the syntax or start from the repository's config.yaml"
+        ) from None
     if user is None:
         return source, {}
     if not isinstance(user, dict):
@@ -249,8 +308,9 @@ def read_file(path: str | os.PathLike) -> tuple[str, dict]:
     return source, user
 
 
-def load(path: str | os.PathLike | None = None, overrides: Mapping | None = None,
-         source: str = "overrides") -> RunConfig:
+def load(
+    path: str | os.PathLike | None = None, overrides: Mapping | None = None, source: str = "overrides"
+) -> RunConfig:
     """The defaults updated with the YAML file at ``path`` (if given), then with ``overrides``; validated."""
     layers = [read_file(path)] if path is not None else []
     return build(layers + [(source, overrides or {})])
@@ -260,9 +320,15 @@ def load(path: str | os.PathLike | None = None, overrides: Mapping | None = None
 # the command line: argparse options generated from the fields
 
 
-def add_arguments(parser: argparse.ArgumentParser, keys: Iterable[str] | None = None, *, config_file: bool = True,
-                  flags: Mapping[str, tuple[str, ...]] | None = None, defaults: Mapping[str, Any] | None = None,
-                  helps: Mapping[str, str] | None = None) -> None:
+def add_arguments(
+    parser: argparse.ArgumentParser,
+    keys: Iterable[str] | None = None,
+    *,
+    config_file: bool = True,
+    flags: Mapping[str, tuple[str, ...]] | None = None,
+    defaults: Mapping[str, Any] | None = None,
+    helps: Mapping[str, str] | None = None,
+) -> None:
     """Add the command-line options of the options ``keys`` (dotted, e.g. ``demo.seed``; default: every option)
     to ``parser``, and ``--config FILE`` when ``config_file``. A sub-command may give some of them other
     ``flags``, ``defaults`` (shown in the help) or ``helps``. An option not given stays None, so that
@@ -271,8 +337,11 @@ def add_arguments(parser: argparse.ArgumentParser, keys: Iterable[str] | None = 
     chosen = None if keys is None else set(keys)
     dests: dict[str, tuple[str, str]] = {}  # argparse dest -> (option key, flag named in messages)
     if config_file:
-        parser.add_argument("--config", metavar="FILE", help="YAML file with the defaults (default: ./config.yaml "
-                            "if present, else built-in defaults)")
+        parser.add_argument(
+            "--config",
+            metavar="FILE",
+            help="YAML file with the defaults (default: ./config.yaml if present, else built-in defaults)",
+        )
     for key, f, kinds in fields():
         if chosen is not None and key not in chosen:
             continue
@@ -286,8 +355,7 @@ def add_arguments(parser: argparse.ArgumentParser, keys: Iterable[str] | None = 
                 strings = flags.get(key) or f.metadata["flags"] or (f"--no-{key.replace('_', '-')}",)
             kwargs.update(action="store_const", const=not f.default)
         else:
-            kwargs.update(metavar=f.metadata["metavar"], choices=f.metadata["choices"],
-                          type=_cli_type(key, f, kinds))
+            kwargs.update(metavar=f.metadata["metavar"], choices=f.metadata["choices"], type=_cli_type(key, f, kinds))
         action = parser.add_argument(*strings, **kwargs)
         dests[action.dest] = (key, action.option_strings[-1])
     parser.set_defaults(config_options={**(parser.get_default("config_options") or {}), **dests})

@@ -37,14 +37,17 @@ _declared: set[Path] = set()
 
 def declare(extra=()) -> None:
     """Declare the helpers (and the extra headers) to ROOT's interpreter, each once per process."""
-    import ROOT
+    from .quiet import import_root
+
+    ROOT = import_root()
 
     for header in header_paths(extra):
         if header in _declared:
             continue
         if not header.is_file():
-            raise FileNotFoundError(f"the C++ helper {header} is missing (reinstall the package, or fix the "
-                                    "analysis definition's headers)")
+            raise FileNotFoundError(
+                f"the C++ helper {header} is missing (reinstall the package, or fix the analysis definition's headers)"
+            )
         if not ROOT.gInterpreter.Declare(f'#include "{header}"'):
             raise RuntimeError(f"ROOT could not compile {header}")
         _declared.add(header)

@@ -20,7 +20,7 @@ class FitError(UserError):
 def note_kept(interruption: BaseException, text: str) -> BaseException:
     """Record on an interruption (KeyboardInterrupt, cli.Terminated) what the interrupted run kept, e.g. "the
     event loops' histograms are kept in ...": the command line says it instead of "nothing was written"."""
-    interruption.rdf_ttbar_kept = text
+    setattr(interruption, "rdf_ttbar_kept", text)  # any exception: not an attribute of its class
     return interruption
 
 

@@ -5,7 +5,8 @@
 - ``shared_data_dir()`` / ``real_ttbar_file()``: the read-only real data. The
   shared directory is $RDF_TTBAR_SHARED if set (the ``shared`` folder, or its
   ``data`` folder directly), else <repo root>/../shared. Missing data is a test
-  FAILURE with a clear message, never a silent skip.
+  FAILURE with a clear message, never a silent skip;
+- the fixtures ``xrootd_server`` and ``dask_cluster`` (the servers of tests/servers.py).
 """
 
 from __future__ import annotations
@@ -57,12 +58,22 @@ DEMO_EVENTS_PER_FILE = 20_000
 DEMO_SEED = 20261124
 
 
-def generate_demo(out: Path, events_per_file: int = DEMO_EVENTS_PER_FILE,
-                  events_per_sample: int = DEMO_EVENTS_PER_SAMPLE) -> Path:
+def generate_demo(
+    out: Path, events_per_file: int = DEMO_EVENTS_PER_FILE, events_per_sample: int = DEMO_EVENTS_PER_SAMPLE
+) -> Path:
     from helpers import run_cli
 
-    run_cli("generate", "--events-per-sample", events_per_sample, "--events-per-file", events_per_file,
-            "--seed", DEMO_SEED, "--output-dir", out)
+    run_cli(
+        "generate",
+        "--events-per-sample",
+        events_per_sample,
+        "--events-per-file",
+        events_per_file,
+        "--seed",
+        DEMO_SEED,
+        "--output-dir",
+        out,
+    )
     return out / "nanoaod_inputs.json"
 
 
@@ -99,3 +110,27 @@ def nothing_left_behind():
         for path in servers.CREATED_PATHS:
             shutil.rmtree(path, ignore_errors=True)
         assert not left, "the tests left these behind:\n" + "\n".join(left)
+
+
+@pytest.fixture
+def xrootd_server():
+    """A running XRootD server with an empty export directory (``.add(file)`` fills it; tests/servers.py)."""
+    from servers import XRootDServer
+
+    server = XRootDServer().start()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="module")
+def dask_cluster():
+    """A real Dask scheduler with two worker processes on localhost (``.address``; tests/servers.py)."""
+    from servers import DaskCluster
+
+    cluster = DaskCluster(n_workers=2).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -50,74 +50,171 @@ MU30 = [30.0]
 # Each event: name, purpose, jets, electrons (pt list), muons (pt list).
 # (run, luminosityBlock, event) default to (1, 1 + index // 10, index + 1); "ids" overrides.
 EDGE_EVENTS = [
-    dict(name="exactly_4_jets_1b", purpose="exactly 4 selected jets, 1 b -> 4j1b, HT 280",
-         jets=_jets4([100, 80, 60, 40]), ele=[], mu=MU30),
-    dict(name="jet_at_exactly_25", purpose="a jet at exactly 25 GeV is not selected (strict >); "
-         "after *1.03 it is (5 jets)",
-         jets=_jets4([120, 70, 50, 25.0, 30]), ele=[], mu=MU30),
-    dict(name="btag_exactly_0p5", purpose="btagCSVV2 == 0.5 is not a b-tag (strict >): 4j1b, not 4j2b",
-         jets=_jets([60, 50, 40, 30], [B, 0.5, L, L]), ele=[], mu=MU30),
-    dict(name="only_btag_is_0p5", purpose="the only 'b' has btag exactly 0.5 -> no b-tag -> rejected",
-         jets=_jets([60, 50, 40, 30], [0.5, L, L, L]), ele=[], mu=MU30),
-    dict(name="jet_24p5_crosses_after_scale", purpose="3 jets + 24.5 GeV jet: rejected at nominal, "
-         "24.5f*1.03f = 25.235 > 25 so 4j1b under pt_scale_up",
-         jets=_jets4([100, 80, 60, 24.5]), ele=[], mu=MU30),
-    dict(name="two_leptons_e_mu", purpose="one electron + one muon above 25 -> rejected",
-         jets=_jets4([100, 80, 60, 40]), ele=[30.0], mu=MU30),
-    dict(name="zero_jets", purpose="nJet = 0 with a good lepton -> rejected (empty jet arrays)",
-         jets=[], ele=[], mu=MU30),
-    dict(name="all_empty", purpose="no jets, no electrons, no muons; max run and event ids",
-         jets=[], ele=[], mu=[], ids=(2**32 - 1, 2**32 - 1, 2**64 - 1)),
-    dict(name="nine_jets_4j2b", purpose="9 selected jets, b-tags on jets 2 and 6 -> 4j2b (84 "
-         "combinations); event id above 2**63",
-         jets=_jets([150, 120, 100, 90, 80, 70, 60, 50, 40], [L, L, B, L, L, L, B, L, L]),
-         ele=[], mu=[35.0], ids=(1, 7, 2**63 + 12345)),
-    dict(name="ht_overflow", purpose="HT = 650 -> overflow bin 26",
-         jets=_jets4([300, 200, 100, 50]), ele=[], mu=MU30),
-    dict(name="ht_exactly_550", purpose="HT = 550 exactly -> overflow (x >= 550)",
-         jets=_jets4([250, 150, 100, 50]), ele=[], mu=MU30),
-    dict(name="ht_exactly_110", purpose="HT = 4 * 27.5 = 110 exactly, a bin edge -> bin 4 [110, 130)",
-         jets=_jets4([27.5, 27.5, 27.5, 27.5]), ele=[], mu=MU30),
-    dict(name="mbjj_underflow_collinear", purpose="4 massless collinear jets (eta 0, phi 0), 2 b -> "
-         "m_bjj = 0 -> underflow bin 0",
-         jets=_jets([30, 30, 30, 30], [B, B, L, L], eta=[0.0] * 4, phi=[0.0] * 4, mass=[0.0] * 4),
-         ele=[], mu=MU30),
-    dict(name="mbjj_overflow_tie", purpose="4 massless jets at phi 0 (eta 2.5, -2.5, 0, 0), b on 2 "
-         "and 3: all 4 trijets have pt exactly 300 (tie); the first, (0,1,2), wins: m = 1292.09 -> "
-         "overflow (the last, (1,2,3), would give 453.1)",
-         jets=_jets([100, 100, 100, 100], [L, L, B, B], eta=[2.5, -2.5, 0.0, 0.0], phi=[0.0] * 4,
-                    mass=[0.0] * 4),
-         ele=[], mu=MU30),
-    dict(name="one_electron_zero_muons", purpose="1 electron, 0 muons -> passes, 4j1b HT 280",
-         jets=_jets4([100, 80, 60, 40]), ele=[30.0], mu=[]),
-    dict(name="electron_exactly_25_plus_muon", purpose="electron at 25 not selected, muon 30 -> "
-         "1 lepton -> 4j1b HT 270",
-         jets=_jets4([90, 80, 60, 40]), ele=[25.0], mu=MU30),
-    dict(name="electron_exactly_25_only", purpose="only an electron at exactly 25 -> 0 leptons -> rejected",
-         jets=_jets4([100, 80, 60, 40]), ele=[25.0], mu=[]),
-    dict(name="muon_exactly_25_plus_muon", purpose="muons 25 (not selected) and 40 -> 1 lepton -> "
-         "4j1b HT 275",
-         jets=_jets4([100, 75, 60, 40]), ele=[], mu=[25.0, 40.0]),
-    dict(name="two_muons", purpose="two muons above 25 -> rejected",
-         jets=_jets4([100, 80, 60, 40]), ele=[], mu=[30.0, 40.0]),
-    dict(name="btag_on_unselected_jet", purpose="the only b-tagged jet has pt 20 (not selected) -> "
-         "nbtag 0 -> rejected",
-         jets=_jets([100, 80, 60, 40, 20], [L, L, L, L, B]), ele=[], mu=MU30),
-    dict(name="second_btag_on_unselected_jet", purpose="2 b-tags, one on a 20 GeV jet -> nbtag 1 -> "
-         "4j1b (not 4j2b), HT 280",
-         jets=_jets([100, 80, 60, 40, 20], [B, L, L, L, B]), ele=[], mu=MU30),
-    dict(name="first_stored_jet_unselected", purpose="stored jet 0 has pt 20: btag_var_0 must use the "
-         "first SELECTED jet (100), HT 280",
-         jets=_jets([20, 100, 80, 60, 40], [L, B, L, L, L]), ele=[], mu=MU30),
-    dict(name="mbjj_hand_5jets", purpose="eta 0, massless: jets 100, 100, 80 (light) at phi 0 and "
-         "50, 30 (b) at phi pi. The b-less trijet (0,1,2) has the largest pt (280) but is excluded; "
-         "best is (0,1,4): pt 170, E 230, m = sqrt(24000) = 154.919",
-         jets=_jets([100, 100, 80, 50, 30], [L, L, L, B, B], eta=[0.0] * 5,
-                    phi=[0.0, 0.0, 0.0, PI, PI], mass=[0.0] * 5),
-         ele=[], mu=MU30),
-    dict(name="btag_jet_at_25", purpose="light jets 100, 80, 60, 40 + b jet at exactly 25: nominal "
-         "nbtag 0 -> rejected; pt_scale_up: 25.75 selected -> 4j1b",
-         jets=_jets([100, 80, 60, 40, 25.0], [L, L, L, L, B]), ele=[], mu=MU30),
+    dict(
+        name="exactly_4_jets_1b",
+        purpose="exactly 4 selected jets, 1 b -> 4j1b, HT 280",
+        jets=_jets4([100, 80, 60, 40]),
+        ele=[],
+        mu=MU30,
+    ),
+    dict(
+        name="jet_at_exactly_25",
+        purpose="a jet at exactly 25 GeV is not selected (strict >); after *1.03 it is (5 jets)",
+        jets=_jets4([120, 70, 50, 25.0, 30]),
+        ele=[],
+        mu=MU30,
+    ),
+    dict(
+        name="btag_exactly_0p5",
+        purpose="btagCSVV2 == 0.5 is not a b-tag (strict >): 4j1b, not 4j2b",
+        jets=_jets([60, 50, 40, 30], [B, 0.5, L, L]),
+        ele=[],
+        mu=MU30,
+    ),
+    dict(
+        name="only_btag_is_0p5",
+        purpose="the only 'b' has btag exactly 0.5 -> no b-tag -> rejected",
+        jets=_jets([60, 50, 40, 30], [0.5, L, L, L]),
+        ele=[],
+        mu=MU30,
+    ),
+    dict(
+        name="jet_24p5_crosses_after_scale",
+        purpose="3 jets + 24.5 GeV jet: rejected at nominal, 24.5f*1.03f = 25.235 > 25 so 4j1b under pt_scale_up",
+        jets=_jets4([100, 80, 60, 24.5]),
+        ele=[],
+        mu=MU30,
+    ),
+    dict(
+        name="two_leptons_e_mu",
+        purpose="one electron + one muon above 25 -> rejected",
+        jets=_jets4([100, 80, 60, 40]),
+        ele=[30.0],
+        mu=MU30,
+    ),
+    dict(
+        name="zero_jets", purpose="nJet = 0 with a good lepton -> rejected (empty jet arrays)", jets=[], ele=[], mu=MU30
+    ),
+    dict(
+        name="all_empty",
+        purpose="no jets, no electrons, no muons; max run and event ids",
+        jets=[],
+        ele=[],
+        mu=[],
+        ids=(2**32 - 1, 2**32 - 1, 2**64 - 1),
+    ),
+    dict(
+        name="nine_jets_4j2b",
+        purpose="9 selected jets, b-tags on jets 2 and 6 -> 4j2b (84 combinations); event id above 2**63",
+        jets=_jets([150, 120, 100, 90, 80, 70, 60, 50, 40], [L, L, B, L, L, L, B, L, L]),
+        ele=[],
+        mu=[35.0],
+        ids=(1, 7, 2**63 + 12345),
+    ),
+    dict(name="ht_overflow", purpose="HT = 650 -> overflow bin 26", jets=_jets4([300, 200, 100, 50]), ele=[], mu=MU30),
+    dict(
+        name="ht_exactly_550",
+        purpose="HT = 550 exactly -> overflow (x >= 550)",
+        jets=_jets4([250, 150, 100, 50]),
+        ele=[],
+        mu=MU30,
+    ),
+    dict(
+        name="ht_exactly_110",
+        purpose="HT = 4 * 27.5 = 110 exactly, a bin edge -> bin 4 [110, 130)",
+        jets=_jets4([27.5, 27.5, 27.5, 27.5]),
+        ele=[],
+        mu=MU30,
+    ),
+    dict(
+        name="mbjj_underflow_collinear",
+        purpose="4 massless collinear jets (eta 0, phi 0), 2 b -> m_bjj = 0 -> underflow bin 0",
+        jets=_jets([30, 30, 30, 30], [B, B, L, L], eta=[0.0] * 4, phi=[0.0] * 4, mass=[0.0] * 4),
+        ele=[],
+        mu=MU30,
+    ),
+    dict(
+        name="mbjj_overflow_tie",
+        purpose="4 massless jets at phi 0 (eta 2.5, -2.5, 0, 0), b on 2 "
+        "and 3: all 4 trijets have pt exactly 300 (tie); the first, (0,1,2), wins: m = 1292.09 -> "
+        "overflow (the last, (1,2,3), would give 453.1)",
+        jets=_jets([100, 100, 100, 100], [L, L, B, B], eta=[2.5, -2.5, 0.0, 0.0], phi=[0.0] * 4, mass=[0.0] * 4),
+        ele=[],
+        mu=MU30,
+    ),
+    dict(
+        name="one_electron_zero_muons",
+        purpose="1 electron, 0 muons -> passes, 4j1b HT 280",
+        jets=_jets4([100, 80, 60, 40]),
+        ele=[30.0],
+        mu=[],
+    ),
+    dict(
+        name="electron_exactly_25_plus_muon",
+        purpose="electron at 25 not selected, muon 30 -> 1 lepton -> 4j1b HT 270",
+        jets=_jets4([90, 80, 60, 40]),
+        ele=[25.0],
+        mu=MU30,
+    ),
+    dict(
+        name="electron_exactly_25_only",
+        purpose="only an electron at exactly 25 -> 0 leptons -> rejected",
+        jets=_jets4([100, 80, 60, 40]),
+        ele=[25.0],
+        mu=[],
+    ),
+    dict(
+        name="muon_exactly_25_plus_muon",
+        purpose="muons 25 (not selected) and 40 -> 1 lepton -> 4j1b HT 275",
+        jets=_jets4([100, 75, 60, 40]),
+        ele=[],
+        mu=[25.0, 40.0],
+    ),
+    dict(
+        name="two_muons",
+        purpose="two muons above 25 -> rejected",
+        jets=_jets4([100, 80, 60, 40]),
+        ele=[],
+        mu=[30.0, 40.0],
+    ),
+    dict(
+        name="btag_on_unselected_jet",
+        purpose="the only b-tagged jet has pt 20 (not selected) -> nbtag 0 -> rejected",
+        jets=_jets([100, 80, 60, 40, 20], [L, L, L, L, B]),
+        ele=[],
+        mu=MU30,
+    ),
+    dict(
+        name="second_btag_on_unselected_jet",
+        purpose="2 b-tags, one on a 20 GeV jet -> nbtag 1 -> 4j1b (not 4j2b), HT 280",
+        jets=_jets([100, 80, 60, 40, 20], [B, L, L, L, B]),
+        ele=[],
+        mu=MU30,
+    ),
+    dict(
+        name="first_stored_jet_unselected",
+        purpose="stored jet 0 has pt 20: btag_var_0 must use the first SELECTED jet (100), HT 280",
+        jets=_jets([20, 100, 80, 60, 40], [L, B, L, L, L]),
+        ele=[],
+        mu=MU30,
+    ),
+    dict(
+        name="mbjj_hand_5jets",
+        purpose="eta 0, massless: jets 100, 100, 80 (light) at phi 0 and "
+        "50, 30 (b) at phi pi. The b-less trijet (0,1,2) has the largest pt (280) but is excluded; "
+        "best is (0,1,4): pt 170, E 230, m = sqrt(24000) = 154.919",
+        jets=_jets([100, 100, 80, 50, 30], [L, L, L, B, B], eta=[0.0] * 5, phi=[0.0, 0.0, 0.0, PI, PI], mass=[0.0] * 5),
+        ele=[],
+        mu=MU30,
+    ),
+    dict(
+        name="btag_jet_at_25",
+        purpose="light jets 100, 80, 60, 40 + b jet at exactly 25: nominal "
+        "nbtag 0 -> rejected; pt_scale_up: 25.75 selected -> 4j1b",
+        jets=_jets([100, 80, 60, 40, 25.0], [L, L, L, L, B]),
+        ele=[],
+        mu=MU30,
+    ),
 ]
 
 # ---------------------------------------------------------------------------------------
@@ -127,47 +224,55 @@ EDGE_EVENTS = [
 # double since all pts are exactly representable); bin: TH1D bin index (0 under, 26 over);
 # mbjj: hand value where the configuration is simple.
 EDGE_EVENTS_EXPECTED = {
-    "exactly_4_jets_1b": dict(region="4j1b", region_pt_scale_up="4j1b", sel_pt=[100, 80, 60, 40],
-                              ht=280.0, bin=12),  # (280-50)/20 = 11.5 -> bin 12 [270, 290)
-    "jet_at_exactly_25": dict(region="4j1b", region_pt_scale_up="4j1b", sel_pt=[120, 70, 50, 30],
-                              ht=270.0, bin=12),  # 270 is the low edge of bin 12
-    "btag_exactly_0p5": dict(region="4j1b", region_pt_scale_up="4j1b", sel_pt=[60, 50, 40, 30],
-                             ht=180.0, bin=7),  # [170, 190)
+    "exactly_4_jets_1b": dict(
+        region="4j1b", region_pt_scale_up="4j1b", sel_pt=[100, 80, 60, 40], ht=280.0, bin=12
+    ),  # (280-50)/20 = 11.5 -> bin 12 [270, 290)
+    "jet_at_exactly_25": dict(
+        region="4j1b", region_pt_scale_up="4j1b", sel_pt=[120, 70, 50, 30], ht=270.0, bin=12
+    ),  # 270 is the low edge of bin 12
+    "btag_exactly_0p5": dict(
+        region="4j1b", region_pt_scale_up="4j1b", sel_pt=[60, 50, 40, 30], ht=180.0, bin=7
+    ),  # [170, 190)
     "only_btag_is_0p5": dict(region=None, region_pt_scale_up=None),
     "jet_24p5_crosses_after_scale": dict(region=None, region_pt_scale_up="4j1b"),
     "two_leptons_e_mu": dict(region=None, region_pt_scale_up=None),
     "zero_jets": dict(region=None, region_pt_scale_up=None),
     "all_empty": dict(region=None, region_pt_scale_up=None),
-    "nine_jets_4j2b": dict(region="4j2b", region_pt_scale_up="4j2b",
-                           sel_pt=[150, 120, 100, 90, 80, 70, 60, 50, 40]),
-    "ht_overflow": dict(region="4j1b", region_pt_scale_up="4j1b", sel_pt=[300, 200, 100, 50],
-                        ht=650.0, bin=26),
-    "ht_exactly_550": dict(region="4j1b", region_pt_scale_up="4j1b", sel_pt=[250, 150, 100, 50],
-                           ht=550.0, bin=26),
-    "ht_exactly_110": dict(region="4j1b", region_pt_scale_up="4j1b", sel_pt=[27.5] * 4,
-                           ht=110.0, bin=4),
-    "mbjj_underflow_collinear": dict(region="4j2b", region_pt_scale_up="4j2b", sel_pt=[30] * 4,
-                                     mbjj=0.0, bin=0),
+    "nine_jets_4j2b": dict(region="4j2b", region_pt_scale_up="4j2b", sel_pt=[150, 120, 100, 90, 80, 70, 60, 50, 40]),
+    "ht_overflow": dict(region="4j1b", region_pt_scale_up="4j1b", sel_pt=[300, 200, 100, 50], ht=650.0, bin=26),
+    "ht_exactly_550": dict(region="4j1b", region_pt_scale_up="4j1b", sel_pt=[250, 150, 100, 50], ht=550.0, bin=26),
+    "ht_exactly_110": dict(region="4j1b", region_pt_scale_up="4j1b", sel_pt=[27.5] * 4, ht=110.0, bin=4),
+    "mbjj_underflow_collinear": dict(region="4j2b", region_pt_scale_up="4j2b", sel_pt=[30] * 4, mbjj=0.0, bin=0),
     # m^2 = 2*100*100*(cosh 5 - 1) + 2 * 2*100*100*(cosh 2.5 - 1) for massless jets
-    "mbjj_overflow_tie": dict(region="4j2b", region_pt_scale_up="4j2b", sel_pt=[100] * 4,
-                              mbjj=math.sqrt(2e4 * (math.cosh(5.0) - 1) + 4e4 * (math.cosh(2.5) - 1)),
-                              bin=26),
-    "one_electron_zero_muons": dict(region="4j1b", region_pt_scale_up="4j1b", sel_pt=[100, 80, 60, 40],
-                                    ht=280.0, bin=12),
-    "electron_exactly_25_plus_muon": dict(region="4j1b", region_pt_scale_up="4j1b",
-                                          sel_pt=[90, 80, 60, 40], ht=270.0, bin=12),
+    "mbjj_overflow_tie": dict(
+        region="4j2b",
+        region_pt_scale_up="4j2b",
+        sel_pt=[100] * 4,
+        mbjj=math.sqrt(2e4 * (math.cosh(5.0) - 1) + 4e4 * (math.cosh(2.5) - 1)),
+        bin=26,
+    ),
+    "one_electron_zero_muons": dict(
+        region="4j1b", region_pt_scale_up="4j1b", sel_pt=[100, 80, 60, 40], ht=280.0, bin=12
+    ),
+    "electron_exactly_25_plus_muon": dict(
+        region="4j1b", region_pt_scale_up="4j1b", sel_pt=[90, 80, 60, 40], ht=270.0, bin=12
+    ),
     "electron_exactly_25_only": dict(region=None, region_pt_scale_up=None),
-    "muon_exactly_25_plus_muon": dict(region="4j1b", region_pt_scale_up="4j1b",
-                                      sel_pt=[100, 75, 60, 40], ht=275.0, bin=12),
+    "muon_exactly_25_plus_muon": dict(
+        region="4j1b", region_pt_scale_up="4j1b", sel_pt=[100, 75, 60, 40], ht=275.0, bin=12
+    ),
     "two_muons": dict(region=None, region_pt_scale_up=None),
     "btag_on_unselected_jet": dict(region=None, region_pt_scale_up=None),
-    "second_btag_on_unselected_jet": dict(region="4j1b", region_pt_scale_up="4j1b",
-                                          sel_pt=[100, 80, 60, 40], ht=280.0, bin=12),
-    "first_stored_jet_unselected": dict(region="4j1b", region_pt_scale_up="4j1b",
-                                        sel_pt=[100, 80, 60, 40], ht=280.0, bin=12),
+    "second_btag_on_unselected_jet": dict(
+        region="4j1b", region_pt_scale_up="4j1b", sel_pt=[100, 80, 60, 40], ht=280.0, bin=12
+    ),
+    "first_stored_jet_unselected": dict(
+        region="4j1b", region_pt_scale_up="4j1b", sel_pt=[100, 80, 60, 40], ht=280.0, bin=12
+    ),
     # (100 + 100 + 30)^2 - (100 + 100 - 30)^2 = 52900 - 28900
-    "mbjj_hand_5jets": dict(region="4j2b", region_pt_scale_up="4j2b", sel_pt=[100, 100, 80, 50, 30],
-                            mbjj=math.sqrt(24000.0), bin=6),  # [150, 170)
+    "mbjj_hand_5jets": dict(
+        region="4j2b", region_pt_scale_up="4j2b", sel_pt=[100, 100, 80, 50, 30], mbjj=math.sqrt(24000.0), bin=6
+    ),  # [150, 170)
     "btag_jet_at_25": dict(region=None, region_pt_scale_up="4j1b"),
 }
 

@@ -15,9 +15,15 @@ from rdf_ttbar.analysis import DEFAULT as ANALYSIS  # noqa: E402
 N_HISTOGRAMS = len(ANALYSIS.histogram_names())  # every histogram of a full run (124 for the AGC v1)
 
 ALL_SAMPLES = (
-    ("ttbar", "nominal"), ("ttbar", "scaledown"), ("ttbar", "scaleup"), ("ttbar", "ME_var"),
-    ("ttbar", "PS_var"), ("single_top_s_chan", "nominal"), ("single_top_t_chan", "nominal"),
-    ("single_top_tW", "nominal"), ("wjets", "nominal"),
+    ("ttbar", "nominal"),
+    ("ttbar", "scaledown"),
+    ("ttbar", "scaleup"),
+    ("ttbar", "ME_var"),
+    ("ttbar", "PS_var"),
+    ("single_top_s_chan", "nominal"),
+    ("single_top_t_chan", "nominal"),
+    ("single_top_tW", "nominal"),
+    ("wjets", "nominal"),
 )
 
 
@@ -25,9 +31,7 @@ def write_inputs(path: Path, files_by_sample: dict) -> Path:
     """An AGC-format input list: {(process, variation): [(file, nevts), ...]}."""
     content: dict = {}
     for (process, variation), files in files_by_sample.items():
-        content.setdefault(process, {})[variation] = {
-            "files": [{"path": str(f), "nevts": int(n)} for f, n in files]
-        }
+        content.setdefault(process, {})[variation] = {"files": [{"path": str(f), "nevts": int(n)} for f, n in files]}
     path.write_text(json.dumps(content, indent=1))
     return path
 
@@ -40,11 +44,18 @@ def same_files_everywhere(path: Path, files: list) -> Path:
 def run_cli(*args, check: bool = True, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
     """``python -m rdf_ttbar ARGS`` in a fresh process, output captured."""
     full_env = {**os.environ, **(env or {})}
-    result = subprocess.run([sys.executable, "-m", "rdf_ttbar", *map(str, args)], capture_output=True,
-                            text=True, timeout=timeout, env=full_env, cwd=REPO)
+    result = subprocess.run(
+        [sys.executable, "-m", "rdf_ttbar", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        cwd=REPO,
+    )
     if check and result.returncode != 0:
-        raise AssertionError(f"rdf_ttbar {' '.join(map(str, args))} failed ({result.returncode}):\n"
-                             f"{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"rdf_ttbar {' '.join(map(str, args))} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
     return result
 
 

@@ -58,13 +58,24 @@ WJETS_SCALE_VAR = {"up": 1.025, "down": 0.975}
 JET_PT_VARIATIONS = ("nominal", "pt_scale_up", "pt_res_up")
 
 # pseudo-data (AGC v1.4.0) = sum of coefficient * sample nominal histogram
-PSEUDODATA = ((0.5, "ttbar", "ME_var"), (0.5, "ttbar", "PS_var"), (1.0, "wjets", "nominal"),
-              (1.0, "single_top_t_chan", "nominal"))
+PSEUDODATA = (
+    (0.5, "ttbar", "ME_var"),
+    (0.5, "ttbar", "PS_var"),
+    (1.0, "wjets", "nominal"),
+    (1.0, "single_top_t_chan", "nominal"),
+)
 
 BRANCHES = [
-    "run", "luminosityBlock", "event",
-    "Jet_pt", "Jet_eta", "Jet_phi", "Jet_mass", "Jet_btagCSVV2",
-    "Electron_pt", "Muon_pt",
+    "run",
+    "luminosityBlock",
+    "event",
+    "Jet_pt",
+    "Jet_eta",
+    "Jet_phi",
+    "Jet_mass",
+    "Jet_btagCSVV2",
+    "Electron_pt",
+    "Muon_pt",
 ]
 STEP_SIZE = 250_000  # entries per chunk
 
@@ -166,9 +177,7 @@ def _analyse(events, pt: ak.Array) -> dict:
       lead_pt: (n, 4) float64, pt of the first four selected jets (stored order), NaN-padded
     """
     n = len(pt)
-    n_lep = ak.sum(events.Electron_pt > LEPTON_PT_MIN, axis=1) + ak.sum(
-        events.Muon_pt > LEPTON_PT_MIN, axis=1
-    )
+    n_lep = ak.sum(events.Electron_pt > LEPTON_PT_MIN, axis=1) + ak.sum(events.Muon_pt > LEPTON_PT_MIN, axis=1)
     jet_sel = pt > JET_PT_MIN
     isb_all = events.Jet_btagCSVV2 > BTAG_WP
     n_jets = ak.sum(jet_sel, axis=1).to_numpy()
@@ -195,8 +204,7 @@ def _analyse(events, pt: ak.Array) -> dict:
         )
     padded = ak.pad_none(ak.values_astype(sel_pt[:, :4], np.float64), 4, axis=1, clip=True)
     lead_pt = ak.to_numpy(ak.fill_none(padded, np.nan)).reshape(n, 4)
-    return {"region": region, "observable": observable, "n_jets": n_jets, "n_btag": n_btag,
-            "lead_pt": lead_pt}
+    return {"region": region, "observable": observable, "n_jets": n_jets, "n_btag": n_btag, "lead_pt": lead_pt}
 
 
 def _file_specs(files, tree: str) -> list[dict]:
@@ -210,7 +218,7 @@ def _file_specs(files, tree: str) -> list[dict]:
 def _iterate(files, tree: str = "Events", step_size=STEP_SIZE):
     """Yield chunks (awkward record arrays of BRANCHES); empty files yield nothing."""
     for spec in _file_specs(files, tree):
-        (path, name), = spec.items()
+        ((path, name),) = spec.items()
         stat = Path(path).stat() if "://" not in path else None
         if stat is not None and stat.st_size <= CACHE_MAX_BYTES:
             yield from _read_cached(path, name, step_size, stat.st_size, stat.st_mtime_ns)
@@ -232,8 +240,13 @@ def event_observables(files, pt_variation: str = "nominal", tree: str = "Events"
     """Per-event analysis result (see ``_analyse``) concatenated over all files."""
     parts = [_analyse(ev, _varied_pt(ev, pt_variation)) for ev in _iterate(files, tree)]
     if not parts:
-        return {"region": np.zeros(0, np.int8), "observable": np.zeros(0), "n_jets": np.zeros(0, int),
-                "n_btag": np.zeros(0, int), "lead_pt": np.zeros((0, 4))}
+        return {
+            "region": np.zeros(0, np.int8),
+            "observable": np.zeros(0),
+            "n_jets": np.zeros(0, int),
+            "n_btag": np.zeros(0, int),
+            "lead_pt": np.zeros((0, 4)),
+        }
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
@@ -247,8 +260,10 @@ def fill(x, w) -> Hist:
     """Histogram of values x with weights w (arrays)."""
     idx = bin_index(x)
     w = np.broadcast_to(np.asarray(w, dtype=np.float64), idx.shape)
-    return Hist(np.bincount(idx, weights=w, minlength=NFLOW).astype(np.float64),
-                np.bincount(idx, weights=w * w, minlength=NFLOW).astype(np.float64))
+    return Hist(
+        np.bincount(idx, weights=w, minlength=NFLOW).astype(np.float64),
+        np.bincount(idx, weights=w * w, minlength=NFLOW).astype(np.float64),
+    )
 
 
 def histogram_name(region: str, process: str, variation: str = "nominal") -> str:
@@ -269,16 +284,18 @@ def sample_variation_names(process: str, variation: str) -> list[str]:
     return ["nominal", "pt_scale_up", "pt_res_up"] + _weight_variations(process)
 
 
-def sample_histograms(files, process: str, variation: str, xsec_weight: float,
-                      tree: str = "Events") -> dict[str, Hist]:
+def sample_histograms(files, process: str, variation: str, xsec_weight: float, tree: str = "Events") -> dict[str, Hist]:
     """All histograms of one sample, keyed by AGC name.
 
     files: paths (or {"path": ...} dicts); xsec_weight: the per-event weight
     (xsec * lumi / nevts_total). Nominal samples get the jet-pT and weight
     variations; other samples only ``{region}_{process}_{variation}``.
     """
-    acc = {histogram_name(r, process, v): [np.zeros(NFLOW), np.zeros(NFLOW)]
-           for r in REGIONS for v in sample_variation_names(process, variation)}
+    acc = {
+        histogram_name(r, process, v): [np.zeros(NFLOW), np.zeros(NFLOW)]
+        for r in REGIONS
+        for v in sample_variation_names(process, variation)
+    }
 
     def add(name, x, w):
         h = fill(x, w)
@@ -375,8 +392,10 @@ def read_root_histograms(path) -> dict[str, Hist]:
         for key, classname in f.classnames(recursive=True, cycle=False).items():
             if classname.startswith("TH1"):
                 h = f[key]
-                out[key] = Hist(np.asarray(h.values(flow=True), dtype=np.float64),
-                                np.asarray(h.variances(flow=True), dtype=np.float64))
+                out[key] = Hist(
+                    np.asarray(h.values(flow=True), dtype=np.float64),
+                    np.asarray(h.variances(flow=True), dtype=np.float64),
+                )
     return out
 
 
@@ -386,8 +405,15 @@ def read_json_histograms(path) -> dict[str, Hist]:
     return {name: Hist(np.asarray(h["contents"], dtype=np.float64), None) for name, h in data.items()}
 
 
-def compare(actual: dict, expected: dict, rtol: float = 1e-6, atol: float | None = None,
-            atol_factor: float = 1e-9, max_bins: int = 5, allow_extra: bool = False) -> list[str]:
+def compare(
+    actual: dict,
+    expected: dict,
+    rtol: float = 1e-6,
+    atol: float | None = None,
+    atol_factor: float = 1e-9,
+    max_bins: int = 5,
+    allow_extra: bool = False,
+) -> list[str]:
     """Human-readable mismatches between two {name: Hist} dicts (empty list: agreement).
 
     Bins agree if |a - e| <= atol + rtol * |e|, with atol (unless given) =

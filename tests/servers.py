@@ -17,7 +17,7 @@
   processes started from this interpreter (``python -m distributed.cli...``),
   in a scratch directory and without the repository on their path, as on a
   real cluster.
-- fixtures ``xrootd_server`` (one per test) and ``dask_cluster`` (one per module).
+- their fixtures ``xrootd_server`` (one per test) and ``dask_cluster`` (one per module) are in conftest.py.
 
 Every wait is bounded; every process started here is killed at teardown.
 Every folder made here is listed in ``CREATED_PATHS`` and removed at teardown
@@ -42,8 +42,10 @@ from pathlib import Path
 
 import pytest
 
-XROOTD_INSTALL_HINT = ("the network tests need a real XRootD server: install Debian's xrootd-server "
-                       "(sudo apt-get install xrootd-server) so that the 'xrootd' binary is on PATH")
+XROOTD_INSTALL_HINT = (
+    "the network tests need a real XRootD server: install Debian's xrootd-server "
+    "(sudo apt-get install xrootd-server) so that the 'xrootd' binary is on PATH"
+)
 START_TIMEOUT_S = 30.0
 
 # every folder the servers here create (or make their programs create): none may survive the session
@@ -140,24 +142,44 @@ class XRootDServer:
         # where xrootd would put its pid file without all.pidpath (owned by the server's user)
         CREATED_PATHS.append(Path(tempfile.gettempdir()) / self.name)
         config = self.base / "xrootd.cfg"
-        config.write_text(f"all.export /\noss.localroot {self.data}\nall.pidpath {self.run_dir}\n"
-                          f"xrd.protocol XrdHttp:{self.http_port} libXrdHttp.so\n")
+        config.write_text(
+            f"all.export /\noss.localroot {self.data}\nall.pidpath {self.run_dir}\n"
+            f"xrd.protocol XrdHttp:{self.http_port} libXrdHttp.so\n"
+        )
         config.chmod(0o644)
-        cmd = [self.binary, "-I", "v4", "-p", str(self.port), "-c", str(config), "-n", self.name,
-               "-l", str(self.run_dir / "xrootd.log"), "-s", str(self.run_dir / "xrootd.pid"),
-               "-a", str(self.run_dir / "adm")]
+        cmd = [
+            self.binary,
+            "-I",
+            "v4",
+            "-p",
+            str(self.port),
+            "-c",
+            str(config),
+            "-n",
+            self.name,
+            "-l",
+            str(self.run_dir / "xrootd.log"),
+            "-s",
+            str(self.run_dir / "xrootd.pid"),
+            "-a",
+            str(self.run_dir / "adm"),
+        ]
         if self.user:
             cmd += ["-R", self.user]
         self.stdout = open(self.base / "stdout.txt", "wb")
-        self.proc = subprocess.Popen(cmd, stdout=self.stdout, stderr=subprocess.STDOUT, cwd=self.base,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, stdout=self.stdout, stderr=subprocess.STDOUT, cwd=self.base, start_new_session=True
+        )
         deadline = time.monotonic() + START_TIMEOUT_S
         while not (port_open(self.port) and port_open(self.http_port)):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 output = _tail(self.base / "stdout.txt")
                 self.stop()
-                pytest.fail(f"xrootd did not start on ports {self.port}, {self.http_port} ({' '.join(cmd)}):\n"
-                            f"{output}\nlog:\n{_tail(self.log)}", pytrace=False)
+                pytest.fail(
+                    f"xrootd did not start on ports {self.port}, {self.http_port} ({' '.join(cmd)}):\n"
+                    f"{output}\nlog:\n{_tail(self.log)}",
+                    pytrace=False,
+                )
             time.sleep(0.05)
         return self
 
@@ -182,18 +204,11 @@ def _unprivileged_user() -> str:
             return user
         except KeyError:
             continue
-    pytest.fail("xrootd refuses to run as root and neither the 'xrootd' nor the 'nobody' user exists; "
-                "run the tests as a normal user", pytrace=False)
-
-
-@pytest.fixture
-def xrootd_server():
-    """A running XRootD server with an empty export directory (``.add(file)`` fills it)."""
-    server = XRootDServer().start()
-    try:
-        yield server
-    finally:
-        server.cleanup()
+    pytest.fail(
+        "xrootd refuses to run as root and neither the 'xrootd' nor the 'nobody' user exists; "
+        "run the tests as a normal user",
+        pytrace=False,
+    )
 
 
 # ---------------------------------------------------------------------------- Dask
@@ -214,23 +229,40 @@ class DaskCluster:
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
         log = open(self.base / f"{name}.log", "wb")
-        proc = subprocess.Popen([sys.executable, "-m", *args], stdout=log, stderr=subprocess.STDOUT,
-                                cwd=self.base, env=self.env, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.base,
+            env=self.env,
+            start_new_session=True,
+        )
         log.close()
         self.procs.append(proc)
         return proc
 
     def logs(self, full: bool = False) -> str:
         """The scheduler's and workers' output (the last lines of each, or all of it)."""
+
         def text(p: Path) -> str:
             return p.read_text(errors="replace") if full else _tail(p)
 
         return "\n".join(f"--- {p.name}:\n{text(p)}" for p in sorted(self.base.glob("*.log")))
 
     def start(self) -> "DaskCluster":
-        scheduler = self._spawn("scheduler", ["distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                                              "--port", str(self.port), "--no-dashboard",
-                                              "--idle-timeout", "900"])  # a safety net if teardown never runs
+        scheduler = self._spawn(
+            "scheduler",
+            [
+                "distributed.cli.dask_scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-dashboard",
+                "--idle-timeout",
+                "900",
+            ],
+        )  # a safety net if teardown never runs
         deadline = time.monotonic() + START_TIMEOUT_S
         while not port_open(self.port):
             if scheduler.poll() is not None or time.monotonic() > deadline:
@@ -238,10 +270,26 @@ class DaskCluster:
                 pytest.fail(f"the dask scheduler did not start on {self.address}:\n{self.logs()}", pytrace=False)
             time.sleep(0.1)
         for i in range(self.n_workers):
-            self._spawn(f"worker{i}", ["distributed.cli.dask_worker", self.address, "--name", f"worker{i}",
-                                       "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
-                                       "--host", "127.0.0.1", "--local-directory", str(self.base / f"w{i}"),
-                                       "--death-timeout", "60"])
+            self._spawn(
+                f"worker{i}",
+                [
+                    "distributed.cli.dask_worker",
+                    self.address,
+                    "--name",
+                    f"worker{i}",
+                    "--nthreads",
+                    "1",
+                    "--nworkers",
+                    "1",
+                    "--no-dashboard",
+                    "--host",
+                    "127.0.0.1",
+                    "--local-directory",
+                    str(self.base / f"w{i}"),
+                    "--death-timeout",
+                    "60",
+                ],
+            )
         from dask.distributed import Client
 
         try:
@@ -249,8 +297,10 @@ class DaskCluster:
                 client.wait_for_workers(self.n_workers, timeout=60)
         except Exception as err:  # noqa: BLE001 (any failure here is a broken test set-up)
             self.stop()
-            pytest.fail(f"the dask cluster at {self.address} did not get {self.n_workers} workers ({err}):\n"
-                        f"{self.logs()}", pytrace=False)
+            pytest.fail(
+                f"the dask cluster at {self.address} did not get {self.n_workers} workers ({err}):\n{self.logs()}",
+                pytrace=False,
+            )
         return self
 
     def worker_pids(self) -> list[int]:
@@ -260,13 +310,3 @@ class DaskCluster:
         for proc in reversed(self.procs):  # workers (with the processes their nannies started), then the scheduler
             _stop_process(proc, grace_s=3)
         shutil.rmtree(self.base, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def dask_cluster():
-    """A real Dask scheduler with two worker processes on localhost (``.address``)."""
-    cluster = DaskCluster(n_workers=2).start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()

@@ -5,15 +5,12 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 
 import oracle
+import rdf_ttbar
 from conftest import real_ttbar_file
 from helpers import same_files_everywhere
-
-import rdf_ttbar
-from rdf_ttbar import api
 
 
 def test_configure_from_mapping_and_keywords(tmp_path):
@@ -27,13 +24,16 @@ def test_configure_from_mapping_and_keywords(tmp_path):
     assert (rdf_ttbar.configure(path).mt, rdf_ttbar.configure(path).fit) == (3, False)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"threads": 2}, "configure(): unknown option 'threads' (known: agc, cache_dir,"),
-    ({"mt": "two"}, "configure(): 'mt' must be of type int, got 'two'"),
-    ({"mt": -1}, "configure(): 'mt' must be >= 0, got -1"),
-    ({"demo": {"events": 5}}, "configure(): unknown option 'demo.events' (known: demo.cache_dir,"),
-    ({"demo": 5}, "configure(): 'demo' must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"threads": 2}, "configure(): unknown option 'threads' (known: agc, cache_dir,"),
+        ({"mt": "two"}, "configure(): 'mt' must be of type int, got 'two'"),
+        ({"mt": -1}, "configure(): 'mt' must be >= 0, got -1"),
+        ({"demo": {"events": 5}}, "configure(): unknown option 'demo.events' (known: demo.cache_dir,"),
+        ({"demo": 5}, "configure(): 'demo' must be a mapping"),
+    ],
+)
 def test_configure_refuses_bad_options(kwargs, message):
     with pytest.raises(rdf_ttbar.UserError) as err:
         rdf_ttbar.configure(**kwargs)
@@ -50,8 +50,9 @@ def test_run_twice_gives_the_oracle_histograms_and_costs_little_the_second_time(
     expected = oracle.all_histograms(str(inputs))
     for result in (first, second):
         assert set(result.histograms) == set(expected)
-        actual = {name: oracle.Hist(h.values(flow=True), h.variances(flow=True))
-                  for name, h in result.histograms.items()}
+        actual = {
+            name: oracle.Hist(h.values(flow=True), h.variances(flow=True)) for name, h in result.histograms.items()
+        }
         problems = oracle.compare(actual, expected, rtol=1e-6)
         assert not problems, "\n".join(problems)
     h = first.histograms["4j1b_ttbar"]
@@ -89,8 +90,10 @@ def test_run_job_keeps_the_histograms_when_the_fit_fails(tmp_path, monkeypatch):
     with pytest.raises(rdf_ttbar.UserError) as err:
         rdf_ttbar.run_job(inputs=str(inputs), mt=1, output_dir=str(out))
     kept = out / "histograms.root"
-    assert str(err.value) == (f"the model has no parameters (stub)\nThe event loops' histograms are kept in {kept} "
-                              f"(and metrics.json); rerun the fit on them with: python -m rdf_ttbar fit {kept}")
+    assert str(err.value) == (
+        f"the model has no parameters (stub)\nThe event loops' histograms are kept in {kept} "
+        f"(and metrics.json); rerun the fit on them with: python -m rdf_ttbar fit {kept}"
+    )
     assert sorted(p.name for p in out.iterdir()) == ["histograms.root", "metrics.json"]
     problems = oracle.compare(oracle.read_root_histograms(kept), oracle.all_histograms(str(inputs)), rtol=1e-6)
     assert not problems, "\n".join(problems)
@@ -111,8 +114,15 @@ def test_run_job_publishes_final_paths(tmp_path, monkeypatch):
 
     def write(report, output_dir, **where):  # writes the staging folder's paths: the publication fixes them
         path = output_dir / "fit_results.json"
-        path.write_text(json.dumps({**report.summary, "workspace": str(output_dir / "workspace.json"),
-                                    "plots": [str(output_dir / "plots" / "pulls.png")]}))
+        path.write_text(
+            json.dumps(
+                {
+                    **report.summary,
+                    "workspace": str(output_dir / "workspace.json"),
+                    "plots": [str(output_dir / "plots" / "pulls.png")],
+                }
+            )
+        )
         (output_dir / "workspace.json").write_text("{}")
         return [path, output_dir / "workspace.json"]
 
@@ -127,14 +137,23 @@ def test_run_job_publishes_final_paths(tmp_path, monkeypatch):
     inputs = same_files_everywhere(tmp_path / "in.json", [(real_ttbar_file(), 200)])
     out = tmp_path / "out"
     job = rdf_ttbar.run_job(inputs=str(inputs), mt=1, output_dir=str(out))
-    assert [p.name for p in job.outputs] == ["histograms.root", "workspace.json", "fit_results.json",
-                                             "metrics.json", "plots"]
+    assert [p.name for p in job.outputs] == [
+        "histograms.root",
+        "workspace.json",
+        "fit_results.json",
+        "metrics.json",
+        "plots",
+    ]
     assert job.fit_summary["ttbar_norm"]["value"] == 1.0
     results = json.loads((out / "fit_results.json").read_text())
     assert results["workspace"] == str(out / "workspace.json")
     assert results["plots"] == [str(out / "plots" / "pulls.png")]
     assert sorted(p.name for p in (out / "plots").iterdir()) == [
-        "btag_variations_4j1b.png", "jet_energy_variations_4j2b.png", "stacked_4j1b.png", "stacked_4j2b.png"]
+        "btag_variations_4j1b.png",
+        "jet_energy_variations_4j2b.png",
+        "stacked_4j1b.png",
+        "stacked_4j2b.png",
+    ]
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["wall_time_s"]["fit"] >= 0 and metrics["wall_time_s"]["plots"] > 0

@@ -21,13 +21,33 @@ from rdf_ttbar.inputs import branch_lists
 
 EVENTS_PER_SAMPLE = 2_000
 # the columns the analysis reads (spec): the AGC's 2.7% list and the event ids of the resolution recipe
-ANALYSIS_COLUMNS = {"Jet_pt", "Jet_eta", "Jet_phi", "Jet_mass", "Jet_btagCSVV2", "Electron_pt", "Muon_pt",
-                    "run", "luminosityBlock", "event"}
+ANALYSIS_COLUMNS = {
+    "Jet_pt",
+    "Jet_eta",
+    "Jet_phi",
+    "Jet_mass",
+    "Jet_btagCSVV2",
+    "Electron_pt",
+    "Muon_pt",
+    "run",
+    "luminosityBlock",
+    "event",
+}
 
 
 def _generate(out: Path, *extra) -> Path:
-    run_cli("generate", "--events-per-sample", EVENTS_PER_SAMPLE, "--events-per-file", 1_000, "--seed", 7,
-            "--output-dir", out, *extra)
+    run_cli(
+        "generate",
+        "--events-per-sample",
+        EVENTS_PER_SAMPLE,
+        "--events-per-file",
+        1_000,
+        "--seed",
+        7,
+        "--output-dir",
+        out,
+        *extra,
+    )
     return out / "nanoaod_inputs.json"
 
 
@@ -45,8 +65,11 @@ def full_set(tmp_path_factory) -> Path:
 
 def _events(inputs_json: Path) -> dict:
     content = json.loads(inputs_json.read_text())
-    return {(p if v == "nominal" else f"{p}_{v}"): sum(f["nevts"] for f in e["files"])
-            for p, variations in content.items() for v, e in variations.items()}
+    return {
+        (p if v == "nominal" else f"{p}_{v}"): sum(f["nevts"] for f in e["files"])
+        for p, variations in content.items()
+        for v, e in variations.items()
+    }
 
 
 def _check_io_metrics(out: Path, inputs_json: Path, percent) -> dict:
@@ -97,12 +120,16 @@ def test_the_analysis_columns_are_all_the_analysis_needs(tmp_path):
     assert not problems, "\n".join(problems)
     assert actual["4j1b_ttbar"].sumw.sum() > 0
 
-    no_event = edge_cases.write_edge_case_file(tmp_path / "no_event.root", drop=everything - ANALYSIS_COLUMNS | {"event"})
+    no_event = edge_cases.write_edge_case_file(
+        tmp_path / "no_event.root", drop=everything - ANALYSIS_COLUMNS | {"event"}
+    )
     inputs = same_files_everywhere(tmp_path / "in2.json", [(no_event, n)])
     result = run_cli("--inputs", inputs, "--no-fit", "--output-dir", tmp_path / "out2", check=False)
     assert result.returncode == 2 and "lacks the branches event" in result.stderr
     # the I/O-only mode of the AGC's 2.7% list does not read 'event', so it does not ask for it
-    result = run_cli("--inputs", inputs, "--io-only", "--io-percent", "2.7", "--mt", 1, "--output-dir", tmp_path / "out3")
+    result = run_cli(
+        "--inputs", inputs, "--io-only", "--io-percent", "2.7", "--mt", 1, "--output-dir", tmp_path / "out3"
+    )
     metrics = json.loads((tmp_path / "out3" / "metrics.json").read_text())
     assert metrics["events_processed"] == 9 * n and "event" not in metrics["branches"]
 
@@ -143,18 +170,28 @@ def test_io_percent_on_a_full_set(full_set, tmp_path):
 
 def test_io_percent_with_the_demo_inputs_asks_for_the_full_demo_set(tmp_path):
     # fails before generating anything: the cache has no full set
-    result = run_cli("--io-only", "--io-percent", 50, "--output-dir", tmp_path / "out", check=False,
-                     env={"RDF_TTBAR_CACHE": str(tmp_path / "cache")})
+    result = run_cli(
+        "--io-only",
+        "--io-percent",
+        50,
+        "--output-dir",
+        tmp_path / "out",
+        check=False,
+        env={"RDF_TTBAR_CACHE": str(tmp_path / "cache")},
+    )
     assert result.returncode == 2
     assert "generate --full --events-per-sample 200000" in result.stderr
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["--io-only", "--io-percent", "3"], "argument --io-percent: expected 2.7, 4, 15, 25, 50 or analysis, got '3'"),
-    (["--io-only", "--io-percent", "most"], "expected 2.7, 4, 15, 25, 50 or analysis, got 'most'"),
-    (["--io-percent", "4"], "add --io-only"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--io-only", "--io-percent", "3"], "argument --io-percent: expected 2.7, 4, 15, 25, 50 or analysis, got '3'"),
+        (["--io-only", "--io-percent", "most"], "expected 2.7, 4, 15, 25, 50 or analysis, got 'most'"),
+        (["--io-percent", "4"], "add --io-only"),
+    ],
+)
 def test_io_option_errors(args, expected, tmp_path):
     result = run_cli(*args, "--output-dir", tmp_path / "out", check=False)
     assert result.returncode == 2
@@ -169,8 +206,18 @@ def test_bench_prints_the_table_and_writes_every_number(default_set, tmp_path):
     report = tmp_path / "bench.json"
     result = run_cli("bench", "--inputs", default_set, "--mt", "1,2", "--repeat", 1, "--no-evict", "--json", report)
     out = result.stdout
-    for text in ("set-up", "jitting", "to 1st ev", "events/s", "per core", "peak MB", "analysis (cold)",
-                 "analysis / I/O-only of its columns, event rate, 1 thread(s)", "2 threads / 1 thread", "start-up cold / warm"):
+    for text in (
+        "set-up",
+        "jitting",
+        "to 1st ev",
+        "events/s",
+        "per core",
+        "peak MB",
+        "analysis (cold)",
+        "analysis / I/O-only of its columns, event rate, 1 thread(s)",
+        "2 threads / 1 thread",
+        "start-up cold / warm",
+    ):
         assert text in out, text
     assert "met]" not in out and "target" not in out  # figures for users, not the project's internal targets
 
@@ -179,8 +226,17 @@ def test_bench_prints_the_table_and_writes_every_number(default_set, tmp_path):
     assert r["inputs"]["events"] == 9 * EVENTS_PER_SAMPLE and r["inputs"]["files"] == 18
     assert r["interpreter_start_s"] >= 0
     assert len(r["runs"]) == 6  # 3 modes x 2 thread counts x 1 repetition
-    fields = ("setup_s", "jitting_s", "startup_s", "event_loop_s", "process_wall_s", "event_rate_hz",
-              "event_rate_per_core_hz", "peak_rss_mb", "bytes_read")
+    fields = (
+        "setup_s",
+        "jitting_s",
+        "startup_s",
+        "event_loop_s",
+        "process_wall_s",
+        "event_rate_hz",
+        "event_rate_per_core_hz",
+        "peak_rss_mb",
+        "bytes_read",
+    )
     for run in r["runs"] + [r["cold"]]:
         for f in fields:
             if f == "jitting_s" and run["mode"] == "analysis":
@@ -204,14 +260,19 @@ def test_bench_prints_the_table_and_writes_every_number(default_set, tmp_path):
     ratios = r["ratios"]
     for mt in ("1", "2"):
         assert ratios["analysis_over_io_only"][mt] == pytest.approx(
-            best["analysis"][mt]["event_rate_hz"] / best["io_only_analysis"][mt]["event_rate_hz"])
+            best["analysis"][mt]["event_rate_hz"] / best["io_only_analysis"][mt]["event_rate_hz"]
+        )
         for key in best:
             assert ratios["scaling_over_1_thread"][key][mt] == pytest.approx(
-                best[key][mt]["event_rate_hz"] / best[key]["1"]["event_rate_hz"])
+                best[key][mt]["event_rate_hz"] / best[key]["1"]["event_rate_hz"]
+            )
         # one repetition: the pair of that repetition is the pair of the best runs
-        assert ratios["analysis_over_io_only_per_repetition"][mt] == [pytest.approx(ratios["analysis_over_io_only"][mt])]
+        assert ratios["analysis_over_io_only_per_repetition"][mt] == [
+            pytest.approx(ratios["analysis_over_io_only"][mt])
+        ]
     assert ratios["cold_over_warm_startup"] == pytest.approx(
-        r["cold"]["startup_s"] / best["analysis"]["1"]["startup_s"])
+        r["cold"]["startup_s"] / best["analysis"]["1"]["startup_s"]
+    )
     assert "targets" not in r
     loops = sorted(b["event_loop_s"] for by_mt in best.values() for b in by_mt.values())
     assert r["short_loops_s"] == [t for t in loops if t < 1.0]
@@ -222,8 +283,22 @@ def test_bench_prints_the_table_and_writes_every_number(default_set, tmp_path):
 
 def test_bench_compares_ttree_and_rntuple(tmp_path):
     report = tmp_path / "bench.json"
-    result = run_cli("bench", "--events-per-sample", 2000, "--formats", "ttree,rntuple", "--mt", "1", "--repeat", 1,
-                     "--no-evict", "--cache-dir", tmp_path / "cache", "--json", report)
+    result = run_cli(
+        "bench",
+        "--events-per-sample",
+        2000,
+        "--formats",
+        "ttree,rntuple",
+        "--mt",
+        "1",
+        "--repeat",
+        1,
+        "--no-evict",
+        "--cache-dir",
+        tmp_path / "cache",
+        "--json",
+        report,
+    )
     r = json.loads(report.read_text())
     assert r["format"] == "ttree" and set(r["formats"]) == {"rntuple"}
     other = r["formats"]["rntuple"]
@@ -233,9 +308,12 @@ def test_bench_compares_ttree_and_rntuple(tmp_path):
     c = other["comparison"]
     for key in ("analysis", "io_only_analysis"):
         assert c["rate_ratio"][key]["1"] == pytest.approx(
-            other["best"][key]["1"]["event_rate_hz"] / r["best"][key]["1"]["event_rate_hz"])
-    disk = {fmt: sum(p.stat().st_size for p in (tmp_path / "cache").glob(f"demo-*{suffix}/*.root"))
-            for fmt, suffix in (("ttree", "n2000"), ("rntuple", "rntuple"))}
+            other["best"][key]["1"]["event_rate_hz"] / r["best"][key]["1"]["event_rate_hz"]
+        )
+    disk = {
+        fmt: sum(p.stat().st_size for p in (tmp_path / "cache").glob(f"demo-*{suffix}/*.root"))
+        for fmt, suffix in (("ttree", "n2000"), ("rntuple", "rntuple"))
+    }
     assert c["bytes_on_disk_ratio"] == pytest.approx(disk["rntuple"] / disk["ttree"])
     assert f"rntuple / ttree, the same events: bytes on disk {disk['rntuple'] / 1e6:,.0f} MB" in result.stdout
     assert "  I/O only, its cols 1 thread(s):" in result.stdout and "x the ttree rate" in result.stdout
@@ -244,11 +322,18 @@ def test_bench_compares_ttree_and_rntuple(tmp_path):
 def test_per_repetition_ratios_pair_the_runs_of_each_repetition():
     from rdf_ttbar.cli import bench
 
-    runs = [{"mode": mode, "mt": mt, "repetition": rep, "event_rate_hz": rate}
-            for mode, mt, rep, rate in [("analysis", 1, 0, 80.0), ("io_only_analysis", 1, 0, 100.0),
-                                        ("io_only_2.7", 1, 0, 500.0), ("analysis", 1, 1, 90.0),
-                                        ("io_only_analysis", 1, 1, 90.0), ("analysis", 2, 0, 150.0),
-                                        ("io_only_analysis", 2, 0, 200.0)]]
+    runs = [
+        {"mode": mode, "mt": mt, "repetition": rep, "event_rate_hz": rate}
+        for mode, mt, rep, rate in [
+            ("analysis", 1, 0, 80.0),
+            ("io_only_analysis", 1, 0, 100.0),
+            ("io_only_2.7", 1, 0, 500.0),
+            ("analysis", 1, 1, 90.0),
+            ("io_only_analysis", 1, 1, 90.0),
+            ("analysis", 2, 0, 150.0),
+            ("io_only_analysis", 2, 0, 200.0),
+        ]
+    ]
     assert bench.per_repetition_ratios(runs, [1, 2], 2) == {"1": [0.8, 1.0], "2": [0.75]}
 
 
@@ -288,15 +373,24 @@ pipeline.prepare_inputs(config.load(None, {"demo": {"events_per_sample": int(sys
 """
 
 
-@pytest.mark.parametrize("events_per_sample, files, optimized", [
-    (400_000, "all", True),  # 9 x 400k = 3.6M events
-    (300_000, "all", False),  # 2.7M
-    (1_000_000, "1", False),  # -n 1: one file of 100k events per sample
-])
+@pytest.mark.parametrize(
+    "events_per_sample, files, optimized",
+    [
+        (400_000, "all", True),  # 9 x 400k = 3.6M events
+        (300_000, "all", False),  # 2.7M
+        (1_000_000, "1", False),  # -n 1: one file of 100k events per sample
+    ],
+)
 def test_optimisation_level_is_chosen_before_the_demo_set_is_generated(events_per_sample, files, optimized):
     env = {k: v for k, v in os.environ.items() if k != "EXTRA_CLING_ARGS"}
-    result = subprocess.run([sys.executable, "-c", O2_SCRIPT, str(events_per_sample), files], capture_output=True,
-                            text=True, env=env, cwd=REPO, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", O2_SCRIPT, str(events_per_sample), files],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen == {"root_imported": False, "cling_args": "-O2" if optimized else "-O0"}

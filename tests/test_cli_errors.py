@@ -61,8 +61,16 @@ def test_not_a_root_file(tmp_path, out):
 
 def test_wrong_tree_name(tmp_path, out):
     inputs = same_files_everywhere(tmp_path / "in.json", [(real_ttbar_file(), 200)])
-    fails("--inputs", inputs, "--output-dir", out, "--tree", "Evnts",
-          expect=["has no TTree or RNTuple 'Evnts'", "it holds: Events (TTree)", "--tree"], out=out)
+    fails(
+        "--inputs",
+        inputs,
+        "--output-dir",
+        out,
+        "--tree",
+        "Evnts",
+        expect=["has no TTree or RNTuple 'Evnts'", "it holds: Events (TTree)", "--tree"],
+        out=out,
+    )
 
 
 def test_malformed_json(tmp_path, out):
@@ -92,8 +100,14 @@ def test_malformed_config(tmp_path, out):
     config.write_text("mt: two\n")
     fails("--config", config, "--output-dir", out, expect=["'mt' must be of type int"], out=out)
     config.write_text("io_percent: 3\n")
-    fails("--config", config, "--output-dir", out,
-          expect=["'io_percent' must be one of 2.7, 4, 15, 25, 50 or analysis, got 3"], out=out)
+    fails(
+        "--config",
+        config,
+        "--output-dir",
+        out,
+        expect=["'io_percent' must be one of 2.7, 4, 15, 25, 50 or analysis, got 3"],
+        out=out,
+    )
     fails("--config", tmp_path / "missing.yaml", expect=["missing.yaml", "does not exist"])
 
 
@@ -143,12 +157,26 @@ def small_inputs(tmp_path):
 def test_output_dir_is_a_regular_file(tmp_path, small_inputs):
     target = tmp_path / "results"
     target.write_text("not a folder")
-    fails("--inputs", small_inputs, "--output-dir", target, "--no-fit",
-          expect=[f"rdf_ttbar: error: the output folder {target} is a file, not a folder: choose another "
-                  "--output-dir (or move the file away)\n"])
+    fails(
+        "--inputs",
+        small_inputs,
+        "--output-dir",
+        target,
+        "--no-fit",
+        expect=[
+            f"rdf_ttbar: error: the output folder {target} is a file, not a folder: choose another "
+            "--output-dir (or move the file away)\n"
+        ],
+    )
     assert target.read_text() == "not a folder"
-    fails("--inputs", small_inputs, "--output-dir", target / "sub", "--no-fit",
-          expect=[f"the output folder {target / 'sub'} lies under a file, not a folder"])
+    fails(
+        "--inputs",
+        small_inputs,
+        "--output-dir",
+        target / "sub",
+        "--no-fit",
+        expect=[f"the output folder {target / 'sub'} lies under a file, not a folder"],
+    )
 
 
 @contextlib.contextmanager
@@ -169,18 +197,34 @@ def test_output_dir_read_only(tmp_path, small_inputs):
         place = contextlib.nullcontext(tmp_path / "ro")
         (tmp_path / "ro").mkdir(mode=0o555)
     with place as ro:
-        fails("--inputs", small_inputs, "--output-dir", ro / "out", "--no-fit",
-              expect=[f"rdf_ttbar: error: cannot write into the output folder {ro / 'out'} (permission denied or "
-                      "read-only): choose another --output-dir\n"])
+        fails(
+            "--inputs",
+            small_inputs,
+            "--output-dir",
+            ro / "out",
+            "--no-fit",
+            expect=[
+                f"rdf_ttbar: error: cannot write into the output folder {ro / 'out'} (permission denied or "
+                "read-only): choose another --output-dir\n"
+            ],
+        )
 
 
 def test_output_dir_on_a_full_disk(tmp_path, small_inputs, monkeypatch):
     """histograms.root (~100 kB) does not fit: one message, nothing left in the folder."""
     if os.geteuid() == 0:
         with mounted_tmpfs(tmp_path / "full", "size=48k") as full:
-            message = fails("--inputs", small_inputs, "--output-dir", full, "--no-fit",
-                            expect=[f"rdf_ttbar: error: no space left for the outputs in {full}: free some space "
-                                    "there or choose another --output-dir\n"])
+            message = fails(
+                "--inputs",
+                small_inputs,
+                "--output-dir",
+                full,
+                "--no-fit",
+                expect=[
+                    f"rdf_ttbar: error: no space left for the outputs in {full}: free some space "
+                    "there or choose another --output-dir\n"
+                ],
+            )
             assert message.endswith("choose another --output-dir\n"), message  # one message, the last line
             assert list(full.iterdir()) == []
         return
@@ -208,9 +252,25 @@ def test_version():
 def test_warnings_as_errors(tmp_path, demo_inputs):
     """The whole job, fit and plots included, with every warning turned into an error."""
     out = tmp_path / "out"
-    result = subprocess.run([sys.executable, "-W", "error", "-m", "rdf_ttbar", "--mt", "2", "--inputs",
-                             str(demo_inputs), "--output-dir", str(out)],
-                            capture_output=True, text=True, cwd=REPO, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "error",
+            "-m",
+            "rdf_ttbar",
+            "--mt",
+            "2",
+            "--inputs",
+            str(demo_inputs),
+            "--output-dir",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     assert "ttbar_norm = " in result.stdout
     assert {"histograms.root", "fit_results.json", "metrics.json"} <= {p.name for p in out.iterdir()}
@@ -221,9 +281,23 @@ def test_signal_during_the_event_loop_leaves_nothing(tmp_path, demo_inputs, sign
     """The signal arrives while the event loop runs (its progress bar, drawn on a terminal, has started)."""
     out = tmp_path / "out"
     main, terminal = pty.openpty()  # stderr a terminal: the progress bar says when the loop runs
-    process = subprocess.Popen([sys.executable, "-m", "rdf_ttbar", "--mt", "1", "--no-fit", "--inputs",
-                                str(demo_inputs), "--output-dir", str(out)],
-                               stdout=subprocess.PIPE, stderr=terminal, cwd=REPO)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rdf_ttbar",
+            "--mt",
+            "1",
+            "--no-fit",
+            "--inputs",
+            str(demo_inputs),
+            "--output-dir",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        cwd=REPO,
+    )
     os.close(terminal)
     seen = b""
     deadline = time.monotonic() + 300

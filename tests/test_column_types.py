@@ -30,8 +30,12 @@ def write_retyped(path, dtypes: dict):
     data = {}
     for coll in COLLECTIONS:
         fields = [k for k in arrays.fields if k.startswith(coll + "_")]
-        data[coll] = ak.zip({k[len(coll) + 1:]: ak.values_astype(arrays[k], dtypes.get(k, arrays[k].layout.content.dtype))
-                             for k in fields})
+        data[coll] = ak.zip(
+            {
+                k[len(coll) + 1 :]: ak.values_astype(arrays[k], dtypes.get(k, arrays[k].layout.content.dtype))
+                for k in fields
+            }
+        )
     for k in arrays.fields:
         if not k.startswith(tuple(c + "_" for c in COLLECTIONS)) and k not in ("nJet", "nElectron", "nMuon"):
             data[k] = arrays[k].to_numpy().astype(dtypes.get(k, arrays[k].to_numpy().dtype))
@@ -58,10 +62,13 @@ def test_double_kinematics_agree_with_the_oracle(tmp_path):
     assert not np.array_equal(actual["4j1b_wjets_pt_scale_up"].sumw, actual["4j1b_wjets"].sumw)
 
 
-@pytest.mark.parametrize("column, dtype, type_name", [
-    ("Jet_pt", np.int32, "ROOT::VecOps::RVec<Int_t>"),
-    ("event", np.float64, "Double_t"),
-])
+@pytest.mark.parametrize(
+    "column, dtype, type_name",
+    [
+        ("Jet_pt", np.int32, "ROOT::VecOps::RVec<Int_t>"),
+        ("event", np.float64, "Double_t"),
+    ],
+)
 def test_unsupported_column_type_is_refused_up_front(tmp_path, column, dtype, type_name):
     path = write_retyped(tmp_path / "retyped.root", {column: dtype})
     inputs = same_files_everywhere(tmp_path / "inputs.json", [(path, len(edge_cases.EDGE_EVENTS))])

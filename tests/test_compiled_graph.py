@@ -18,7 +18,6 @@ import pytest
 import oracle
 from helpers import N_HISTOGRAMS, run_cli
 
-
 histograms = oracle.read_root_histograms
 
 
@@ -59,18 +58,27 @@ def test_a_first_run_builds_the_library_and_gives_the_jitted_histograms(demo_inp
     filled = histograms(tmp_path / "second" / "histograms.root")
     assert filled["4j2b_ttbar"].sumw.sum() > 0 and filled["4j1b_wjets_scale_var_up"].sumw.sum() > 0
     assert not np.array_equal(filled["4j2b_ttbar_pt_res_up"].sumw, filled["4j2b_ttbar"].sumw)
+    # a damaged library (here: truncated to half) is not loaded (ROOT would crash): it is named and built again
+    library = next(cache.glob("graph-*.so"))
+    library.write_bytes(library.read_bytes()[: library.stat().st_size // 2])
+    third, metrics = run(demo_inputs, tmp_path / "third", env)
+    assert f"the compiled analysis graph {library} is damaged" in third.stderr and "building it again" in third.stderr
+    assert metrics["graph"] == "compiled" and "Traceback" not in third.stderr
+    assert_identical(histograms(tmp_path / "third" / "histograms.root"), jitted_run)
 
 
 def test_rntuple_inputs_give_the_jitted_histograms(tmp_path):
     """RNTuple's event column is std::uint64_t, not ULong64_t: the library's other instantiation."""
-    run_cli("generate", "--events-per-sample", 20_000, "--seed", 7, "--format", "rntuple",
-            "--output-dir", tmp_path / "set")
+    run_cli(
+        "generate", "--events-per-sample", 20_000, "--seed", 7, "--format", "rntuple", "--output-dir", tmp_path / "set"
+    )
     inputs = tmp_path / "set" / "nanoaod_inputs.json"
     _, compiled = run(inputs, tmp_path / "compiled")
     _, jitted = run(inputs, tmp_path / "jitted", {"RDF_TTBAR_GRAPH": "jitted"})
     assert (compiled["graph"], jitted["graph"]) == ("compiled", "jitted")
-    assert_identical(histograms(tmp_path / "compiled" / "histograms.root"),
-                     histograms(tmp_path / "jitted" / "histograms.root"))
+    assert_identical(
+        histograms(tmp_path / "compiled" / "histograms.root"), histograms(tmp_path / "jitted" / "histograms.root")
+    )
 
 
 def test_a_failing_compiler_falls_back_to_the_jitted_graph_once(demo_inputs, jitted_run, tmp_path):
@@ -78,23 +86,67 @@ def test_a_failing_compiler_falls_back_to_the_jitted_graph_once(demo_inputs, jit
     first, metrics = run(demo_inputs, tmp_path / "first", env)
     failed = list((tmp_path / "cache").glob("graph-*.failed"))
     assert len(failed) == 1 and "false" in failed[0].read_text()  # the command line is kept
-    assert (f"the analysis graph is jitted instead of compiled ahead of time: the compiler failed "
-            f"(its messages: {failed[0]}; delete that file to try again)") in first.stderr
+    assert (
+        f"the analysis graph is jitted instead of compiled ahead of time: the compiler failed "
+        f"(its messages: {failed[0]}; delete that file to try again)"
+    ) in first.stderr
     assert metrics["graph"] == "jitted"
     assert_identical(histograms(tmp_path / "first" / "histograms.root"), jitted_run)
     second, metrics = run(demo_inputs, tmp_path / "second", env)
-    assert "compiling" not in second.stderr and f"building it failed before (the compiler's messages: {failed[0]}" \
-        in second.stderr and metrics["graph"] == "jitted"
+    assert (
+        "compiling" not in second.stderr
+        and f"building it failed before (the compiler's messages: {failed[0]}" in second.stderr
+        and metrics["graph"] == "jitted"
+    )
+
+
+def test_no_compiler_on_path_is_one_line(demo_inputs, tmp_path):
+    """Without any C++ compiler on PATH ROOT's interpreter would print its 5-line "cannot extract standard
+    library include paths" block at start-up: the run says it in one line instead."""
+    import os
+    import shutil
+    import sys
+
+    bin_dir = tmp_path / "bin"  # this machine's programs, without the compilers
+    bin_dir.mkdir()
+    compilers = ("c++", "g++", "gcc", "cc", "cpp", "clang", "clang++")
+    for entry in os.scandir("/usr/bin"):
+        if not any(
+            entry.name == c
+            or entry.name.startswith(c + "-")
+            or entry.name.endswith("-" + c)
+            or "-linux-gnu-g" in entry.name
+            for c in compilers
+        ):
+            (bin_dir / entry.name).symlink_to(entry.path)
+    env = {"PATH": f"{os.path.dirname(sys.executable)}:{bin_dir}", "RDF_TTBAR_CACHE": str(tmp_path / "cache")}
+    assert shutil.which("c++", path=env["PATH"]) is None
+    result, metrics = run(demo_inputs, tmp_path / "out", env, "--files-per-sample", "1")
+    assert "cannot extract standard library include paths" not in result.stderr
+    assert [line for line in result.stderr.splitlines() if "warning" in line] == [
+        "rdf_ttbar: warning: the analysis graph is jitted instead of compiled ahead of time: no C++ compiler 'c++' "
+        "(install g++ or clang++, or set CXX)"
+    ]
+    assert metrics["graph"] == "jitted"
 
 
 def test_no_compiler_and_a_wrong_choice(demo_inputs, tmp_path):
     env = {"RDF_TTBAR_CACHE": str(tmp_path / "cache"), "CXX": "no-such-compiler++"}
     result, metrics = run(demo_inputs, tmp_path / "out", env, "--files-per-sample", "1")
-    assert ("the analysis graph is jitted instead of compiled ahead of time: no C++ compiler "
-            "'no-such-compiler++' (install g++ or clang++, or set CXX)") in result.stderr
+    assert (
+        "the analysis graph is jitted instead of compiled ahead of time: no C++ compiler "
+        "'no-such-compiler++' (install g++ or clang++, or set CXX)"
+    ) in result.stderr
     assert metrics["graph"] == "jitted" and not list((tmp_path / "cache").glob("graph-*"))
-    wrong = run_cli("--inputs", demo_inputs, "--output-dir", tmp_path / "wrong", "--no-fit", check=False,
-                    env={"RDF_TTBAR_GRAPH": "fast"})
+    wrong = run_cli(
+        "--inputs",
+        demo_inputs,
+        "--output-dir",
+        tmp_path / "wrong",
+        "--no-fit",
+        check=False,
+        env={"RDF_TTBAR_GRAPH": "fast"},
+    )
     assert wrong.returncode == 2
     assert "RDF_TTBAR_GRAPH='fast': choose 'compiled' (the default) or 'jitted'" in wrong.stderr
     assert "Traceback" not in wrong.stderr

@@ -11,8 +11,8 @@ import re
 
 import pytest
 import yaml
-from helpers import REPO
 
+from helpers import REPO
 from rdf_ttbar import config
 from rdf_ttbar.cli.main import config_from, main_parser
 from rdf_ttbar.config import RunConfig
@@ -55,22 +55,25 @@ def test_config_is_frozen_and_checked_when_made():
     assert RunConfig(io_percent="ANALYSIS").io_percent == "analysis"
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"threads": 2}, "src: unknown option 'threads' (known: agc, cache_dir, deliver_cache, demo,"),
-    ({"mt": "two"}, "src: 'mt' must be of type int, got 'two'"),
-    ({"mt": True}, "src: 'mt' must be of type int, got True"),
-    ({"mt": -1}, "src: 'mt' must be >= 0, got -1"),
-    ({"fit": "yes"}, "src: 'fit' must be of type bool, got 'yes'"),
-    ({"tree": None}, "src: 'tree' must be of type str, got None"),
-    ({"files_per_sample": 0}, "src: 'files_per_sample' must be >= 1, got 0"),
-    ({"npartitions": 0}, "src: 'npartitions' must be >= 1, got 0"),
-    ({"scheduler": "spark"}, "src: unknown scheduler 'spark': choose one of mt, dask-local, dask-remote"),
-    ({"io_percent": 3}, "src: 'io_percent' must be one of 2.7, 4, 15, 25, 50 or analysis, got 3"),
-    ({"demo": 5}, "src: 'demo' must be a mapping"),
-    ({"demo": {"events": 5}}, "src: unknown option 'demo.events' (known: demo.cache_dir, demo.events_per_sample,"),
-    ({"demo": {"events_per_sample": 0}}, "src: 'demo.events_per_sample' must be >= 1, got 0"),
-    ({"agc": {"inputs": 7}}, "src: 'agc.inputs' must be of type str, got 7"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"threads": 2}, "src: unknown option 'threads' (known: agc, cache_dir, deliver_cache, demo,"),
+        ({"mt": "two"}, "src: 'mt' must be of type int, got 'two'"),
+        ({"mt": True}, "src: 'mt' must be of type int, got True"),
+        ({"mt": -1}, "src: 'mt' must be >= 0, got -1"),
+        ({"fit": "yes"}, "src: 'fit' must be of type bool, got 'yes'"),
+        ({"tree": None}, "src: 'tree' must be of type str, got None"),
+        ({"files_per_sample": 0}, "src: 'files_per_sample' must be >= 1, got 0"),
+        ({"npartitions": 0}, "src: 'npartitions' must be >= 1, got 0"),
+        ({"scheduler": "spark"}, "src: unknown scheduler 'spark': choose one of mt, dask-local, dask-remote"),
+        ({"io_percent": 3}, "src: 'io_percent' must be one of 2.7, 4, 15, 25, 50 or analysis, got 3"),
+        ({"demo": 5}, "src: 'demo' must be a mapping"),
+        ({"demo": {"events": 5}}, "src: unknown option 'demo.events' (known: demo.cache_dir, demo.events_per_sample,"),
+        ({"demo": {"events_per_sample": 0}}, "src: 'demo.events_per_sample' must be >= 1, got 0"),
+        ({"agc": {"inputs": 7}}, "src: 'agc.inputs' must be of type str, got 7"),
+    ],
+)
 def test_bad_values_are_refused_with_key_value_and_fix(options, message):
     with pytest.raises(UserError) as err:
         config.load(None, options, source="src")
@@ -106,8 +109,20 @@ def test_argparse_options_are_generated_for_every_field():
     keys = {key for key, _ in parser.get_default("config_options").values()}
     assert keys == set(KEYS)
     strings = {s for a in parser._actions for s in a.option_strings}
-    assert {"--mt", "-n", "--files-per-sample", "--no-fit", "--io-only", "--io-percent", "--agc-list",
-            "--remote-prefix", "--events-per-sample", "--seed", "--demo-cache-dir", "--config"} <= strings
+    assert {
+        "--mt",
+        "-n",
+        "--files-per-sample",
+        "--no-fit",
+        "--io-only",
+        "--io-percent",
+        "--agc-list",
+        "--remote-prefix",
+        "--events-per-sample",
+        "--seed",
+        "--demo-cache-dir",
+        "--config",
+    } <= strings
     help_text = " ".join(parser.format_help().split())
     for key in KEYS:
         assert f"[config: {key}, default " in help_text, key
@@ -116,8 +131,24 @@ def test_argparse_options_are_generated_for_every_field():
 def test_command_line_beats_yaml_beats_default(tmp_path, monkeypatch):
     path = tmp_path / "c.yaml"
     path.write_text("mt: 3\ntree: T\ndemo:\n  seed: 5\n  events_per_sample: 10\n")
-    c = config.from_args(parse(config.add_arguments, ["--config", path, "--mt", 4, "--events-per-sample", 7,
-                                                      "--no-fit", "--io-percent", "analysis", "--agc-list", "x"]))
+    c = config.from_args(
+        parse(
+            config.add_arguments,
+            [
+                "--config",
+                path,
+                "--mt",
+                4,
+                "--events-per-sample",
+                7,
+                "--no-fit",
+                "--io-percent",
+                "analysis",
+                "--agc-list",
+                "x",
+            ],
+        )
+    )
     assert (c.mt, c.tree, c.demo.seed, c.demo.events_per_sample) == (4, "T", 5, 7)  # cli, yaml, yaml, cli
     assert (c.fit, c.io_percent, c.agc.inputs, c.output_dir, c.ncores) == (False, "analysis", "x", "results", 0)
     # without --config: ./config.yaml where present, else the built-in defaults
@@ -146,7 +177,9 @@ def test_io_percent_needs_io_only():
 
 
 def test_sub_commands_reuse_the_generated_options(tmp_path, monkeypatch):
-    from rdf_ttbar.cli import bench, deliver as deliver_command, generate as demo
+    from rdf_ttbar.cli import bench
+    from rdf_ttbar.cli import deliver as deliver_command
+    from rdf_ttbar.cli import generate as demo
 
     monkeypatch.chdir(tmp_path)  # no config.yaml
     args = parse(deliver_command.add_arguments, ["--output-dir", "o", "--mt", 2, "-n", 1, "--seed", 3])
@@ -165,7 +198,16 @@ def test_sub_commands_reuse_the_generated_options(tmp_path, monkeypatch):
 
 def test_no_options_dict_below_the_entry_points():
     """The modules from the API and the command line to the event loop take the RunConfig, not a dict."""
-    for name in ("api", "cli/main", "execution/pipeline", "execution/prepare", "execution/io_only", "cli/deliver",
-                 "inputs/demo", "cli/generate", "cli/bench"):
+    for name in (
+        "api",
+        "cli/main",
+        "execution/pipeline",
+        "execution/prepare",
+        "execution/io_only",
+        "cli/deliver",
+        "inputs/demo",
+        "cli/generate",
+        "cli/bench",
+    ):
         text = (REPO / "rdf_ttbar" / f"{name}.py").read_text()
         assert not re.search(r"options\[", text), name

@@ -28,7 +28,7 @@ import edge_cases
 import oracle
 from conftest import real_ttbar_file
 from helpers import N_HISTOGRAMS, run_cli, same_files_everywhere
-from servers import dask_cluster, free_port, xrootd_server  # noqa: F401  (fixtures)
+from servers import free_port
 
 RTOL = 1e-9
 # "within seconds" for a run that fails at once (vs. a client that waits for ever), on a 2-core machine with a
@@ -93,8 +93,16 @@ def test_dask_remote(inputs, mt_histograms, tmp_path, dask_cluster):
 def test_dask_remote_partitions_and_remote_files(files, mt_histograms, tmp_path, dask_cluster, xrootd_server):
     urls = [(xrootd_server.add(path, name), n) for (path, n), name in zip(files, ("edges.root", "real.root"))]
     remote_inputs = same_files_everywhere(tmp_path / "remote.json", urls)
-    run_dask(remote_inputs, tmp_path / "out", "--scheduler", "dask-remote", "--scheduler-address",
-             dask_cluster.address, "--npartitions", "3")
+    run_dask(
+        remote_inputs,
+        tmp_path / "out",
+        "--scheduler",
+        "dask-remote",
+        "--scheduler-address",
+        dask_cluster.address,
+        "--npartitions",
+        "3",
+    )
     assert_same(tmp_path / "out", mt_histograms)
     assert_no_crash(dask_cluster.logs(full=True), "the dask worker logs")
 
@@ -102,8 +110,18 @@ def test_dask_remote_partitions_and_remote_files(files, mt_histograms, tmp_path,
 def test_unreachable_scheduler(inputs, tmp_path):
     address = f"tcp://127.0.0.1:{free_port()}"
     start = time.monotonic()
-    result = run_cli("--inputs", inputs, "--output-dir", tmp_path / "out", "--no-fit", "--scheduler", "dask-remote",
-                     "--scheduler-address", address, check=False)
+    result = run_cli(
+        "--inputs",
+        inputs,
+        "--output-dir",
+        tmp_path / "out",
+        "--no-fit",
+        "--scheduler",
+        "dask-remote",
+        "--scheduler-address",
+        address,
+        check=False,
+    )
     seconds = time.monotonic() - start
     assert result.returncode == 2, result.stderr[-3000:]
     assert result.stderr.count("rdf_ttbar: error:") == 1 and address in result.stderr, result.stderr[-3000:]
@@ -131,16 +149,38 @@ def test_scheduler_address_of_the_wrong_kind(inputs, tmp_path):
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)
-    addresses = {"web server": f"tcp://127.0.0.1:{web.server_address[1]}",
-                 "silent listener": f"tcp://127.0.0.1:{silent.getsockname()[1]}"}
+    addresses = {
+        "web server": f"tcp://127.0.0.1:{web.server_address[1]}",
+        "silent listener": f"tcp://127.0.0.1:{silent.getsockname()[1]}",
+    }
     try:
         start = time.monotonic()
-        procs = {kind: subprocess.Popen(
-            [sys.executable, "-m", "rdf_ttbar", "--inputs", str(inputs), "--output-dir", str(tmp_path / kind),
-             "--no-fit", "--scheduler", "dask-remote", "--scheduler-address", address],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO) for kind, address in addresses.items()}
-        results = {kind: (*p.communicate(timeout=120), p.returncode, time.monotonic() - start)
-                   for kind, p in procs.items()}
+        procs = {
+            kind: subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "rdf_ttbar",
+                    "--inputs",
+                    str(inputs),
+                    "--output-dir",
+                    str(tmp_path / kind),
+                    "--no-fit",
+                    "--scheduler",
+                    "dask-remote",
+                    "--scheduler-address",
+                    address,
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=REPO,
+            )
+            for kind, address in addresses.items()
+        }
+        results = {
+            kind: (*p.communicate(timeout=120), p.returncode, time.monotonic() - start) for kind, p in procs.items()
+        }
     finally:
         web.shutdown()
         silent.close()

@@ -10,7 +10,6 @@ import pytest
 
 import oracle
 from helpers import ALL_SAMPLES, REPO
-
 from rdf_ttbar.analysis import AGC_V1, graph, nodes
 from rdf_ttbar.analysis.checks import DefinitionError
 from rdf_ttbar.analysis.model import Binning, Histogram, Systematic
@@ -19,8 +18,12 @@ EXTRA_HEADER = REPO / "tests" / "data" / "extra_helpers.h"
 
 
 def test_histogram_names_are_the_independent_oracles():
-    expected = {oracle.histogram_name(r, p, s) for r in ("4j1b", "4j2b") for p, v in ALL_SAMPLES
-                for s in oracle.sample_variation_names(p, v)} | {"4j1b_pseudodata", "4j2b_pseudodata"}
+    expected = {
+        oracle.histogram_name(r, p, s)
+        for r in ("4j1b", "4j2b")
+        for p, v in ALL_SAMPLES
+        for s in oracle.sample_variation_names(p, v)
+    } | {"4j1b_pseudodata", "4j2b_pseudodata"}
     names = AGC_V1.histogram_names()
     assert len(names) == len(set(names)) == 124 and set(names) == expected
 
@@ -31,8 +34,20 @@ def test_histogram_axis_puts_values_in_the_bin_th1_fill_chooses():
     graph.Builds(AGC_V1, compiled=False)  # declares the helpers
     axis = ROOT.rdf_ttbar.HistogramAxis(27, 25, 50.0, 550.0)
     h = ROOT.TH1D("axis_check", "", 25, 50.0, 550.0)
-    values = [-1e300, 49.999999, 50.0, 70.0, 89.99999999999999, 90.0, 549.9999999, 550.0, 1e9, float("nan"),
-              float("inf"), -float("inf")] + list(np.random.default_rng(3).uniform(0, 600, 2000))
+    values = [
+        -1e300,
+        49.999999,
+        50.0,
+        70.0,
+        89.99999999999999,
+        90.0,
+        549.9999999,
+        550.0,
+        1e9,
+        float("nan"),
+        float("inf"),
+        -float("inf"),
+    ] + list(np.random.default_rng(3).uniform(0, 600, 2000))
     for x in values:
         assert int(axis.position(x) - 0.5) == 27 + h.FindFixBin(x), x
 
@@ -66,12 +81,22 @@ def in_memory_events(n=2000):
 
     df = ROOT.RDataFrame(n)
     values = "rdf_ttbar_test::random_floats(rdfentry_, {}, {}, {}, {})"
-    columns = [("Jet_pt", 6, 15, 160), ("Jet_eta", 6, -2.4, 2.4), ("Jet_phi", 6, -3.1, 3.1), ("Jet_mass", 6, 2, 20),
-               ("Jet_btagCSVV2", 6, 0, 0.8), ("Electron_pt", 1, 26, 60), ("Muon_pt", 1, 10, 24)]
+    columns = [
+        ("Jet_pt", 6, 15, 160),
+        ("Jet_eta", 6, -2.4, 2.4),
+        ("Jet_phi", 6, -3.1, 3.1),
+        ("Jet_mass", 6, 2, 20),
+        ("Jet_btagCSVV2", 6, 0, 0.8),
+        ("Electron_pt", 1, 26, 60),
+        ("Muon_pt", 1, 10, 24),
+    ]
     for i, (column, n, low, high) in enumerate(columns):
         df = df.Define(column, values.format(i, n, float(low), float(high)))
-    return (df.Define("run", "(UInt_t)1").Define("luminosityBlock", "(UInt_t)(rdfentry_ / 100)")
-            .Define("event", "(ULong64_t)rdfentry_"))
+    return (
+        df.Define("run", "(UInt_t)1")
+        .Define("luminosityBlock", "(UInt_t)(rdfentry_ / 100)")
+        .Define("event", "(ULong64_t)rdfentry_")
+    )
 
 
 def extended_definition():
@@ -80,11 +105,18 @@ def extended_definition():
         AGC_V1,
         name="AGC v1 + test additions",
         headers=AGC_V1.headers + (str(EXTRA_HEADER),),
-        histograms=AGC_V1.histograms + (
-            Histogram("4j1b", "rdf_ttbar_test::leading_pt(jets, Jet_pt)", Binning(20, 25.0, 425.0),
-                      "leading jet $p_T$ [GeV]", name="leadjet"),),
-        systematics=AGC_V1.systematics + (
-            Systematic("toy_weight", "toy weight", "vary", "weight", "rdf_ttbar_test::toy_weights(weight)"),),
+        histograms=AGC_V1.histograms
+        + (
+            Histogram(
+                "4j1b",
+                "rdf_ttbar_test::leading_pt(jets, Jet_pt)",
+                Binning(20, 25.0, 425.0),
+                "leading jet $p_T$ [GeV]",
+                name="leadjet",
+            ),
+        ),
+        systematics=AGC_V1.systematics
+        + (Systematic("toy_weight", "toy weight", "vary", "weight", "rdf_ttbar_test::toy_weights(weight)"),),
     )
 
 

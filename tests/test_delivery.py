@@ -24,11 +24,9 @@ import numpy as np
 import pytest
 
 import oracle
-from helpers import N_HISTOGRAMS, ALL_SAMPLES, REPO, run_cli, run_histograms, write_inputs
-from servers import dask_cluster, xrootd_server  # noqa: F401  (fixtures)
-from test_cli_errors import mounted_tmpfs
-
+from helpers import ALL_SAMPLES, N_HISTOGRAMS, REPO, run_cli, run_histograms, write_inputs
 from rdf_ttbar.execution.delivery_stamps import STAMP_VERSION, delivered_name
+from test_cli_errors import mounted_tmpfs
 
 
 @pytest.fixture(scope="module")
@@ -57,14 +55,18 @@ def test_delivered_files_give_identical_histograms(demo_inputs, direct, tmp_path
 
     # a re-run delivers nothing; a damaged delivered file is delivered again (the stamp's size and checksum do
     # not depend on the format: checked on one, to save CI time)
-    assert "delivered 0 of 27 file(s)" in run_cli("deliver", "--inputs", demo_inputs, "--output-dir", out,
-                                                  "--format", fmt).stdout
+    assert (
+        "delivered 0 of 27 file(s)"
+        in run_cli("deliver", "--inputs", demo_inputs, "--output-dir", out, "--format", fmt).stdout
+    )
     if fmt != "rntuple":
         return
     victim = sorted((out / "files").glob("*.root"))[0]
     victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
-    assert "delivered 1 of 27 file(s)" in run_cli("deliver", "--inputs", demo_inputs, "--output-dir", out,
-                                                  "--format", fmt).stdout
+    assert (
+        "delivered 1 of 27 file(s)"
+        in run_cli("deliver", "--inputs", demo_inputs, "--output-dir", out, "--format", fmt).stdout
+    )
     hists = oracle.read_root_histograms(run_histograms(out / "nanoaod_inputs.json", tmp_path / "again"))
     assert oracle.compare(hists, direct, rtol=1e-12, atol=0) == []
 
@@ -73,8 +75,10 @@ def test_deliver_cache_on_the_main_command(demo_inputs, direct, tmp_path):
     cache = tmp_path / "cache"
     first = run_cli("--inputs", demo_inputs, "--output-dir", tmp_path / "a", "--no-fit", "--deliver-cache", cache)
     assert "delivered 27 of 27" in first.stderr
-    assert oracle.compare(oracle.read_root_histograms(tmp_path / "a" / "histograms.root"), direct,
-                          rtol=1e-12, atol=0) == []
+    assert (
+        oracle.compare(oracle.read_root_histograms(tmp_path / "a" / "histograms.root"), direct, rtol=1e-12, atol=0)
+        == []
+    )
     second = run_cli("--inputs", demo_inputs, "--output-dir", tmp_path / "b", "--no-fit", "--deliver-cache", cache)
     assert "delivered" not in second.stderr
     metrics = json.loads((tmp_path / "b" / "metrics.json").read_text())
@@ -127,8 +131,9 @@ def assert_delivered_list(out: Path, sources: list[str], nevts: list[int]) -> di
         stamp = json.loads((out / "files" / f"{name}.json").read_text())
         assert stamp["input"]["path"] == src and stamp["version"] == STAMP_VERSION
         stamps[src] = stamp
-    assert sorted(p.name for p in (out / "files").iterdir()) == \
-        sorted(n for s in sources for n in (delivered_name(s), f"{delivered_name(s)}.json"))
+    assert sorted(p.name for p in (out / "files").iterdir()) == sorted(
+        n for s in sources for n in (delivered_name(s), f"{delivered_name(s)}.json")
+    )
     for (process, variation), idx in zip(ALL_SAMPLES, LAYOUT):
         files = listing[process][variation]["files"]
         assert [f["path"] for f in files] == [f"files/{delivered_name(sources[i])}" for i in idx]
@@ -180,12 +185,25 @@ def test_delivery_on_a_dask_cluster(three, dask_cluster, tmp_path):
     assert_same_histograms(out / "nanoaod_inputs.json", tmp_path / "analysed", three["hists"])
     assert {json.loads(p.read_text())["format"] for p in (out / "files").glob("*.json")} == {"ttree"}  # Dask's default
     # RNTuple output on Dask: refused up front (distributed RDataFrame snapshots TTrees only)
-    refused = run_cli("deliver", "--inputs", three["inputs"], "--output-dir", tmp_path / "rntuple", "--format",
-                      "rntuple", "--scheduler", "dask-remote", "--scheduler-address", dask_cluster.address, check=False)
+    refused = run_cli(
+        "deliver",
+        "--inputs",
+        three["inputs"],
+        "--output-dir",
+        tmp_path / "rntuple",
+        "--format",
+        "rntuple",
+        "--scheduler",
+        "dask-remote",
+        "--scheduler-address",
+        dask_cluster.address,
+        check=False,
+    )
     assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr[-3000:]
     assert refused.stderr.strip().splitlines()[-1] == (
         "rdf_ttbar: error: --format rntuple cannot be delivered on Dask: distributed RDataFrame's Snapshot (ROOT 6.40) "
-        "writes TTrees only; use --format ttree there (the default on Dask), or --scheduler mt")
+        "writes TTrees only; use --format ttree there (the default on Dask), or --scheduler mt"
+    )
 
 
 def snapshot_of(out: Path) -> dict:
@@ -273,20 +291,38 @@ def test_full_disk_leaves_no_delivered_file_that_looks_complete(three, tmp_path)
     with place as disk:
         out = disk / "delivered"
         limit = None if os.geteuid() == 0 else 256 * 1024
-        result = subprocess.run([sys.executable, "-m", "rdf_ttbar", "deliver", "--inputs", str(inputs),
-                                 "--output-dir", str(out), "--mt", "2"], capture_output=True, text=True,
-                                cwd=REPO, timeout=300, preexec_fn=(lambda: resource.setrlimit(
-                                    resource.RLIMIT_FSIZE, (limit, limit))) if limit else None)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "rdf_ttbar",
+                "deliver",
+                "--inputs",
+                str(inputs),
+                "--output-dir",
+                str(out),
+                "--mt",
+                "2",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=300,
+            preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))) if limit else None,
+        )
         err = result.stderr
         assert result.returncode == 2, err[-3000:]
         assert err.count("rdf_ttbar: error:") == 1, err[-3000:]
         for crash in ("Traceback", "*** Break ***", "There was a crash", "terminate called"):
             assert crash not in err, err[-3000:]
         last = err.splitlines()[-1]
-        assert last.startswith(f"rdf_ttbar: error: 3 input file(s) could not be delivered: writing into "
-                               f"{out / 'files'} failed ("), err[-3000:]
-        assert last.endswith("free some space there or deliver into another folder, then run again "
-                             "(a re-run delivers the rest; the files delivered so far are kept)"), last
+        assert last.startswith(
+            f"rdf_ttbar: error: 3 input file(s) could not be delivered: writing into {out / 'files'} failed ("
+        ), err[-3000:]
+        assert last.endswith(
+            "free some space there or deliver into another folder, then run again "
+            "(a re-run delivers the rest; the files delivered so far are kept)"
+        ), last
         if limit is None:
             assert "failed (no space left on the device)" in last, last
         # nothing that looks delivered: no final-named file without a valid stamp, no temporaries, no list
@@ -329,18 +365,36 @@ def test_full_disk_at_a_stamp_keeps_the_complete_files(three, tmp_path):
     script.write_text(FULL_AT_SECOND_STAMP)
     sources = [str(p) for p, _ in three["files"]]
     out = tmp_path / "delivered"
-    result = subprocess.run([sys.executable, str(script), "deliver", "--inputs", str(three["inputs"]),
-                             "--output-dir", str(out), "--mt", "2"], capture_output=True, text=True, cwd=REPO,
-                            timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "deliver",
+            "--inputs",
+            str(three["inputs"]),
+            "--output-dir",
+            str(out),
+            "--mt",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     err = result.stderr
     assert result.returncode == 2, err[-3000:]
     assert "Traceback" not in err and err.count("rdf_ttbar: error:") == 1, err[-3000:]
-    assert (f"rdf_ttbar: error: 1 input file(s) could not be delivered:\n  {sources[1]}: writing "
-            f"{delivered_name(sources[1])} failed (No space left on device)\n") in err, err[-3000:]
+    assert (
+        f"rdf_ttbar: error: 1 input file(s) could not be delivered:\n  {sources[1]}: writing "
+        f"{delivered_name(sources[1])} failed (No space left on device)\n"
+    ) in err, err[-3000:]
     names = [delivered_name(s) for s in sources]
     assert sorted(p.name for p in out.iterdir()) == ["files"]  # no list
-    assert sorted(p.name for p in (out / "files").iterdir()) == sorted([names[0], f"{names[0]}.json",
-                                                                        names[2], f"{names[2]}.json"])
+    assert sorted(p.name for p in (out / "files").iterdir()) == sorted(
+        [names[0], f"{names[0]}.json", names[2], f"{names[2]}.json"]
+    )
     kept = snapshot_of(out)
     summary = deliver(three["inputs"], out)
     assert summary.startswith("rdf_ttbar: delivered 1 of 3 file(s)") and "(2 up to date)" in summary, summary

@@ -18,10 +18,10 @@ import pytest
 import uproot
 
 from conftest import real_ttbar_file, shared_data_dir
-from rdf_ttbar.cli import generate
-from rdf_ttbar.inputs import branch_lists, demo
 from rdf_ttbar.analysis import DEFAULT as ANALYSIS
+from rdf_ttbar.cli import generate
 from rdf_ttbar.errors import UserError
+from rdf_ttbar.inputs import branch_lists, demo
 
 SAMPLES = [demo.sample_name(p, v) for p, v in ANALYSIS.samples]
 # spec table: fraction [%] in 4j1b, in 4j2b, mean HT (4j1b), mean m_bjj (4j2b), means over 50-550 GeV
@@ -84,9 +84,18 @@ def test_branch_types_are_those_of_the_real_files(small_set):
     assert set(demo_tree.keys()) <= set(real.keys())
     for name in demo_tree.keys():
         assert demo_tree[name].typename == real[name].typename, name
-    expected = {"nJet": "uint32_t", "Jet_pt": "float[]", "Jet_jetId": "int32_t[]", "Muon_tightId": "bool[]",
-                "Electron_cutBased": "int32_t[]", "MET_pt": "float", "genWeight": "float",
-                "run": "uint32_t", "luminosityBlock": "uint32_t", "event": "uint64_t"}
+    expected = {
+        "nJet": "uint32_t",
+        "Jet_pt": "float[]",
+        "Jet_jetId": "int32_t[]",
+        "Muon_tightId": "bool[]",
+        "Electron_cutBased": "int32_t[]",
+        "MET_pt": "float",
+        "genWeight": "float",
+        "run": "uint32_t",
+        "luminosityBlock": "uint32_t",
+        "event": "uint64_t",
+    }
     assert {k: demo_tree[k].typename for k in expected} == expected
 
 
@@ -95,9 +104,13 @@ def test_root_reads_the_files_with_nanoaod_column_types(small_set):
 
     df = ROOT.RDataFrame("Events", sample_files(small_set, "ttbar__nominal"))
     types = {c: df.GetColumnType(c) for c in ("nJet", "Jet_pt", "Jet_jetId", "Muon_tightId", "event")}
-    assert types == {"nJet": "UInt_t", "Jet_pt": "ROOT::VecOps::RVec<Float_t>",
-                     "Jet_jetId": "ROOT::VecOps::RVec<Int_t>", "Muon_tightId": "ROOT::VecOps::RVec<Bool_t>",
-                     "event": "ULong64_t"}
+    assert types == {
+        "nJet": "UInt_t",
+        "Jet_pt": "ROOT::VecOps::RVec<Float_t>",
+        "Jet_jetId": "ROOT::VecOps::RVec<Int_t>",
+        "Muon_tightId": "ROOT::VecOps::RVec<Bool_t>",
+        "event": "ULong64_t",
+    }
     n_jets = df.Sum("nJet")
     check = df.Filter("Jet_pt.size() == nJet").Count()
     assert check.GetValue() == df.Count().GetValue() == 20_000
@@ -161,7 +174,7 @@ def regions(a: ak.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     e = np.sqrt(px**2 + py**2 + pz**2 + m**2)
     c = ak.argcombinations(pt, 3)
     tri = [(x[c["0"]] + x[c["1"]] + x[c["2"]]) for x in (px, py, pz, e)]
-    tagged = (j.btagCSVV2 > 0.5)
+    tagged = j.btagCSVV2 > 0.5
     has_b = tagged[c["0"]] | tagged[c["1"]] | tagged[c["2"]]
     best = ak.argmax(ak.where(has_b, np.hypot(tri[0], tri[1]), -1.0), axis=1, keepdims=True)
     mass2 = tri[3] ** 2 - tri[0] ** 2 - tri[1] ** 2 - tri[2] ** 2
@@ -174,12 +187,12 @@ def measured(realism_set) -> dict:
     """Per sample: (frac 4j1b %, frac 4j2b %, mean HT, mean m_bjj, n_1b, n_2b, m_bjj values)."""
     out = {}
     for sample in SAMPLES:
-        a = read(realism_set, sample, ["Jet_pt", "Jet_eta", "Jet_phi", "Jet_mass", "Jet_btagCSVV2",
-                                       "Electron_pt", "Muon_pt"])
+        a = read(
+            realism_set, sample, ["Jet_pt", "Jet_eta", "Jet_phi", "Jet_mass", "Jet_btagCSVV2", "Electron_pt", "Muon_pt"]
+        )
         in_1b, in_2b, ht, mbjj = regions(a)
         ht, window = ht[(ht >= 50) & (ht < 550)], mbjj[(mbjj >= 50) & (mbjj < 550)]
-        out[sample] = (100 * in_1b.mean(), 100 * in_2b.mean(), ht.mean(), window.mean(),
-                       in_1b.sum(), in_2b.sum(), mbjj)
+        out[sample] = (100 * in_1b.mean(), 100 * in_2b.mean(), ht.mean(), window.mean(), in_1b.sum(), in_2b.sum(), mbjj)
     return out
 
 
@@ -217,8 +230,15 @@ def test_real_shares_match_the_agc_branch_ratios():
     ratios = json.loads((shared_data_dir() / "nanoaod_branch_ratios.json").read_text())
     for name, share in branch_lists.REAL_SHARE.items():
         assert share == pytest.approx(ratios[name], rel=0.01), name
-    assert branch_lists.BRANCHES_BY_PERCENT[2.7] == ["Jet_pt", "Jet_eta", "Jet_phi", "Jet_btagCSVV2", "Jet_mass",
-                                                     "Muon_pt", "Electron_pt"]
+    assert branch_lists.BRANCHES_BY_PERCENT[2.7] == [
+        "Jet_pt",
+        "Jet_eta",
+        "Jet_phi",
+        "Jet_btagCSVV2",
+        "Jet_mass",
+        "Muon_pt",
+        "Electron_pt",
+    ]
 
 
 def test_full_set_has_the_io_branches_with_their_real_types_and_sizes(tmp_path):
@@ -257,8 +277,10 @@ def test_ensure_demo_set_reuses_and_regenerates_on_version_change(monkeypatch, t
         m.setattr(demo, "_generate", no_generation)
         assert demo.ensure_demo_set(tmp_path, 500, seed=3, progress=False) == first
         # a set written with another split into files is good too, unless a split is asked for
-        assert demo.ensure_demo_set(tmp_path, 500, seed=3, events_per_file=demo.DEFAULT_EVENTS_PER_FILE,
-                                    progress=False) == first
+        assert (
+            demo.ensure_demo_set(tmp_path, 500, seed=3, events_per_file=demo.DEFAULT_EVENTS_PER_FILE, progress=False)
+            == first
+        )
     assert demo.ensure_demo_set(tmp_path, 500, seed=3, events_per_file=250, progress=False) == first
     assert len(json.loads(first.read_text())["ttbar"]["nominal"]["files"]) == 2
     with monkeypatch.context() as m:
@@ -295,8 +317,20 @@ def test_existing_folder_that_is_not_a_demo_set_is_refused(tmp_path):
 def test_command_line_generates_into_output_dir(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     generate.add_arguments(parser)
-    args = parser.parse_args(["--output-dir", str(tmp_path / "cli"), "--events-per-sample", "300",
-                              "--events-per-file", "100", "--seed", "5", "--mt", "1"])
+    args = parser.parse_args(
+        [
+            "--output-dir",
+            str(tmp_path / "cli"),
+            "--events-per-sample",
+            "300",
+            "--events-per-file",
+            "100",
+            "--seed",
+            "5",
+            "--mt",
+            "1",
+        ]
+    )
     assert generate.main(args) == 0
     inputs = tmp_path / "cli" / demo.INPUTS_JSON
     assert str(inputs) in capsys.readouterr().out

@@ -10,11 +10,15 @@ import numpy as np
 import pytest
 
 from rdf_ttbar import inference
-from rdf_ttbar.analysis import DEFAULT as ANALYSIS, histogram_name, pseudodata_name
+from rdf_ttbar.analysis import DEFAULT as ANALYSIS
+from rdf_ttbar.analysis import histogram_name, pseudodata_name
 
 FIT_BIN_EDGES = ANALYSIS.fit_histograms[0].fit_edges
-N_BINS, X_MIN, X_MAX = (ANALYSIS.histograms[0].binning.bins, ANALYSIS.histograms[0].binning.low,
-                        ANALYSIS.histograms[0].binning.high)
+N_BINS, X_MIN, X_MAX = (
+    ANALYSIS.histograms[0].binning.bins,
+    ANALYSIS.histograms[0].binning.low,
+    ANALYSIS.histograms[0].binning.high,
+)
 PROCESSES = ANALYSIS.process_names
 SYSTEMATICS = ANALYSIS.systematics
 all_histogram_names = ANALYSIS.histogram_names
@@ -36,13 +40,20 @@ SHAPES = {
 VARIATIONS = {
     "pt_scale_up": (0.04, 0.03),
     "pt_res_up": (0.02, 0.01),
-    "btag_var_0_up": (0.01, 0.05), "btag_var_0_down": (-0.01, -0.05),
-    "btag_var_1_up": (0.01, 0.04), "btag_var_1_down": (-0.01, -0.04),
-    "btag_var_2_up": (0.01, 0.03), "btag_var_2_down": (-0.01, -0.03),
-    "btag_var_3_up": (0.01, 0.02), "btag_var_3_down": (-0.01, -0.02),
-    "scale_var_up": (0.0, 0.025), "scale_var_down": (0.0, -0.025),
-    "scaleup": (0.03, 0.02), "scaledown": (-0.02, -0.03),
-    "ME_var": (0.05, 0.04), "PS_var": (-0.04, -0.03),
+    "btag_var_0_up": (0.01, 0.05),
+    "btag_var_0_down": (-0.01, -0.05),
+    "btag_var_1_up": (0.01, 0.04),
+    "btag_var_1_down": (-0.01, -0.04),
+    "btag_var_2_up": (0.01, 0.03),
+    "btag_var_2_down": (-0.01, -0.03),
+    "btag_var_3_up": (0.01, 0.02),
+    "btag_var_3_down": (-0.01, -0.02),
+    "scale_var_up": (0.0, 0.025),
+    "scale_var_down": (0.0, -0.025),
+    "scaleup": (0.03, 0.02),
+    "scaledown": (-0.02, -0.03),
+    "ME_var": (0.05, 0.04),
+    "PS_var": (-0.04, -0.03),
 }
 MC_WEIGHT = 0.05  # variance = weight * content (MC statistics)
 
@@ -63,7 +74,7 @@ def variation_contents(process: str, region: str, variation: str) -> np.ndarray:
 def fit_binned(contents: np.ndarray) -> np.ndarray:
     """Contents in the fit binning: pairs of 20 GeV bins from 110 GeV."""
     start = int(round((FIT_BIN_EDGES[0] - X_MIN) / ((X_MAX - X_MIN) / N_BINS)))
-    return contents[start::2][: len(FIT_BIN_EDGES) - 1] + contents[start + 1::2][: len(FIT_BIN_EDGES) - 1]
+    return contents[start::2][: len(FIT_BIN_EDGES) - 1] + contents[start + 1 :: 2][: len(FIT_BIN_EDGES) - 1]
 
 
 def asimov_pseudodata(region: str, mu: float) -> np.ndarray:
@@ -71,9 +82,9 @@ def asimov_pseudodata(region: str, mu: float) -> np.ndarray:
     return sum((mu if p == "ttbar" else 1.0) * nominal_contents(p, region) for p in PROCESSES)
 
 
-def write_synthetic_histograms(path: Path, *, mu: float = 1.2, empty: tuple = (),
-                               skip: tuple = (), overrides: dict | None = None,
-                               modify=None) -> Path:
+def write_synthetic_histograms(
+    path: Path, *, mu: float = 1.2, empty: tuple = (), skip: tuple = (), overrides: dict | None = None, modify=None
+) -> Path:
     """Write all AGC histograms of the synthetic model (TH1D, 25 bins 50-550, flow bins).
 
     empty: processes whose histograms (all variations) are zero; skip: histogram names not
@@ -90,11 +101,11 @@ def write_synthetic_histograms(path: Path, *, mu: float = 1.2, empty: tuple = ()
         if rest == "pseudodata":
             values = asimov_pseudodata(region, mu)
         else:
-            process = next(p for p in sorted(PROCESSES, key=len, reverse=True)
-                           if rest == p or rest.startswith(p + "_"))
-            variation = rest[len(process) + 1:]
-            values = (nominal_contents(process, region) if not variation
-                      else variation_contents(process, region, variation))
+            process = next(p for p in sorted(PROCESSES, key=len, reverse=True) if rest == p or rest.startswith(p + "_"))
+            variation = rest[len(process) + 1 :]
+            values = (
+                nominal_contents(process, region) if not variation else variation_contents(process, region, variation)
+            )
             if process in empty:
                 values = np.zeros(N_BINS)
         values = np.asarray(overrides.get(name, values), dtype=float)
@@ -135,26 +146,32 @@ def test_config_validates_and_is_generated_from_tables(tmp_path):
     for region in config["Regions"]:
         assert region["Binning"] == [110.0 + 40.0 * i for i in range(12)]
     samples = {s["Name"]: s for s in config["Samples"]}
-    assert set(samples) == {"Pseudodata", "ttbar", "W+jets", "single top, s-channel",
-                            "single top, t-channel", "tW"}
+    assert set(samples) == {"Pseudodata", "ttbar", "W+jets", "single top, s-channel", "single top, t-channel", "tW"}
     assert samples["Pseudodata"]["Data"] is True
     assert samples["single top, t-channel"]["SamplePath"] == "single_top_t_chan"
     assert samples["single top, s-channel"]["SamplePath"] == "single_top_s_chan"
-    assert config["NormFactors"] == [{"Name": "ttbar_norm", "Samples": "ttbar",
-                                      "Nominal": 1.0, "Bounds": [0.0, 10.0]}]
+    assert config["NormFactors"] == [{"Name": "ttbar_norm", "Samples": "ttbar", "Nominal": 1.0, "Bounds": [0.0, 10.0]}]
     assert config["General"]["POI"] == "ttbar_norm"
     systs = {s["Name"]: s for s in config["Systematics"]}
     assert len(systs) == len(SYSTEMATICS) == 11
-    assert systs["ME variation"] == {"Name": "ME variation", "Type": "NormPlusShape",
-                                     "Up": {"VariationPath": "_ME_var"},
-                                     "Down": {"Symmetrize": True}, "Samples": ["ttbar"]}
+    assert systs["ME variation"] == {
+        "Name": "ME variation",
+        "Type": "NormPlusShape",
+        "Up": {"VariationPath": "_ME_var"},
+        "Down": {"Symmetrize": True},
+        "Samples": ["ttbar"],
+    }
     assert systs["tt scale variations"]["Down"] == {"VariationPath": "_scaledown"}
     assert systs["Jet energy scale"]["Down"] == {"Symmetrize": True}
     assert "Samples" not in systs["Jet energy scale"]
     assert systs["b-tag NP 4"]["Up"] == {"VariationPath": "_btag_var_3_up"}
     assert systs["W+jets scale variation"]["Samples"] == ["W+jets"]
-    assert systs["Luminosity"] == {"Name": "Luminosity", "Type": "Normalization",
-                                   "Up": {"Normalization": 0.03}, "Down": {"Normalization": -0.03}}
+    assert systs["Luminosity"] == {
+        "Name": "Luminosity",
+        "Type": "Normalization",
+        "Up": {"Normalization": 0.03},
+        "Down": {"Normalization": -0.03},
+    }
     assert all(s["Type"] == "NormPlusShape" for n, s in systs.items() if n != "Luminosity")
 
 
@@ -205,7 +222,7 @@ def test_templates_are_merged_bin_pairs(asimov_fit):
     import hist
 
     with uproot.open(hpath) as f:
-        agc = f["4j2b_single_top_tW_btag_var_2_down"].to_hist()[110j::hist.rebin(2)]
+        agc = f["4j2b_single_top_tW_btag_var_2_down"].to_hist()[110j :: hist.rebin(2)]
     assert list(agc.axes[0].edges) == list(FIT_BIN_EDGES)
     np.testing.assert_array_equal(h.values(), agc.values())
     np.testing.assert_array_equal(h.variances(), agc.variances())
@@ -225,12 +242,10 @@ def test_workspace_samples_read_their_own_histograms(asimov_fit):
         region = channel["name"].split()[0]
         samples = {s["name"]: s["data"] for s in channel["samples"]}
         for process, label in inference.SAMPLE_LABELS.items():
-            np.testing.assert_allclose(samples[label], fit_binned(nominal_contents(process, region)),
-                                       rtol=1e-12)
+            np.testing.assert_allclose(samples[label], fit_binned(nominal_contents(process, region)), rtol=1e-12)
         assert not np.allclose(samples["single top, t-channel"], samples["single top, s-channel"])
     observations = {o["name"]: o["data"] for o in spec["observations"]}
-    np.testing.assert_allclose(observations["4j1b CR"], fit_binned(asimov_pseudodata("4j1b", 1.2)),
-                               rtol=1e-12)
+    np.testing.assert_allclose(observations["4j1b CR"], fit_binned(asimov_pseudodata("4j1b", 1.2)), rtol=1e-12)
 
 
 def test_workspace_modifiers(asimov_fit):
@@ -249,8 +264,10 @@ def test_workspace_modifiers(asimov_fit):
             assert ("W+jets scale variation" in names) == (sample["name"] == "W+jets")
             if sample["name"] == "ttbar":
                 region = channel["name"].split()[0]
-                ratio = (fit_binned(variation_contents("ttbar", region, "ME_var")).sum()
-                         / fit_binned(nominal_contents("ttbar", region)).sum())
+                ratio = (
+                    fit_binned(variation_contents("ttbar", region, "ME_var")).sum()
+                    / fit_binned(nominal_contents("ttbar", region)).sum()
+                )
                 me = mods[("ME variation", "normsys")]["data"]
                 assert me["hi"] == pytest.approx(ratio) and me["lo"] == pytest.approx(2 - ratio)
     assert spec["measurements"][0]["config"]["poi"] == "ttbar_norm"
@@ -327,8 +344,7 @@ def test_missing_histograms_are_listed(tmp_path):
 
 
 def test_empty_sample_is_dropped_and_fit_runs(tmp_path):
-    hpath = write_synthetic_histograms(tmp_path / "histograms.root", mu=1.0,
-                                       empty=("single_top_s_chan",))
+    hpath = write_synthetic_histograms(tmp_path / "histograms.root", mu=1.0, empty=("single_top_s_chan",))
     with pytest.warns(inference.FitWarning, match="s-channel"):
         summary = inference.run_fit(hpath, tmp_path / "out")
     assert summary["dropped_samples"] == ["single top, s-channel"]
@@ -340,8 +356,7 @@ def test_empty_sample_is_dropped_and_fit_runs(tmp_path):
 
 
 def test_sample_empty_in_one_region(tmp_path):
-    overrides = {name: np.zeros(N_BINS) for name in all_histogram_names()
-                 if name.startswith("4j2b_wjets")}
+    overrides = {name: np.zeros(N_BINS) for name in all_histogram_names() if name.startswith("4j2b_wjets")}
     hpath = write_synthetic_histograms(tmp_path / "histograms.root", overrides=overrides)
     with pytest.warns(inference.FitWarning, match="W\\+jets' has no events in region '4j2b SR'"):
         summary = inference.run_fit(hpath, tmp_path / "out")
@@ -390,7 +405,8 @@ def test_empty_variation_modifier_is_removed(tmp_path):
     """A variation with no events where the nominal has some (few-event inputs) gives an
     ill-defined normsys (factor 0) and histosys (0/0): it is removed with a warning."""
     hpath = write_synthetic_histograms(
-        tmp_path / "histograms.root", overrides={"4j1b_single_top_s_chan_btag_var_0_up": np.zeros(N_BINS)})
+        tmp_path / "histograms.root", overrides={"4j1b_single_top_s_chan_btag_var_0_up": np.zeros(N_BINS)}
+    )
     with pytest.warns(inference.FitWarning, match="b-tag NP 1.*single top, s-channel.*4j1b CR"):
         summary = inference.run_fit(hpath, tmp_path / "out")
     spec = json.loads((tmp_path / "out" / "workspace.json").read_text())

@@ -27,13 +27,26 @@ MODEL_EVEN = str(MODELS / "model_even.json")
 MODEL_ODD = str(MODELS / "model_odd.json")
 
 # the README's 12 permutations for 4 jets: (w1, w2, b_tophad, b_toplep)
-README_PERMUTATIONS_4 = [(1, 0, 2, 3), (1, 0, 3, 2), (2, 0, 1, 3), (2, 0, 3, 1), (2, 1, 0, 3), (2, 1, 3, 0),
-                         (3, 0, 1, 2), (3, 0, 2, 1), (3, 1, 0, 2), (3, 1, 2, 0), (3, 2, 0, 1), (3, 2, 1, 0)]
+README_PERMUTATIONS_4 = [
+    (1, 0, 2, 3),
+    (1, 0, 3, 2),
+    (2, 0, 1, 3),
+    (2, 0, 3, 1),
+    (2, 1, 0, 3),
+    (2, 1, 3, 0),
+    (3, 0, 1, 2),
+    (3, 0, 2, 1),
+    (3, 1, 0, 2),
+    (3, 1, 2, 0),
+    (3, 2, 0, 1),
+    (3, 2, 1, 0),
+]
 
 
 @pytest.fixture(scope="module")
 def ml():
     import ROOT
+
     assert ROOT.gInterpreter.Declare(f'#include "{HEADER}"')
     return ROOT.rdf_ttbar.ml
 
@@ -50,6 +63,7 @@ def boosters():
 
 def rvec(a):
     import ROOT
+
     return ROOT.VecOps.AsRVec(np.ascontiguousarray(a))
 
 
@@ -64,6 +78,7 @@ def xgb_proba(booster, x):
 def split_conditions(path):
     """{feature: float32 split conditions} of a model, read with the json module."""
     import json
+
     trees = json.load(open(path))["learner"]["gradient_booster"]["model"]["trees"]
     out = {}
     for t in trees:
@@ -76,23 +91,25 @@ def split_conditions(path):
 def random_features(n, rng, conditions):
     """n vectors over the features' ranges (and beyond), with the special values the inputs have."""
     x = np.empty((n, 20), dtype=np.float32)
-    x[:, 0:4] = rng.uniform(0, 7, (n, 4))            # Delta R (unwrapped phi: up to ~2 pi and more)
-    x[:, 4:6] = rng.uniform(0, 400, (n, 2))          # masses
+    x[:, 0:4] = rng.uniform(0, 7, (n, 4))  # Delta R (unwrapped phi: up to ~2 pi and more)
+    x[:, 4:6] = rng.uniform(0, 400, (n, 2))  # masses
     x[:, 6:8] = rng.uniform(0, 800, (n, 2))
-    x[:, 8:12] = rng.exponential(60, (n, 4)) + 25    # jet pT
-    x[:, 12:16] = rng.uniform(0, 1, (n, 4))          # btag
-    x[:, 16:20] = rng.uniform(0, 1, (n, 4))          # qgl
-    x[:, 12:16][rng.random((n, 4)) < 0.05] = -10     # no secondary vertex
-    x[:, 16:20][rng.random((n, 4)) < 0.05] = -1      # undefined qgl
+    x[:, 8:12] = rng.exponential(60, (n, 4)) + 25  # jet pT
+    x[:, 12:16] = rng.uniform(0, 1, (n, 4))  # btag
+    x[:, 16:20] = rng.uniform(0, 1, (n, 4))  # qgl
+    x[:, 12:16][rng.random((n, 4)) < 0.05] = -10  # no secondary vertex
+    x[:, 16:20][rng.random((n, 4)) < 0.05] = -1  # undefined qgl
     # values exactly at a split condition, and one float32 ulp below / above it
     for f, conds in conditions.items():
         at = rng.random(n) < 0.15
         v = conds[rng.integers(0, len(conds), at.sum())]
         step = rng.integers(-1, 2, at.sum())
-        v = np.where(step < 0, np.nextafter(v, np.float32(-np.inf)), np.where(step > 0, np.nextafter(v, np.float32(np.inf)), v))
+        v = np.where(
+            step < 0, np.nextafter(v, np.float32(-np.inf)), np.where(step > 0, np.nextafter(v, np.float32(np.inf)), v)
+        )
         x[at, f] = v
-    x[rng.random((n, 20)) < 0.02] = np.nan                 # missing values
-    x[rng.random(n) < 0.01] = np.nan                       # all missing
+    x[rng.random((n, 20)) < 0.02] = np.nan  # missing values
+    x[rng.random(n) < 0.01] = np.nan  # all missing
     return x
 
 
@@ -121,6 +138,7 @@ def test_probabilities_identical_to_xgboost(ml, boosters, which):
 
 def ROOT_address(obj):
     import ROOT
+
     return ROOT.AddressOf(obj)[0]
 
 
@@ -137,6 +155,7 @@ def test_model_is_read_once_and_checked(ml):
 def test_sigmoid_and_base_margin_are_xgboosts(ml):
     # xgboost: 1 / (expf(min(-x, 88.7f)) + 1 + 1e-16f) in float32
     import ctypes
+
     expf = ctypes.CDLL("libm.so.6").expf
     expf.restype, expf.argtypes = ctypes.c_float, [ctypes.c_float]
     for x in np.float32([-100.0, -88.7, -20.5, -1.25, -1e-7, 0.0, 1e-7, 0.3, 2.0, 17.0, 89.0, 200.0]):
@@ -176,7 +195,7 @@ def reference_features(jets, lep):
     n = min(len(jets["pt"]), 6)
     perms = np.array([p for p in itertools.permutations(range(n), 4) if p[0] > p[1]])
     j = {k: np.asarray(v, dtype=np.float64)[:n][perms] for k, v in jets.items()}  # (n_perm, 4)
-    jv = p4(j["pt"], j["eta"], j["phi"], j["mass"])                                 # (n_perm, 4, 4)
+    jv = p4(j["pt"], j["eta"], j["phi"], j["mass"])  # (n_perm, 4, 4)
     lv = p4(lep["pt"], lep["eta"], lep["phi"], lep["mass"])
 
     def dr(eta1, phi1, eta2, phi2):  # Delta phi not wrapped, as the models were trained
@@ -199,26 +218,45 @@ def reference_features(jets, lep):
 def make_event(rng, n_all):
     """An event's Jet arrays (n_all jets, pT ordered) and which of them are selected (file order)."""
     pt = np.sort(rng.exponential(50, n_all) + 25)[::-1]
-    jets = dict(pt=pt.astype(np.float32),
-                eta=rng.uniform(-2.4, 2.4, n_all).astype(np.float32),
-                phi=rng.uniform(-np.pi, np.pi, n_all).astype(np.float32),
-                mass=rng.uniform(2, 30, n_all).astype(np.float32),
-                btag=np.where(rng.random(n_all) < 0.1, -10, rng.uniform(0, 1, n_all)).astype(np.float32),
-                qgl=np.where(rng.random(n_all) < 0.1, -1, rng.uniform(0, 1, n_all)).astype(np.float32))
+    jets = dict(
+        pt=pt.astype(np.float32),
+        eta=rng.uniform(-2.4, 2.4, n_all).astype(np.float32),
+        phi=rng.uniform(-np.pi, np.pi, n_all).astype(np.float32),
+        mass=rng.uniform(2, 30, n_all).astype(np.float32),
+        btag=np.where(rng.random(n_all) < 0.1, -10, rng.uniform(0, 1, n_all)).astype(np.float32),
+        qgl=np.where(rng.random(n_all) < 0.1, -1, rng.uniform(0, 1, n_all)).astype(np.float32),
+    )
     n_sel = rng.integers(4, n_all + 1)
     selected = np.sort(rng.choice(n_all, n_sel, replace=False)).astype(np.int32)
-    lep = dict(pt=np.float32(rng.uniform(30, 200)), eta=np.float32(rng.uniform(-2.1, 2.1)),
-               phi=np.float32(rng.uniform(-np.pi, np.pi)), mass=np.float32(rng.choice([0.000511, 0.10566])))
+    lep = dict(
+        pt=np.float32(rng.uniform(30, 200)),
+        eta=np.float32(rng.uniform(-2.1, 2.1)),
+        phi=np.float32(rng.uniform(-np.pi, np.pi)),
+        mass=np.float32(rng.choice([0.000511, 0.10566])),
+    )
     return jets, selected, lep
 
 
 def run_cpp(ml, event, jets, selected, lep, pt_dtype):
-    a = ml.assign(MODEL_EVEN, MODEL_ODD, event, rvec(selected), rvec(jets["pt"].astype(pt_dtype)),
-                  rvec(jets["eta"]), rvec(jets["phi"]), rvec(jets["mass"]), rvec(jets["btag"]), rvec(jets["qgl"]),
-                  float(lep["pt"]), float(lep["eta"]), float(lep["phi"]), float(lep["mass"]), True)
+    a = ml.assign(
+        MODEL_EVEN,
+        MODEL_ODD,
+        event,
+        rvec(selected),
+        rvec(jets["pt"].astype(pt_dtype)),
+        rvec(jets["eta"]),
+        rvec(jets["phi"]),
+        rvec(jets["mass"]),
+        rvec(jets["btag"]),
+        rvec(jets["qgl"]),
+        float(lep["pt"]),
+        float(lep["eta"]),
+        float(lep["phi"]),
+        float(lep["mass"]),
+        True,
+    )
     scores = np.asarray(a.scores).copy()
-    return (a.best, scores, np.asarray(a.features).copy(),
-            np.asarray(a.all_features).copy().reshape(len(scores), 20))
+    return (a.best, scores, np.asarray(a.features).copy(), np.asarray(a.all_features).copy().reshape(len(scores), 20))
 
 
 def first_max(scores):
@@ -236,7 +274,7 @@ def check_event(ml, boosters, event, jets, selected, lep, pt_dtype, stats):
     assert best == first_max(scores)
     np.testing.assert_array_equal(chosen, allf[best])
     # the features against the float64 ones computed here
-    np.testing.assert_array_equal(allf[:, 8:20], ref[:, 8:20])                   # pT, btag, qgl: as read
+    np.testing.assert_array_equal(allf[:, 8:20], ref[:, 8:20])  # pT, btag, qgl: as read
     np.testing.assert_allclose(allf[:, 0:4], ref[:, 0:4], rtol=1e-6, atol=1e-6)  # float32 Delta R
     rel = np.max(np.abs(allf[:, 4:8] - ref[:, 4:8]) / ref[:, 4:8])
     stats["max_rel"] = max(stats["max_rel"], rel)
@@ -291,8 +329,9 @@ def test_first_maximum_on_a_tie(ml, boosters):
             jets[k][3] = jets[k][2]  # jets 2 and 3 identical (file order kept: same pT)
         selected = np.arange(5, dtype=np.int32)
         event = 2 * i + (i % 2)
-        best, scores, allf = check_event(ml, boosters, event, jets, selected, lep, np.float32,
-                                         dict(max_rel=0.0, near_ties=0, same=0))
+        best, scores, allf = check_event(
+            ml, boosters, event, jets, selected, lep, np.float32, dict(max_rel=0.0, near_ties=0, same=0)
+        )
         top = np.flatnonzero(scores == scores.max())
         if len(top) > 1:
             ties += 1
@@ -311,9 +350,22 @@ def test_fewer_than_four_jets(ml):
 def test_best_features_and_scores_entry_points(ml):
     rng = np.random.default_rng(5)
     jets, selected, lep = make_event(rng, 8)
-    args = (MODEL_EVEN, MODEL_ODD, 77, rvec(selected), rvec(jets["pt"].astype(np.float64)), rvec(jets["eta"]),
-            rvec(jets["phi"]), rvec(jets["mass"]), rvec(jets["btag"]), rvec(jets["qgl"]),
-            float(lep["pt"]), float(lep["eta"]), float(lep["phi"]), float(lep["mass"]))
+    args = (
+        MODEL_EVEN,
+        MODEL_ODD,
+        77,
+        rvec(selected),
+        rvec(jets["pt"].astype(np.float64)),
+        rvec(jets["eta"]),
+        rvec(jets["phi"]),
+        rvec(jets["mass"]),
+        rvec(jets["btag"]),
+        rvec(jets["qgl"]),
+        float(lep["pt"]),
+        float(lep["eta"]),
+        float(lep["phi"]),
+        float(lep["mass"]),
+    )
     best, scores, chosen, _ = run_cpp(ml, 77, jets, selected, lep, np.float64)
     np.testing.assert_array_equal(np.asarray(ml.best_features(*args)), chosen)
     np.testing.assert_array_equal(np.asarray(ml.scores(*args)), scores)

@@ -19,17 +19,21 @@ def test_notebook_runs_and_shows_the_fit(tmp_path):
     notebook = tmp_path / "ttbar_analysis.ipynb"  # a copy: its outputs go beside it, in tmp_path
     shutil.copy(REPO / "notebooks" / "ttbar_analysis.ipynb", notebook)
     # --output keeps the executed cells (beside the input): a plain 'jupyter execute' discards them
-    result = subprocess.run([sys.executable, "-m", "jupyter", "execute", "--timeout=900", "--output=executed",
-                             notebook.name], capture_output=True, text=True, cwd=tmp_path, timeout=1200,
-                            env={k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"})  # (a user's)
+    result = subprocess.run(
+        [sys.executable, "-m", "jupyter", "execute", "--timeout=900", "--output=executed", notebook.name],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=1200,
+        env={k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"},
+    )  # (a user's)
     assert result.returncode == 0, result.stderr[-5000:]
 
     # on the terminal: where the outputs go and the result
     outputs = tmp_path.resolve() / "ttbar_analysis_outputs"
     terminal = result.stdout
     assert f"ttbar_analysis.ipynb: this notebook writes its plots and fit results into {outputs}" in terminal, terminal
-    match = re.search(r"ttbar_analysis.ipynb: ttbar_norm = (\d+\.\d+) \+- (\d+\.\d+) \(fit results in (.+)\)",
-                      terminal)
+    match = re.search(r"ttbar_analysis.ipynb: ttbar_norm = (\d+\.\d+) \+- (\d+\.\d+) \(fit results in (.+)\)", terminal)
     assert match, terminal
     assert match.group(3) == str(outputs / "fit_results.json")
     assert re.search(r"ttbar_analysis.ipynb: \d+ histogram plots in " + re.escape(str(outputs / "plots")), terminal)
@@ -37,8 +41,11 @@ def test_notebook_runs_and_shows_the_fit(tmp_path):
     # in the cells
     executed = nbformat.read(tmp_path / "executed.ipynb", as_version=4)
     cells = [cell for cell in executed.cells if cell.cell_type == "code"]
-    text = "\n".join(output.get("text", "") + "".join(output.get("data", {}).get("text/plain", ""))
-                     for cell in cells for output in cell.outputs)
+    text = "\n".join(
+        output.get("text", "") + "".join(output.get("data", {}).get("text/plain", ""))
+        for cell in cells
+        for output in cell.outputs
+    )
     match = re.search(r"ttbar_norm = (\d+\.\d+) \+- (\d+\.\d+)", text)
     assert match, text
     value, uncertainty = map(float, match.groups())
@@ -51,5 +58,8 @@ def test_notebook_runs_and_shows_the_fit(tmp_path):
     # in the folder it named, and nowhere else
     assert len(list((outputs / "plots").glob("*.png"))) == len(images)
     assert {"fit_results.json", "workspace.json"} <= {p.name for p in outputs.iterdir()}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["executed.ipynb", "ttbar_analysis.ipynb",
-                                                          "ttbar_analysis_outputs"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "executed.ipynb",
+        "ttbar_analysis.ipynb",
+        "ttbar_analysis_outputs",
+    ]

@@ -17,9 +17,9 @@ import uproot
 
 import edge_cases
 import oracle
-from helpers import N_HISTOGRAMS
 from conftest import real_ttbar_file, reference_json, shared_data_dir
 from edge_cases import EDGE_EVENTS, EDGE_EVENTS_EXPECTED
+from helpers import N_HISTOGRAMS
 
 REGION_CODE = {None: 0, "4j1b": 1, "4j2b": 2}
 NAMES = edge_cases.edge_event_names()
@@ -89,7 +89,10 @@ def random_events(n=400, seed=7):
         phi = rng.uniform(-math.pi, math.pi, nj).astype(np.float32)
         mass = rng.uniform(0, 20, nj).astype(np.float32)
         jets = [tuple(float(v) for v in t) for t in zip(pt, eta, phi, mass, btag)]
-        lep = lambda: [f32(x) for x in rng.choice([25.0, 20.0, 40.0], int(rng.choice([0, 1, 1, 1, 2])))]
+
+        def lep():
+            return [f32(x) for x in rng.choice([25.0, 20.0, 40.0], int(rng.choice([0, 1, 1, 1, 2])))]
+
         ele, mu = (lep(), []) if rng.uniform() < 0.5 else ([], lep())
         ids = (int(rng.integers(1, 2**32)), int(rng.integers(1, 2**32)), int(rng.integers(0, 2**63)) * 2 + 1)
         events.append(dict(name=f"random_{i}", purpose="random", jets=jets, ele=ele, mu=mu, ids=ids))
@@ -161,8 +164,11 @@ def test_bin_index_th1d_semantics():
 def test_edge_histograms_by_hand(edge_file):
     w = 2.5
     hists = oracle.sample_histograms([edge_file], "wjets", "nominal", w)
-    suffixes = ["", "_pt_scale_up", "_pt_res_up"] + [f"_btag_var_{i}_{d}" for i in range(4)
-                                                     for d in ("up", "down")] + ["_scale_var_up", "_scale_var_down"]
+    suffixes = (
+        ["", "_pt_scale_up", "_pt_res_up"]
+        + [f"_btag_var_{i}_{d}" for i in range(4) for d in ("up", "down")]
+        + ["_scale_var_up", "_scale_var_down"]
+    )
     assert set(hists) == {f"{r}_wjets{s}" for r in ("4j1b", "4j2b") for s in suffixes}
     for region in ("4j1b", "4j2b"):
         evs = [e for e in EDGE_EVENTS_EXPECTED.values() if e["region"] == region]
@@ -251,8 +257,14 @@ def test_splitmix64_known_vectors():
 
 
 def test_resolution_factor_equals_scalar_implementation():
-    keys = [(1, 1, 0), (1, 7, 2**63 + 12345), (2**32 - 1, 2**32 - 1, 2**64 - 1), (297050, 123, 987654321),
-            (0, 0, 0), (260431, 5, 12)]
+    keys = [
+        (1, 1, 0),
+        (1, 7, 2**63 + 12345),
+        (2**32 - 1, 2**32 - 1, 2**64 - 1),
+        (297050, 123, 987654321),
+        (0, 0, 0),
+        (260431, 5, 12),
+    ]
     counts = [3, 9, 2, 5, 1, 12]
     got = oracle.resolution_factors([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], counts)
     expected = [resolution_factor_scalar(*k, j) for k, c in zip(keys, counts) for j in range(c)]
@@ -275,8 +287,12 @@ def test_resolution_factor_statistics_and_determinism():
     # deterministic, independent of the chunking
     np.testing.assert_array_equal(f, oracle.resolution_factors(run, lumi, event, counts))
     half = n_ev // 2
-    parts = np.concatenate([oracle.resolution_factors(run[:half], lumi[:half], event[:half], counts[:half]),
-                            oracle.resolution_factors(run[half:], lumi[half:], event[half:], counts[half:])])
+    parts = np.concatenate(
+        [
+            oracle.resolution_factors(run[:half], lumi[:half], event[:half], counts[:half]),
+            oracle.resolution_factors(run[half:], lumi[half:], event[half:], counts[half:]),
+        ]
+    )
     np.testing.assert_array_equal(f, parts)
     # depends on run, lumi, event and the jet index
     base = oracle.resolution_factors([1], [2], [3], [4])
@@ -287,11 +303,14 @@ def test_resolution_factor_statistics_and_determinism():
 
 # ----------------------------------------------------------------------- full runs
 def _inputs(path, nevts=1000, files=1):
-    samples = {"ttbar": ["nominal", "scaledown", "scaleup", "ME_var", "PS_var"],
-               "single_top_s_chan": ["nominal"], "single_top_t_chan": ["nominal"],
-               "single_top_tW": ["nominal"], "wjets": ["nominal"]}
-    inputs = {p: {v: {"files": [{"path": str(path), "nevts": nevts}] * files} for v in vs}
-              for p, vs in samples.items()}
+    samples = {
+        "ttbar": ["nominal", "scaledown", "scaleup", "ME_var", "PS_var"],
+        "single_top_s_chan": ["nominal"],
+        "single_top_t_chan": ["nominal"],
+        "single_top_tW": ["nominal"],
+        "wjets": ["nominal"],
+    }
+    inputs = {p: {v: {"files": [{"path": str(path), "nevts": nevts}] * files} for v in vs} for p, vs in samples.items()}
     inputs["data"] = {"nominal": {"files": [{"path": "/nonexistent.root", "nevts": 1}]}}
     return inputs
 
@@ -308,13 +327,13 @@ def test_all_histograms_names_weights_pseudodata(edge_file):
     w_wjets = 61457 * 0.252 * 3378 / 1000
     assert hists["4j1b_wjets"].sumw.sum() == pytest.approx(n1 * w_wjets, rel=1e-12)
     for region in ("4j1b", "4j2b"):
-        me, ps, wj, tc = (hists[f"{region}_{n}"]
-                          for n in ("ttbar_ME_var", "ttbar_PS_var", "wjets", "single_top_t_chan"))
+        me, ps, wj, tc = (
+            hists[f"{region}_{n}"] for n in ("ttbar_ME_var", "ttbar_PS_var", "wjets", "single_top_t_chan")
+        )
         pd = hists[f"{region}_pseudodata"]
         assert tc.sumw.sum() > 0  # the t-channel term is really tested
         np.testing.assert_allclose(pd.sumw, 0.5 * me.sumw + 0.5 * ps.sumw + wj.sumw + tc.sumw, rtol=1e-14)
-        np.testing.assert_allclose(pd.sumw2, 0.25 * me.sumw2 + 0.25 * ps.sumw2 + wj.sumw2 + tc.sumw2,
-                                   rtol=1e-14)
+        np.testing.assert_allclose(pd.sumw2, 0.25 * me.sumw2 + 0.25 * ps.sumw2 + wj.sumw2 + tc.sumw2, rtol=1e-14)
 
 
 def test_pseudodata_definition_matches_agc_v140_reference():
@@ -322,8 +341,9 @@ def test_pseudodata_definition_matches_agc_v140_reference():
     for n in ("1", "5", "all"):
         ref = json.loads((shared_data_dir() / "reference" / f"histos_{n}_file_per_process.json").read_text())
         for region in ("4j1b", "4j2b"):
-            expected = sum(c * np.asarray(ref[oracle.histogram_name(region, p, v)]["contents"])
-                           for c, p, v in oracle.PSEUDODATA)
+            expected = sum(
+                c * np.asarray(ref[oracle.histogram_name(region, p, v)]["contents"]) for c, p, v in oracle.PSEUDODATA
+            )
             np.testing.assert_allclose(ref[f"{region}_pseudodata"]["contents"], expected, rtol=1e-12)
 
 

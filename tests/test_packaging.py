@@ -46,7 +46,8 @@ def _conda() -> set[str]:
 def test_environment_yml_names_the_dependencies_of_pyproject():
     runtime, extras = _pyproject()
     conda = _conda()
-    assert not (runtime | extras) - conda, f"in pyproject.toml but not in environment.yml: {sorted((runtime | extras) - conda)}"
+    missing = (runtime | extras) - conda
+    assert not missing, f"in pyproject.toml but not in environment.yml: {sorted(missing)}"
     conda_only = conda - runtime - extras - {"python", "pip", "xrootd", "cxx-compiler"}
     assert not conda_only, f"in environment.yml but not in pyproject.toml: {sorted(conda_only)}"
 
@@ -61,6 +62,7 @@ def test_every_imported_package_is_a_dependency():
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 imported.add(node.module.split(".")[0])
     third_party = {m for m in imported if m not in sys.stdlib_module_names and m not in ("rdf_ttbar", "__future__")}
-    undeclared = {m for m in third_party
-                  if DISTRIBUTION_OF.get(m, m).lower() not in runtime and PROVIDED_BY.get(m) not in runtime}
+    undeclared = {
+        m for m in third_party if DISTRIBUTION_OF.get(m, m).lower() not in runtime and PROVIDED_BY.get(m) not in runtime
+    }
     assert not undeclared, f"imported by rdf_ttbar but not in pyproject.toml's dependencies: {sorted(undeclared)}"

@@ -17,14 +17,29 @@ from rdf_ttbar.errors import UserError
 
 PROCESSES = ["ttbar", "single_top_s_chan", "single_top_t_chan", "single_top_tW", "wjets"]
 STACK_BOTTOM_UP = ["single_top_s_chan", "single_top_t_chan", "single_top_tW", "wjets", "ttbar"]
-LABELS = {"ttbar": r"$t\bar{t}$", "single_top_s_chan": "single top, s-channel",
-          "single_top_t_chan": "single top, t-channel", "single_top_tW": "tW", "wjets": "W+jets"}
-FIT_NAMES = {"ttbar": "ttbar", "single_top_s_chan": "single top, s-channel",
-             "single_top_t_chan": "single top, t-channel", "single_top_tW": "tW", "wjets": "W+jets"}
-HISTOGRAM_PLOTS = ["stacked_4j1b.png", "stacked_4j2b.png", "btag_variations_4j1b.png",
-                   "jet_energy_variations_4j2b.png"]
-FIT_PLOTS = ["data_mc_prefit_4j1b_CR.png", "data_mc_prefit_4j2b_SR.png", "data_mc_postfit_4j1b_CR.png",
-             "data_mc_postfit_4j2b_SR.png", "pulls.png", "correlations.png"]
+LABELS = {
+    "ttbar": r"$t\bar{t}$",
+    "single_top_s_chan": "single top, s-channel",
+    "single_top_t_chan": "single top, t-channel",
+    "single_top_tW": "tW",
+    "wjets": "W+jets",
+}
+FIT_NAMES = {
+    "ttbar": "ttbar",
+    "single_top_s_chan": "single top, s-channel",
+    "single_top_t_chan": "single top, t-channel",
+    "single_top_tW": "tW",
+    "wjets": "W+jets",
+}
+HISTOGRAM_PLOTS = ["stacked_4j1b.png", "stacked_4j2b.png", "btag_variations_4j1b.png", "jet_energy_variations_4j2b.png"]
+FIT_PLOTS = [
+    "data_mc_prefit_4j1b_CR.png",
+    "data_mc_prefit_4j2b_SR.png",
+    "data_mc_postfit_4j1b_CR.png",
+    "data_mc_postfit_4j2b_SR.png",
+    "pulls.png",
+    "correlations.png",
+]
 EDGES = np.linspace(50, 550, 26)
 FIT_EDGES = np.linspace(110, 550, 12)
 
@@ -109,7 +124,8 @@ def test_stacked_histogram_plot_numbers(histograms):
         bottom = bottom + expected[f"4j2b_{p}"][0]
     # legend: pseudo-data, then the top of the stack first, then the band
     assert [t.get_text() for t in ax.get_legend().get_texts()] == (
-        ["Pseudo-data"] + [LABELS[p] for p in STACK_BOTTOM_UP[::-1]] + ["MC stat. unc."])
+        ["Pseudo-data"] + [LABELS[p] for p in STACK_BOTTOM_UP[::-1]] + ["MC stat. unc."]
+    )
     # pseudo-data with Garwood errors, not sqrt(sum w^2)
     data = expected["4j2b_pseudodata"][0]
     lo, hi = garwood(data)
@@ -140,8 +156,9 @@ def test_variation_plot_numbers(histograms):
     (nominal,) = _by_gid(ax, "nominal")
     np.testing.assert_allclose(nominal.get_data().values, expected["4j1b_ttbar"][0])
     (ratio,) = _by_gid(rax, "ratio:b-tag NP 3 down")
-    np.testing.assert_allclose(ratio.get_data().values,
-                               hists["4j1b_ttbar_btag_var_2_down"].values() / expected["4j1b_ttbar"][0])
+    np.testing.assert_allclose(
+        ratio.get_data().values, hists["4j1b_ttbar_btag_var_2_down"].values() / expected["4j1b_ttbar"][0]
+    )
     assert len(_by_gid(ax, "variation:")) == 8
 
 
@@ -176,7 +193,13 @@ def test_missing_histograms(histograms, tmp_path, caplog):
     assert "4j1b_single_top_tW" in caplog.text and "jet_energy_variations_4j2b.png not drawn" in caplog.text
     fig = _figure(plots.histogram_drawings(partial), "stacked_4j1b.png")
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [
-        "Pseudo-data", r"$t\bar{t}$", "W+jets", "single top, t-channel", "single top, s-channel", "MC stat. unc."]
+        "Pseudo-data",
+        r"$t\bar{t}$",
+        "W+jets",
+        "single top, t-channel",
+        "single top, s-channel",
+        "MC stat. unc.",
+    ]
     with pytest.raises(UserError, match=r"missing\.root does not exist\. Fix: run the analysis first"):
         plots.plot_histograms(tmp_path / "missing.root", tmp_path)
 
@@ -188,45 +211,67 @@ def test_missing_histograms(histograms, tmp_path, caplog):
 def _yields(rng, scale):
     out = {}
     for channel in ("4j1b CR", "4j2b SR"):
-        samples = {FIT_NAMES[p]: (rng.uniform(100, 5000, 11) * (4 if p == "ttbar" else 1) * scale).tolist()
-                   for p in PROCESSES}
+        samples = {
+            FIT_NAMES[p]: (rng.uniform(100, 5000, 11) * (4 if p == "ttbar" else 1) * scale).tolist() for p in PROCESSES
+        }
         total = np.sum(list(samples.values()), axis=0)
         out[channel] = {
             "samples": {k: float(np.sum(v)) for k, v in samples.items()},
-            "total": float(total.sum()), "data": None,
-            "bins": {"edges": FIT_EDGES.tolist(), "samples": samples, "total": total.tolist(),
-                     "total_uncertainty": (total * rng.uniform(0.005, 0.05, 11)).tolist(),
-                     "data": np.round(total * rng.uniform(0.95, 1.05, 11)).tolist()},
+            "total": float(total.sum()),
+            "data": None,
+            "bins": {
+                "edges": FIT_EDGES.tolist(),
+                "samples": samples,
+                "total": total.tolist(),
+                "total_uncertainty": (total * rng.uniform(0.005, 0.05, 11)).tolist(),
+                "data": np.round(total * rng.uniform(0.95, 1.05, 11)).tolist(),
+            },
         }
     return out
 
 
 def make_summary(ranking=True):
     rng = np.random.default_rng(7)
-    names = ["Jet energy scale", "b-tag NP 1", "ME variation", "ttbar_norm", "Luminosity",
-             "staterror_4j1b-CR[0]", "staterror_4j1b-CR[1]"]
+    names = [
+        "Jet energy scale",
+        "b-tag NP 1",
+        "ME variation",
+        "ttbar_norm",
+        "Luminosity",
+        "staterror_4j1b-CR[0]",
+        "staterror_4j1b-CR[1]",
+    ]
     params = []
     for name in names:
         value = rng.normal(1.0 if name.startswith(("ttbar", "staterror")) else 0.0, 0.3)
-        entry = {"name": name, "value": value, "uncertainty": 0.2, "nominal": 0.0,
-                 "constrained": name != "ttbar_norm"}
+        entry = {"name": name, "value": value, "uncertainty": 0.2, "nominal": 0.0, "constrained": name != "ttbar_norm"}
         if entry["constrained"]:
             entry.update(prefit_uncertainty=1.0, pull=value, pull_uncertainty=rng.uniform(0.1, 1.0))
         params.append(entry)
     corr = np.eye(len(names))
-    for (i, j, rho) in ((0, 2, -0.45), (2, 3, 0.3), (0, 5, 0.9), (1, 4, 0.15)):
+    for i, j, rho in ((0, 2, -0.45), (2, 3, 0.3), (0, 5, 0.9), (1, 4, 0.15)):
         corr[i, j] = corr[j, i] = rho
     summary = {
-        "poi": "ttbar_norm", "ttbar_norm": {"value": 0.98, "uncertainty": 0.044, "interval": [0.937, 1.025]},
-        "parameters": params, "correlations": {"labels": names, "matrix": corr.tolist()},
-        "prefit_yields": _yields(rng, 1.0), "postfit_yields": _yields(rng, 0.97),
+        "poi": "ttbar_norm",
+        "ttbar_norm": {"value": 0.98, "uncertainty": 0.044, "interval": [0.937, 1.025]},
+        "parameters": params,
+        "correlations": {"labels": names, "matrix": corr.tolist()},
+        "prefit_yields": _yields(rng, 1.0),
+        "postfit_yields": _yields(rng, 0.97),
     }
     if ranking:
         summary["ranking"] = [
-            {"name": n, "value": 0.1, "uncertainty": 0.5, "impact_prefit_up": 0.04 / (k + 1),
-             "impact_prefit_down": -0.035 / (k + 1), "impact_postfit_up": 0.03 / (k + 1),
-             "impact_postfit_down": -0.025 / (k + 1)}
-            for k, n in enumerate(["ME variation", "Luminosity", "b-tag NP 1", "staterror_4j1b-CR[1]"])]
+            {
+                "name": n,
+                "value": 0.1,
+                "uncertainty": 0.5,
+                "impact_prefit_up": 0.04 / (k + 1),
+                "impact_prefit_down": -0.035 / (k + 1),
+                "impact_postfit_up": 0.03 / (k + 1),
+                "impact_postfit_down": -0.025 / (k + 1),
+            }
+            for k, n in enumerate(["ME variation", "Luminosity", "b-tag NP 1", "staterror_4j1b-CR[1]"])
+        ]
     return summary
 
 
@@ -246,7 +291,8 @@ def test_data_mc_plot_numbers(stage):
     np.testing.assert_allclose(bottom, total)
     band_label = "Pre-fit unc." if stage == "prefit" else "Post-fit unc."
     assert [t.get_text() for t in ax.get_legend().get_texts()] == (
-        ["Pseudo-data"] + [LABELS[p] for p in STACK_BOTTOM_UP[::-1]] + [band_label])
+        ["Pseudo-data"] + [LABELS[p] for p in STACK_BOTTOM_UP[::-1]] + [band_label]
+    )
     (band,) = _by_gid(ax, "band")
     np.testing.assert_allclose(band.get_data().values, total + unc)
     np.testing.assert_allclose(band.get_data().baseline, total - unc)
@@ -290,8 +336,7 @@ def test_pulls_correlations_ranking_numbers():
     assert [t.get_text() for t in ax.get_yticklabels()] == names
     image = _by_gid(ax, "correlations")[0].get_array()
     np.testing.assert_allclose(image, [[1, -0.45, 0], [-0.45, 1, 0.3], [0, 0.3, 1]])
-    assert sorted(t.get_text() for t in ax.texts) == sorted(
-        ["1.00"] * 3 + ["-0.45"] * 2 + ["0.30"] * 2 + ["0.00"] * 2)
+    assert sorted(t.get_text() for t in ax.texts) == sorted(["1.00"] * 3 + ["-0.45"] * 2 + ["0.30"] * 2 + ["0.00"] * 2)
     # ranking: bars of the four impacts, in the summary's order from the top; pulls beside
     fig = _figure(drawings, "ranking.png")
     ax = fig.axes[0]
@@ -323,8 +368,10 @@ def test_plot_fit_files(tmp_path):
 
 def test_import_is_light():
     """Importing the package loads neither matplotlib nor ROOT nor the fit (and sets no backend)."""
-    code = ("import sys, rdf_ttbar.plots; "
-            "print(sorted(m for m in ('matplotlib', 'ROOT', 'rdf_ttbar.inference', 'cabinetry') if m in sys.modules))")
+    code = (
+        "import sys, rdf_ttbar.plots; "
+        "print(sorted(m for m in ('matplotlib', 'ROOT', 'rdf_ttbar.inference', 'cabinetry') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

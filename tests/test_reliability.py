@@ -60,9 +60,15 @@ def _default_sigint() -> None:
 
 
 def start(*args, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "rdf_ttbar", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, **(env or {})},
-                            preexec_fn=_default_sigint)
+    return subprocess.Popen(
+        [sys.executable, "-m", "rdf_ttbar", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        preexec_fn=_default_sigint,
+    )
 
 
 def wait_for(condition, what: str, timeout_s: float = 300.0) -> None:
@@ -75,10 +81,22 @@ def wait_for(condition, what: str, timeout_s: float = 300.0) -> None:
 # ---------------------------------------------------------------------------- 3. three tracebacks
 def test_read_only_empty_cache_with_the_demo_inputs(tmp_path):
     with read_only_folder(tmp_path / "cache") as cache:
-        result = run_cli("--inputs", "demo", "--mt", "1", "--output-dir", tmp_path / "out",
-                         check=False, env={"RDF_TTBAR_CACHE": str(cache)}, timeout=300)
-        line = assert_one_error(result, f"the demo input set is not in the cache folder {cache} and cannot be "
-                                        "written there", "$RDF_TTBAR_CACHE")
+        result = run_cli(
+            "--inputs",
+            "demo",
+            "--mt",
+            "1",
+            "--output-dir",
+            tmp_path / "out",
+            check=False,
+            env={"RDF_TTBAR_CACHE": str(cache)},
+            timeout=300,
+        )
+        line = assert_one_error(
+            result,
+            f"the demo input set is not in the cache folder {cache} and cannot be written there",
+            "$RDF_TTBAR_CACHE",
+        )
         assert ("Read-only file system" if os.geteuid() == 0 else "Permission denied") in line
         assert list(cache.iterdir()) == []
     assert "generating the demo input set" not in result.stdout  # refused before it is announced
@@ -89,8 +107,7 @@ def test_fit_reference_json_that_is_a_list(tmp_path):
     reference = tmp_path / "histos_1_file_per_process.json"
     reference.write_text("[1, 2, 3]")
     result = run_cli("fit", "--reference", reference, "--output-dir", tmp_path / "out", check=False, timeout=300)
-    assert_one_error(result, f"{reference} is not an AGC reference histogram JSON",
-                     "got a list at the top level")
+    assert_one_error(result, f"{reference} is not an AGC reference histogram JSON", "got a list at the top level")
     assert not (tmp_path / "out").exists()
 
 
@@ -100,8 +117,9 @@ def test_output_dir_longer_than_the_system_allows(tmp_path, demo_inputs, shape):
         out = tmp_path / ("n" * 300)
     else:  # every name allowed, the whole path over PATH_MAX
         out = tmp_path.joinpath(*["p" * 250] * (os.pathconf("/", "PC_PATH_MAX") // 250 + 1))
-    result = run_cli("--inputs", demo_inputs, "-n", 1, "--mt", 1, "--no-fit", "--output-dir", out, check=False,
-                     timeout=300)
+    result = run_cli(
+        "--inputs", demo_inputs, "-n", 1, "--mt", 1, "--no-fit", "--output-dir", out, check=False, timeout=300
+    )
     line = assert_one_error(result, "has a path too long for this system", "choose a shorter --output-dir")
     assert len(line) < 600, line  # the path is shortened in the message
     assert list(tmp_path.iterdir()) == []  # no folder made on the way
@@ -116,8 +134,9 @@ def test_output_dir_too_long_for_the_staging_folder(tmp_path, demo_inputs):
         need -= len(parts[-1]) + 1
     out = tmp_path.joinpath(*parts)
     assert os.pathconf("/", "PC_PATH_MAX") - 80 < len(os.fsencode(out)) < os.pathconf("/", "PC_PATH_MAX")
-    result = run_cli("--inputs", demo_inputs, "-n", 1, "--mt", 1, "--no-fit", "--output-dir", out, check=False,
-                     timeout=300)
+    result = run_cli(
+        "--inputs", demo_inputs, "-n", 1, "--mt", 1, "--no-fit", "--output-dir", out, check=False, timeout=300
+    )
     assert_one_error(result, "has a path too long for this system")
     assert list(tmp_path.iterdir()) == []
 
@@ -150,8 +169,9 @@ def test_nan_in_histograms_root_is_an_error(tmp_path, reference_histograms, what
     out = tmp_path / "out"
     result = run_cli("fit", path, "--no-plots", "--output-dir", out, check=False, timeout=300)
     kind = "content" if what == "value" else "variance"
-    assert_one_error(result, f"histogram 4j1b_ttbar has a {kind} of nan in bin [{lo:g}, {hi:g})",
-                     "the fit cannot use it")
+    assert_one_error(
+        result, f"histogram 4j1b_ttbar has a {kind} of nan in bin [{lo:g}, {hi:g})", "the fit cannot use it"
+    )
     assert "workspace was written" not in result.stderr + result.stdout
     assert "ttbar_norm" not in result.stdout
     assert not out.exists() or not {"workspace.json", "fit_results.json"} & {p.name for p in out.iterdir()}
@@ -165,8 +185,9 @@ def test_nan_in_a_reference_json_is_an_error(tmp_path):
     edges = content["4j1b_wjets"]["edges"]
     out = tmp_path / "out"
     result = run_cli("fit", "--reference", reference, "--no-plots", "--output-dir", out, check=False, timeout=300)
-    assert_one_error(result, "histogram 4j1b_wjets has a non-finite content (nan) in its "
-                             f"bin 12 [{edges[11]:g}, {edges[12]:g})")
+    assert_one_error(
+        result, f"histogram 4j1b_wjets has a non-finite content (nan) in its bin 12 [{edges[11]:g}, {edges[12]:g})"
+    )
     assert "ttbar_norm" not in result.stdout and "removed" not in result.stderr
     assert not out.exists()
 
@@ -192,8 +213,18 @@ def test_root_url_of_this_host_is_checked_on_its_server(tmp_path, demo_inputs):
         urls.append(url)
     inputs = write_inputs(tmp_path / "urls.json", files)
     out = tmp_path / "out"
-    result = run_cli("--inputs", inputs, "--mt", 1, "--no-fit", "--output-dir", out, check=False, timeout=300,
-                     env={"XRD_CONNECTIONWINDOW": "2", "XRD_CONNECTIONRETRY": "1"})  # quick refusals
+    result = run_cli(
+        "--inputs",
+        inputs,
+        "--mt",
+        1,
+        "--no-fit",
+        "--output-dir",
+        out,
+        check=False,
+        timeout=300,
+        env={"XRD_CONNECTIONWINDOW": "2", "XRD_CONNECTIONRETRY": "1"},
+    )  # quick refusals
     assert_one_error(result, "9 input file(s) cannot be used", *urls)
     assert "event loop failed" not in result.stderr and "processed" not in result.stdout
     assert not out.exists() or list(out.iterdir()) == []
@@ -205,6 +236,7 @@ def test_signal_during_the_fit_keeps_the_event_loop(tmp_path, demo_inputs, signu
     out = tmp_path / "out"
     process = start("--inputs", demo_inputs, "-n", 1, "--mt", 1, "--output-dir", out)
     try:
+
         def staged():
             return list(out.glob(".rdf_ttbar-partial-*/histograms.root"))
 
@@ -255,65 +287,84 @@ def test_deliver_interrupted_keeps_finished_files(tmp_path, many_small_files, si
             process.wait()
     assert process.returncode == 128 + signum, stderr
     delivered = sorted(p.name for p in files.glob("*.root"))
-    stamps = sorted(p.name[:-len(".json")] for p in files.glob("*.root.json"))
+    stamps = sorted(p.name[: -len(".json")] for p in files.glob("*.root.json"))
     assert delivered and delivered == stamps  # every file kept is finished and stamped
     assert len(delivered) < 108
     assert not [p.name for p in files.iterdir() if ".part-" in p.name]  # no temporaries left
     word = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
-    assert (f"rdf_ttbar: {word}; {len(delivered)} of the 108 file(s) to deliver were delivered and are kept in "
-            f"{files}; a re-run delivers the rest") in stderr, stderr
+    assert (
+        f"rdf_ttbar: {word}; {len(delivered)} of the 108 file(s) to deliver were delivered and are kept in "
+        f"{files}; a re-run delivers the rest"
+    ) in stderr, stderr
     assert "were not written" not in stderr and "Traceback" not in stderr
     assert not (out / "nanoaod_inputs.json").exists()  # the list is written once every file is delivered
 
 
 # ---------------------------------------------------------------------------- 8. a non-ASCII output folder
 def test_non_ascii_output_dir_paths_in_json_point_to_the_published_files(tmp_path):
-    from rdf_ttbar.inference import write_json_atomic
     from rdf_ttbar.execution.outputs import OutputFolder
+    from rdf_ttbar.inference import write_json_atomic
 
     final = tmp_path / "my results über"
     with OutputFolder(final) as out:
-        staged = {"workspace": str(out.staging / "workspace.json"), "histograms": str(out.staging / "histograms.root"),
-                  "plots": [str(out.staging / "plots" / "a.png")]}
+        staged = {
+            "workspace": str(out.staging / "workspace.json"),
+            "histograms": str(out.staging / "histograms.root"),
+            "plots": [str(out.staging / "plots" / "a.png")],
+        }
         write_json_atomic(out.staging / "fit_results.json", staged)
         assert "\\u00fc" in (out.staging / "fit_results.json").read_text()  # JSON escapes the ü
         out.publish()
     published = json.loads((final / "fit_results.json").read_text())
-    assert published == {"workspace": str(final / "workspace.json"), "histograms": str(final / "histograms.root"),
-                         "plots": [str(final / "plots" / "a.png")]}
+    assert published == {
+        "workspace": str(final / "workspace.json"),
+        "histograms": str(final / "histograms.root"),
+        "plots": [str(final / "plots" / "a.png")],
+    }
     assert [p.name for p in final.iterdir()] == ["fit_results.json"]  # the staging folder is gone
 
 
 # ---------------------------------------------------------------------------- 9. silently accepted input
 def test_more_threads_than_cores_is_one_warning(tmp_path, demo_inputs):
-    result = run_cli("--inputs", demo_inputs, "-n", 1, "--mt", 1000, "--no-fit", "--output-dir", tmp_path / "out",
-                     timeout=300)
+    result = run_cli(
+        "--inputs", demo_inputs, "-n", 1, "--mt", 1000, "--no-fit", "--output-dir", tmp_path / "out", timeout=300
+    )
     cores = json.loads((tmp_path / "out" / "metrics.json").read_text())["cores"]  # the threads ROOT ran
     assert cores <= len(os.sched_getaffinity(0))
     warnings = [line for line in result.stderr.splitlines() if line.startswith("rdf_ttbar: warning:")]
-    assert warnings == [f"rdf_ttbar: warning: --mt 1000 is more threads than the {cores} cores available here: "
-                        f"running {cores} threads"], result.stderr
+    assert warnings == [
+        f"rdf_ttbar: warning: --mt 1000 is more threads than the {cores} cores available here: running {cores} threads"
+    ], result.stderr
 
 
 def test_reference_files_per_sample_that_do_not_match_its_name_warn(tmp_path):
     result = run_cli("fit", "--reference", 5, "-n", 3, "--no-plots", "--output-dir", tmp_path / "out", timeout=300)
     warnings = [line for line in result.stderr.splitlines() if "warning:" in line]
     assert len(warnings) == 1, result.stderr
-    assert ("histos_5_file_per_process.json was made from 5 files per sample (its name says), but -n 3 is given"
-            in warnings[0])
-    matching = run_cli("fit", "--reference", 5, "-n", 5, "--no-plots", "--output-dir", tmp_path / "out5",
-                       timeout=300)
+    assert (
+        "histos_5_file_per_process.json was made from 5 files per sample (its name says), but -n 3 is given"
+        in warnings[0]
+    )
+    matching = run_cli("fit", "--reference", 5, "-n", 5, "--no-plots", "--output-dir", tmp_path / "out5", timeout=300)
     assert "warning:" not in matching.stderr, matching.stderr
 
 
 def test_the_main_summary_shows_the_fit_warnings():
     from rdf_ttbar.execution import pipeline
 
-    metrics = {"wall_time_s": {"event_loop": 1.0, "jitting": 0.1, "setup": 0.5, "total": 3.0},
-               "event_rate_hz": 1e5, "event_rate_per_core_hz": 5e4, "events_processed": 100_000, "files": 9,
-               "cores": 2, "bytes_read": 1e6}
-    summary = {"ttbar_norm": {"value": 1.0, "uncertainty": 0.1, "interval": [0.9, 1.1]},
-               "warnings": ["sample 'wjets' is empty in all regions: dropped from the fit"]}
+    metrics = {
+        "wall_time_s": {"event_loop": 1.0, "jitting": 0.1, "setup": 0.5, "total": 3.0},
+        "event_rate_hz": 1e5,
+        "event_rate_per_core_hz": 5e4,
+        "events_processed": 100_000,
+        "files": 9,
+        "cores": 2,
+        "bytes_read": 1e6,
+    }
+    summary = {
+        "ttbar_norm": {"value": 1.0, "uncertainty": 0.1, "interval": [0.9, 1.1]},
+        "warnings": ["sample 'wjets' is empty in all regions: dropped from the fit"],
+    }
     lines = pipeline.summary_lines(metrics, summary)
     assert lines[-1] == "warning: fit: sample 'wjets' is empty in all regions: dropped from the fit"
     assert lines[-2].startswith("ttbar_norm = 1.000 +- 0.100")

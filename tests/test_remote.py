@@ -37,9 +37,8 @@ import edge_cases
 import oracle
 from conftest import real_ttbar_file
 from helpers import N_HISTOGRAMS, REPO, run_histograms, same_files_everywhere
-from servers import XRootDServer, xrootd_server  # noqa: F401  (fixture)
-
 from rdf_ttbar.inputs import remote
+from servers import XRootDServer
 
 RTOL = 1e-9
 FAST_FAIL = {"XRD_CONNECTIONWINDOW": "2", "XRD_CONNECTIONRETRY": "1"}
@@ -72,8 +71,11 @@ def cli(*args, env: dict | None = None, drop_xrd: bool = False, timeout: float =
     full_env = {k: v for k, v in os.environ.items() if not (drop_xrd and k.startswith("XRD_"))}
     full_env.update(env or {})
     full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), full_env.get("PYTHONPATH")]))
-    cmd = [sys.executable, *map(str, args)] if str(args[0]).endswith(".py") else \
-        [sys.executable, "-m", "rdf_ttbar", *map(str, args)]
+    cmd = (
+        [sys.executable, *map(str, args)]
+        if str(args[0]).endswith(".py")
+        else [sys.executable, "-m", "rdf_ttbar", *map(str, args)]
+    )
     start = time.monotonic()
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=full_env, cwd=REPO)
     return r.returncode, r.stdout, r.stderr, time.monotonic() - start
@@ -115,8 +117,9 @@ def test_remote_reading_gives_the_same_histograms(tmp_path, xrootd_server, local
 def test_cache_dir_copies_once_and_then_works_without_the_server(tmp_path, xrootd_server, local_files):
     inputs, urls = serve(xrootd_server, local_files, tmp_path)
     cache = tmp_path / "cache"
-    rc, _, err, _ = cli("--inputs", inputs, "--output-dir", tmp_path / "out1", "--no-fit", "--mt", "2",
-                        "--cache-dir", cache)
+    rc, _, err, _ = cli(
+        "--inputs", inputs, "--output-dir", tmp_path / "out1", "--no-fit", "--mt", "2", "--cache-dir", cache
+    )
     assert rc == 0, err[-3000:]
     assert_same(tmp_path / "out1" / "histograms.root", local_files["hists"])
     assert "copied 2 remote file(s)" in err, err[-2000:]
@@ -128,8 +131,18 @@ def test_cache_dir_copies_once_and_then_works_without_the_server(tmp_path, xroot
     stamps = {p: p.stat().st_mtime_ns for p in copies.values()}
 
     xrootd_server.stop()  # from now on any network access fails
-    rc, _, err, _ = cli("--inputs", inputs, "--output-dir", tmp_path / "out2", "--no-fit", "--mt", "2",
-                        "--cache-dir", cache, env=FAST_FAIL)
+    rc, _, err, _ = cli(
+        "--inputs",
+        inputs,
+        "--output-dir",
+        tmp_path / "out2",
+        "--no-fit",
+        "--mt",
+        "2",
+        "--cache-dir",
+        cache,
+        env=FAST_FAIL,
+    )
     assert rc == 0, err[-3000:]
     assert "copied" not in err
     assert_same(tmp_path / "out2" / "histograms.root", local_files["hists"])
@@ -142,12 +155,21 @@ def test_cache_path_is_stable_and_safe(tmp_path):
     assert path == tmp_path / "eospublic.cern.ch" / "eos" / "root-eos" / "AGC" / "nanoAOD" / "TT" / "file_0.root"
     assert remote.cache_path(url, tmp_path) == path
     # the same file over root:// and https:// of the same server is one copy
-    assert remote.cache_path("root://h.org:1094//store/a.root", tmp_path) == \
-        remote.cache_path("https://h.org:1094//store/a.root", tmp_path)
+    assert remote.cache_path("root://h.org:1094//store/a.root", tmp_path) == remote.cache_path(
+        "https://h.org:1094//store/a.root", tmp_path
+    )
     # different URLs never share a copy, and nothing escapes the cache folder
-    odd = [remote.cache_path(u, tmp_path) for u in (
-        "root://h.org//a b.root", "root://h.org//a_b.root", "root://h.org//a.root?x=1", "root://h.org//a.root?x=2",
-        "root://h.org//../../etc/passwd", "http://h.org/.hidden.root")]
+    odd = [
+        remote.cache_path(u, tmp_path)
+        for u in (
+            "root://h.org//a b.root",
+            "root://h.org//a_b.root",
+            "root://h.org//a.root?x=1",
+            "root://h.org//a.root?x=2",
+            "root://h.org//../../etc/passwd",
+            "http://h.org/.hidden.root",
+        )
+    ]
     assert len(set(odd)) == len(odd)
     for p in odd:
         assert tmp_path in p.parents and not p.name.startswith(".")
@@ -281,8 +303,11 @@ def write_many_clusters(path: Path, clusters: int = 40, repeat: int = 200) -> in
 
     arrays = edge_cases._branch_arrays(edge_cases.EDGE_EVENTS * repeat)
     data = {}
-    for coll, fields in (("Jet", edge_cases.JET_FIELDS), ("Electron", edge_cases.ELECTRON_FIELDS),
-                         ("Muon", edge_cases.MUON_FIELDS)):
+    for coll, fields in (
+        ("Jet", edge_cases.JET_FIELDS),
+        ("Electron", edge_cases.ELECTRON_FIELDS),
+        ("Muon", edge_cases.MUON_FIELDS),
+    ):
         parts = {f: arrays.pop(f"{coll}_{f}") for f in fields}
         data[coll] = ak.zip({f: ak.unflatten(v, c) for f, (v, c) in parts.items()})
     data.update({k: v for k, (v, _) in arrays.items()})
@@ -377,7 +402,7 @@ def _descendants(pid: int) -> list[int]:
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
-            parents[int(stat.parent.name)] = int(text[text.rfind(")") + 2:].split()[1])
+            parents[int(stat.parent.name)] = int(text[text.rfind(")") + 2 :].split()[1])
         except (OSError, ValueError, IndexError):
             continue
     found, todo = [], [pid]
@@ -403,8 +428,12 @@ def stacks_of(pid: int) -> str:
     out = []
     for p in [pid, *_descendants(pid)]:
         try:
-            r = subprocess.run([gdb, "-p", str(p), "-batch", "-nx", "-ex", "set pagination off",
-                                "-ex", "thread apply all bt"], capture_output=True, text=True, timeout=60)
+            r = subprocess.run(
+                [gdb, "-p", str(p), "-batch", "-nx", "-ex", "set pagination off", "-ex", "thread apply all bt"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             lines = [line[:240] for line in r.stdout.splitlines() if line.startswith(("Thread ", "#"))]
             out.append(f"--- process {p}:\n" + ("\n".join(lines) or r.stdout[-2000:] + r.stderr[-2000:]))
         except subprocess.TimeoutExpired:
@@ -424,11 +453,23 @@ def kill_during_loop(server, big: tuple[Path, int], tmp_path: Path, mt: str, aft
     out = tmp_path / "out"
     env = {**os.environ, **FAST_FAIL}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    cmd = [sys.executable, str(script), str(server.proc.pid), str(after), "--inputs", str(inputs),
-           "--output-dir", str(out), "--no-fit", "--mt", mt]
+    cmd = [
+        sys.executable,
+        str(script),
+        str(server.proc.pid),
+        str(after),
+        "--inputs",
+        str(inputs),
+        "--output-dir",
+        str(out),
+        "--no-fit",
+        "--mt",
+        mt,
+    ]
     start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO, start_new_session=True
+    )
     try:
         _, err = proc.communicate(timeout=LOOP_TIMEOUT_S)
     except subprocess.TimeoutExpired:
@@ -436,9 +477,12 @@ def kill_during_loop(server, big: tuple[Path, int], tmp_path: Path, mt: str, aft
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         _, err = proc.communicate()
-        pytest.fail(f"--mt {mt}: the run still ran {LOOP_TIMEOUT_S} s after it started (the server "
-                    f"{'was' if server.proc.poll() is not None else 'was NOT'} killed): hung.\n"
-                    f"native stacks:\n{stacks}\nstderr (with the Python stacks):\n{err[-20000:]}", pytrace=False)
+        pytest.fail(
+            f"--mt {mt}: the run still ran {LOOP_TIMEOUT_S} s after it started (the server "
+            f"{'was' if server.proc.poll() is not None else 'was NOT'} killed): hung.\n"
+            f"native stacks:\n{stacks}\nstderr (with the Python stacks):\n{err[-20000:]}",
+            pytrace=False,
+        )
     return proc.returncode, err, time.monotonic() - start, out
 
 
@@ -469,15 +513,18 @@ def test_server_dying_during_the_event_loop_again_and_again(tmp_path, many_clust
                 assert_failed_cleanly(server, rc, err, out)
             except AssertionError as e:
                 failures.append(f"run {i} ({s:.1f} s): {e}")
-            failed = next((line.split("ReadError: ")[1].split(": ")[0] for line in err.splitlines()
-                           if "ReadError: " in line), "?")
+            failed = next(
+                (line.split("ReadError: ")[1].split(": ")[0] for line in err.splitlines() if "ReadError: " in line), "?"
+            )
             where[failed] = where.get(failed, 0) + 1
         finally:
             server.cleanup()
     seconds.sort()
-    summary = (f"{STRESS_RUNS} runs at --mt 2: {STRESS_RUNS - len(failures)} failed cleanly, {len(failures)} did not; "
-               f"seconds min {seconds[0]:.1f} median {seconds[len(seconds) // 2]:.1f} max {seconds[-1]:.1f}; "
-               f"failing call {where}")
+    summary = (
+        f"{STRESS_RUNS} runs at --mt 2: {STRESS_RUNS - len(failures)} failed cleanly, {len(failures)} did not; "
+        f"seconds min {seconds[0]:.1f} median {seconds[len(seconds) // 2]:.1f} max {seconds[-1]:.1f}; "
+        f"failing call {where}"
+    )
     print(summary)
     assert not failures, summary + "\n" + "\n".join(failures)
 
@@ -500,8 +547,7 @@ def test_remote_rntuple_file_and_nevts_that_disagree(tmp_path, xrootd_server):
     assert_no_outputs(out)
 
 
-def test_cache_summary_counts_this_runs_copies_and_a_damaged_copy_is_copied_again(tmp_path, xrootd_server,
-                                                                                 local_files):
+def test_cache_summary_counts_this_runs_copies_and_a_damaged_copy_is_copied_again(tmp_path, xrootd_server, local_files):
     inputs, urls = serve(xrootd_server, local_files, tmp_path)
     sizes = {url: Path(path).stat().st_size for url, (path, _) in zip(urls, local_files["files"].values())}
     cache = tmp_path / "cache"

@@ -16,8 +16,9 @@ def assert_identical(a: dict, b: dict):
     assert a.keys() == b.keys() and len(a) == N_HISTOGRAMS
     for name in a:
         for field in ("sumw", "sumw2"):
-            np.testing.assert_allclose(getattr(a[name], field), getattr(b[name], field), rtol=RTOL, atol=0,
-                                       err_msg=f"{name} {field}")
+            np.testing.assert_allclose(
+                getattr(a[name], field), getattr(b[name], field), rtol=RTOL, atol=0, err_msg=f"{name} {field}"
+            )
 
 
 def histograms(inputs, out, *extra):
@@ -61,8 +62,9 @@ def test_one_file_versus_several(demo_inputs, tmp_path):
             entry["files"] = [{"path": str(target), "nevts": sum(f["nevts"] for f in entry["files"])}]
     single = tmp_path / "single.json"
     single.write_text(json.dumps(content))
-    assert_identical(histograms(demo_inputs, tmp_path / "split", "--mt", "2"),
-                     histograms(single, tmp_path / "one", "--mt", "2"))
+    assert_identical(
+        histograms(demo_inputs, tmp_path / "split", "--mt", "2"), histograms(single, tmp_path / "one", "--mt", "2")
+    )
 
 
 def test_concurrent_runs_give_bit_identical_histograms(demo_inputs, tmp_path):
@@ -75,6 +77,7 @@ def test_concurrent_runs_give_bit_identical_histograms(demo_inputs, tmp_path):
     assert runs[0].keys() == runs[1].keys() and len(runs[0]) == N_HISTOGRAMS
     for name in runs[0]:
         for field in ("sumw", "sumw2"):
-            np.testing.assert_array_equal(getattr(runs[0][name], field), getattr(runs[1][name], field),
-                                          err_msg=f"{name} {field}")
+            np.testing.assert_array_equal(
+                getattr(runs[0][name], field), getattr(runs[1][name], field), err_msg=f"{name} {field}"
+            )
     assert runs[0]["4j2b_ttbar_pt_res_up"].sumw.sum() > 0

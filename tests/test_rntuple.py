@@ -56,20 +56,36 @@ def both_formats(tmp_path_factory):
     base = tmp_path_factory.mktemp("formats")
     lists = {}
     for fmt in ("ttree", "rntuple"):
-        run_cli("generate", "--events-per-sample", 6000, "--events-per-file", 3000, "--seed", 7,
-                "--output-dir", base / fmt, "--format", fmt, "--mt", 2)
+        run_cli(
+            "generate",
+            "--events-per-sample",
+            6000,
+            "--events-per-file",
+            3000,
+            "--seed",
+            7,
+            "--output-dir",
+            base / fmt,
+            "--format",
+            fmt,
+            "--mt",
+            2,
+        )
         lists[fmt] = base / fmt / "nanoaod_inputs.json"
     return lists
 
 
 def test_demo_set_in_both_formats_gives_identical_histograms(both_formats, tmp_path):
     for fmt, inputs in both_formats.items():
-        paths = [f["path"] for entry in json.loads(inputs.read_text()).values() for v in entry.values()
-                 for f in v["files"]]
+        paths = [
+            f["path"] for entry in json.loads(inputs.read_text()).values() for v in entry.values() for f in v["files"]
+        ]
         kinds = {uproot.open(p).classnames()["Events;1"] for p in paths}
         assert kinds == {"ROOT::RNTuple" if fmt == "rntuple" else "TTree"}
-    hists = {fmt: oracle.read_root_histograms(run_histograms(inputs, tmp_path / fmt, "--mt", "1"))
-             for fmt, inputs in both_formats.items()}
+    hists = {
+        fmt: oracle.read_root_histograms(run_histograms(inputs, tmp_path / fmt, "--mt", "1"))
+        for fmt, inputs in both_formats.items()
+    }
     assert len(hists["ttree"]) == N_HISTOGRAMS and hists["ttree"].keys() == hists["rntuple"].keys()
     for name, h in hists["ttree"].items():  # the same events in the same order: bit-identical
         assert np.array_equal(h.sumw, hists["rntuple"][name].sumw), name
@@ -97,8 +113,7 @@ def test_rntuple_without_some_fields(tmp_path):
     path = tmp_path / "no_event.root"
     options = ROOT.RDF.RSnapshotOptions()
     options.fOutputFormat = ROOT.RDF.ESnapshotOutputFormat.kRNTuple
-    columns = ["Jet_pt", "Jet_eta", "Jet_phi", "Jet_mass", "Jet_btagCSVV2", "Electron_pt", "Muon_pt",
-               "luminosityBlock"]
+    columns = ["Jet_pt", "Jet_eta", "Jet_phi", "Jet_mass", "Jet_btagCSVV2", "Electron_pt", "Muon_pt", "luminosityBlock"]
     ROOT.RDataFrame("Events", str(real_ttbar_file())).Snapshot("Events", str(path), columns, options)
     inputs = same_files_everywhere(tmp_path / "in.json", [(path, 200)])
     err = refused("--inputs", inputs, "--output-dir", tmp_path / "out", "--no-fit")
@@ -106,8 +121,11 @@ def test_rntuple_without_some_fields(tmp_path):
 
 
 def test_nevts_that_disagree_with_the_files(tmp_path):
-    files = {("ttbar", "nominal"): [(real_ttbar_file(), 199)], ("wjets", "nominal"): [(real_rntuple_file(), 12)],
-             ("single_top_tW", "nominal"): [(real_ttbar_file(), 200)]}
+    files = {
+        ("ttbar", "nominal"): [(real_ttbar_file(), 199)],
+        ("wjets", "nominal"): [(real_rntuple_file(), 12)],
+        ("single_top_tW", "nominal"): [(real_ttbar_file(), 200)],
+    }
     inputs = write_inputs(tmp_path / "in.json", files)
     err = refused("--inputs", inputs, "--output-dir", tmp_path / "out", "--no-fit")
     assert f'{real_ttbar_file()}: the input list gives "nevts": 199 but the file\'s TTree holds 200 events' in err
@@ -116,10 +134,14 @@ def test_nevts_that_disagree_with_the_files(tmp_path):
 
 
 def test_sample_mixing_ttree_and_rntuple_is_refused(tmp_path):
-    files = {("ttbar", "nominal"): [(real_ttbar_file(), 200), (real_rntuple_file(), 10)],
-             ("wjets", "nominal"): [(real_rntuple_file(), 10)]}
+    files = {
+        ("ttbar", "nominal"): [(real_ttbar_file(), 200), (real_rntuple_file(), 10)],
+        ("wjets", "nominal"): [(real_rntuple_file(), 10)],
+    }
     inputs = write_inputs(tmp_path / "in.json", files)
     err = refused("--inputs", inputs, "--output-dir", tmp_path / "out", "--no-fit")
-    assert (f"sample ttbar mixes TTree and RNTuple files, which one event loop cannot read "
-            f"(RNTuple: {real_rntuple_file()}; TTree: {real_ttbar_file()})") in err
+    assert (
+        f"sample ttbar mixes TTree and RNTuple files, which one event loop cannot read "
+        f"(RNTuple: {real_rntuple_file()}; TTree: {real_ttbar_file()})"
+    ) in err
     assert "sample wjets" not in err

@@ -85,8 +85,7 @@ def test_random_dependent_histograms_are_skipped_unless_asked(histos, dumped, tm
     doctored["4j1b_ttbar_pt_res_up"]["contents"][10] += 12345.0
     ref = write(tmp_path, doctored)
     assert run_cli("validate", "--histos", histos, "--reference", ref).returncode == 0
-    result = run_cli("validate", "--histos", histos, "--reference", ref, "--include-random", "--verbose",
-                     check=False)
+    result = run_cli("validate", "--histos", histos, "--reference", ref, "--include-random", "--verbose", check=False)
     assert result.returncode == 1 and "4j1b_ttbar_pt_res_up: bin 10" in result.stdout
 
 
@@ -107,9 +106,22 @@ def test_verbose_output_into_a_reader_that_stops_early(histos):
 
     from helpers import REPO
 
-    proc = subprocess.Popen([sys.executable, "-m", "rdf_ttbar", "validate", "--histos", str(histos), "--reference",
-                             str(reference_json()), "--verbose"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            cwd=REPO)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rdf_ttbar",
+            "validate",
+            "--histos",
+            str(histos),
+            "--reference",
+            str(reference_json()),
+            "--verbose",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=REPO,
+    )
     first = proc.stdout.readline()
     proc.stdout.close()  # as head does after its lines
     err = proc.stderr.read().decode()

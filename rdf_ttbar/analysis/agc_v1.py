@@ -29,17 +29,28 @@ ANALYSIS = Analysis(
         Process("wjets", 61457 * 0.252, "W+jets"),
     ),
     inputs={
-        "Jet_pt": "ROOT::RVecF", "Jet_eta": "ROOT::RVecF", "Jet_phi": "ROOT::RVecF", "Jet_mass": "ROOT::RVecF",
-        "Jet_btagCSVV2": "ROOT::RVecF", "Electron_pt": "ROOT::RVecF", "Muon_pt": "ROOT::RVecF",
-        "run": "UInt_t", "luminosityBlock": "UInt_t", "event": "ULong64_t",
+        "Jet_pt": "ROOT::RVecF",
+        "Jet_eta": "ROOT::RVecF",
+        "Jet_phi": "ROOT::RVecF",
+        "Jet_mass": "ROOT::RVecF",
+        "Jet_btagCSVV2": "ROOT::RVecF",
+        "Electron_pt": "ROOT::RVecF",
+        "Muon_pt": "ROOT::RVecF",
+        "run": "UInt_t",
+        "luminosityBlock": "UInt_t",
+        "event": "ULong64_t",
     },
     selection=(
-        Filter("exactly one lepton", f"rdf_ttbar::count_above(Electron_pt, {LEPTON_PT_MIN}) + "
-                                     f"rdf_ttbar::count_above(Muon_pt, {LEPTON_PT_MIN}) == 1"),
+        Filter(
+            "exactly one lepton",
+            f"rdf_ttbar::count_above(Electron_pt, {LEPTON_PT_MIN}) + "
+            f"rdf_ttbar::count_above(Muon_pt, {LEPTON_PT_MIN}) == 1",
+        ),
         Define("jets", f"rdf_ttbar::select_jets(Jet_pt, {JET_PT_MIN}f)"),
         # b-tagged jets among the selected ones; 0 when there are fewer than MIN_JETS jets
-        Define("nbtag", f"jets.size() >= {MIN_JETS} ? "
-                        f"rdf_ttbar::count_btagged(jets, Jet_btagCSVV2, {BTAG_THRESHOLD}f) : 0"),
+        Define(
+            "nbtag", f"jets.size() >= {MIN_JETS} ? rdf_ttbar::count_btagged(jets, Jet_btagCSVV2, {BTAG_THRESHOLD}f) : 0"
+        ),
         Filter(f">= {MIN_JETS} jets, >= 1 b-tag", "nbtag >= 1"),
     ),
     regions=(
@@ -48,29 +59,70 @@ ANALYSIS = Analysis(
     ),
     histograms=(
         Histogram("4j1b", "rdf_ttbar::ht(jets, Jet_pt)", BINNING, r"$H_T$ [GeV]", fit_edges=FIT_EDGES),
-        Histogram("4j2b", f"rdf_ttbar::trijet_mass(jets, Jet_pt, Jet_eta, Jet_phi, Jet_mass, Jet_btagCSVV2, "
-                          f"{BTAG_THRESHOLD}f)", BINNING, r"$m_{bjj}$ [GeV]", fit_edges=FIT_EDGES),
+        Histogram(
+            "4j2b",
+            f"rdf_ttbar::trijet_mass(jets, Jet_pt, Jet_eta, Jet_phi, Jet_mass, Jet_btagCSVV2, {BTAG_THRESHOLD}f)",
+            BINNING,
+            r"$m_{bjj}$ [GeV]",
+            fit_edges=FIT_EDGES,
+        ),
     ),
     systematics=(
-        Systematic("ME_var", "ME variation", "sample", directions=("up",), processes=("ttbar",),
-                   symmetrize=True, up="ME_var"),
-        Systematic("PS_var", "PS variation", "sample", directions=("up",), processes=("ttbar",),
-                   symmetrize=True, up="PS_var"),
+        Systematic(
+            "ME_var", "ME variation", "sample", directions=("up",), processes=("ttbar",), symmetrize=True, up="ME_var"
+        ),
+        Systematic(
+            "PS_var", "PS variation", "sample", directions=("up",), processes=("ttbar",), symmetrize=True, up="PS_var"
+        ),
         Systematic("scale", "tt scale variations", "sample", processes=("ttbar",), up="scaleup", down="scaledown"),
-        Systematic("pt_scale", "Jet energy scale", "vary", "Jet_pt", "rdf_ttbar::jet_energy_scale_up(Jet_pt)",
-                   ("up",), single=True, symmetrize=True),
-        Systematic("pt_res", "Jet energy resolution", "vary", "Jet_pt",
-                   "rdf_ttbar::pt_resolution_varied(Jet_pt, run, luminosityBlock, event)",
-                   ("up",), single=True, symmetrize=True, random=True),
-        *(Systematic(f"btag_var_{i}", f"b-tag NP {i + 1}", "vary", "weight",
-                     f"rdf_ttbar::btag_weights(weight, jets, Jet_pt, {i})") for i in range(4)),
-        Systematic("scale_var", "W+jets scale variation", "vary", "weight", "rdf_ttbar::wjets_scale_weights(weight)",
-                   processes=("wjets",)),
+        Systematic(
+            "pt_scale",
+            "Jet energy scale",
+            "vary",
+            "Jet_pt",
+            "rdf_ttbar::jet_energy_scale_up(Jet_pt)",
+            ("up",),
+            single=True,
+            symmetrize=True,
+        ),
+        Systematic(
+            "pt_res",
+            "Jet energy resolution",
+            "vary",
+            "Jet_pt",
+            "rdf_ttbar::pt_resolution_varied(Jet_pt, run, luminosityBlock, event)",
+            ("up",),
+            single=True,
+            symmetrize=True,
+            random=True,
+        ),
+        *(
+            Systematic(
+                f"btag_var_{i}",
+                f"b-tag NP {i + 1}",
+                "vary",
+                "weight",
+                f"rdf_ttbar::btag_weights(weight, jets, Jet_pt, {i})",
+            )
+            for i in range(4)
+        ),
+        Systematic(
+            "scale_var",
+            "W+jets scale variation",
+            "vary",
+            "weight",
+            "rdf_ttbar::wjets_scale_weights(weight)",
+            processes=("wjets",),
+        ),
         Systematic("Lumi", "Luminosity", "norm", norm=0.03),
     ),
     # AGC v1.4.0: 0.5 ttbar_ME_var + 0.5 ttbar_PS_var + wjets + single_top_t_chan (v1.2.0 left out the t-channel)
-    pseudodata=((0.5, "ttbar", "ME_var"), (0.5, "ttbar", "PS_var"), (1.0, "wjets", "nominal"),
-                (1.0, "single_top_t_chan", "nominal")),
+    pseudodata=(
+        (0.5, "ttbar", "ME_var"),
+        (0.5, "ttbar", "PS_var"),
+        (1.0, "wjets", "nominal"),
+        (1.0, "single_top_t_chan", "nominal"),
+    ),
     variation_plots=(
         VariationPlot("btag_variations", "4j1b", "ttbar", tuple(f"btag_var_{i}" for i in range(4))),
         VariationPlot("jet_energy_variations", "4j2b", "ttbar", ("pt_scale", "pt_res")),

@@ -28,8 +28,10 @@ def check(analysis) -> None:
         problems.append(f"two histograms share a name: {prefixes}")
     for h in analysis.histograms:
         if h.region not in regions:
-            problems.append(f"histogram '{h.prefix}' is booked in the unknown region '{h.region}' "
-                            f"(regions: {', '.join(sorted(regions))})")
+            problems.append(
+                f"histogram '{h.prefix}' is booked in the unknown region '{h.region}' "
+                f"(regions: {', '.join(sorted(regions))})"
+            )
         if h.binning.bins < 1 or not h.binning.low < h.binning.high:
             problems.append(f"histogram '{h.prefix}' has the binning {h.binning}")
     for s in analysis.systematics:

@@ -20,12 +20,19 @@ from .nodes import POSITIONS, Node, sample_nodes
 
 # RDataFrame's spellings of a column type -> one C++ spelling (TTree and RNTuple name them differently)
 _SCALARS = {
-    "float": ("Float_t", "float"), "double": ("Double_t", "double"), "bool": ("Bool_t", "bool"),
-    "unsigned char": ("UChar_t", "unsigned char", "std::uint8_t"), "char": ("Char_t", "char", "std::int8_t"),
-    "short": ("Short_t", "short", "std::int16_t"), "unsigned short": ("UShort_t", "unsigned short", "std::uint16_t"),
-    "int": ("Int_t", "int", "std::int32_t"), "unsigned int": ("UInt_t", "unsigned int", "std::uint32_t"),
-    "long": ("Long_t", "long", "std::int64_t"), "unsigned long": ("ULong_t", "unsigned long", "std::uint64_t"),
-    "long long": ("Long64_t", "long long"), "unsigned long long": ("ULong64_t", "unsigned long long"),
+    "float": ("Float_t", "float"),
+    "double": ("Double_t", "double"),
+    "bool": ("Bool_t", "bool"),
+    "unsigned char": ("UChar_t", "unsigned char", "std::uint8_t"),
+    "char": ("Char_t", "char", "std::int8_t"),
+    "short": ("Short_t", "short", "std::int16_t"),
+    "unsigned short": ("UShort_t", "unsigned short", "std::uint16_t"),
+    "int": ("Int_t", "int", "std::int32_t"),
+    "unsigned int": ("UInt_t", "unsigned int", "std::uint32_t"),
+    "long": ("Long_t", "long", "std::int64_t"),
+    "unsigned long": ("ULong_t", "unsigned long", "std::uint64_t"),
+    "long long": ("Long64_t", "long long"),
+    "unsigned long long": ("ULong64_t", "unsigned long long"),
 }
 _CANONICAL = {spelling: c for c, spellings in _SCALARS.items() for spelling in spellings}
 _SHORT_VECTORS = {"ROOT::RVecF": "float", "ROOT::RVecD": "double", "ROOT::RVecI": "int", "ROOT::RVecU": "unsigned int"}
@@ -70,19 +77,25 @@ def _statement(i: int, node: Node, vary_index: int) -> str:
     columns = "{" + ", ".join(_string(c) for c in node.columns) + "}"
     types = "".join(f", T_{c}" for c in node.columns)
     if node.kind == "weight":
-        return (f"   auto f{i} = [weight] {{ return weight; }};\n"
-                f"   using T_{node.name} = rdf_ttbar::column_type<decltype(f{i})>;\n"
-                f"   node = node.Define({_string(node.name)}, f{i}, {{}});")
+        return (
+            f"   auto f{i} = [weight] {{ return weight; }};\n"
+            f"   using T_{node.name} = rdf_ttbar::column_type<decltype(f{i})>;\n"
+            f"   node = node.Define({_string(node.name)}, f{i}, {{}});"
+        )
     returns = " -> bool" if node.kind == "filter" else ""
     head = f"   auto f{i} = []({params}){returns} {{\n{_body(node.expression)}\n   }};\n"
     if node.kind == "define":
-        return (head + f"   using T_{node.name} = rdf_ttbar::column_type<decltype(f{i}){types}>;\n"
-                f"   node = node.Define({_string(node.name)}, f{i}, {columns});")
+        return (
+            head + f"   using T_{node.name} = rdf_ttbar::column_type<decltype(f{i}){types}>;\n"
+            f"   node = node.Define({_string(node.name)}, f{i}, {columns});"
+        )
     if node.kind == "filter":
         return head + f"   node = node.Filter(f{i}, {columns}, {_string(node.name)});"
     directions = "{" + ", ".join(_string(d) for d in node.directions) + "}"
-    return head + (f"   if (vary[{vary_index}])\n      node = node.Vary({_string(node.column)}, f{i}, {columns}, "
-                   f"{directions}, {_string(node.name)});")
+    return head + (
+        f"   if (vary[{vary_index}])\n      node = node.Vary({_string(node.column)}, f{i}, {columns}, "
+        f"{directions}, {_string(node.name)});"
+    )
 
 
 def _fill(template: str, values: dict[str, str]) -> str:
@@ -92,8 +105,10 @@ def _fill(template: str, values: dict[str, str]) -> str:
 
 
 def _entry(i: int) -> str:
-    return (f"BookedGraph book_{i}(ROOT::RDF::RNode df, double weight, const std::vector<int> &vary, "
-            f"const ROOT::RDF::TH1DModel &model)")
+    return (
+        f"BookedGraph book_{i}(ROOT::RDF::RNode df, double weight, const std::vector<int> &vary, "
+        f"const ROOT::RDF::TH1DModel &model)"
+    )
 
 
 def sources(analysis: Analysis, namespace: str) -> tuple[str, str]:
@@ -105,9 +120,12 @@ def sources(analysis: Analysis, namespace: str) -> tuple[str, str]:
     variants = type_variants(analysis)
     entries = "\n".join(
         f"{_entry(i)}\n{{\n   return book<{', '.join(v)}>(df, weight, vary, model);\n}}\n"
-        for i, v in enumerate(variants))
+        for i, v in enumerate(variants)
+    )
     values = {
-        "NAME": analysis.name, "NAMESPACE": namespace, "GRAPH_H": str(cpp.header_path("graph.h")),
+        "NAME": analysis.name,
+        "NAMESPACE": namespace,
+        "GRAPH_H": str(cpp.header_path("graph.h")),
         "INCLUDES": "\n".join(f'#include "{cpp.header_path(h)}"' for h in analysis.headers),
         "TYPE_PARAMETERS": ", ".join(f"typename T_{c}" for c in inputs),
         "NODES": statements,
@@ -115,8 +133,10 @@ def sources(analysis: Analysis, namespace: str) -> tuple[str, str]:
         "ENTRIES": entries,
         "DECLARATIONS": "\n".join(f"{_entry(i)};" for i in range(len(variants))),
     }
-    return (_fill(cpp.read_template("graph_template.cxx"), values),
-            _fill(cpp.read_template("graph_template.h"), values))
+    return (
+        _fill(cpp.read_template("graph_template.cxx"), values),
+        _fill(cpp.read_template("graph_template.h"), values),
+    )
 
 
 def key(analysis: Analysis) -> str:

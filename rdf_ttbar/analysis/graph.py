@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import UserError
 from . import compiled as compiled_build
@@ -22,20 +23,31 @@ from .nodes import POSITIONS, layout, sample_nodes
 log = logging.getLogger(__name__)
 
 _FLOATS, _DOUBLES = "ROOT::RVec<float>", "ROOT::RVec<double>"
-_INTEGERS = {"char", "unsigned char", "short", "unsigned short", "int", "unsigned int", "long", "unsigned long",
-             "long long", "unsigned long long"}
+_INTEGERS = {
+    "char",
+    "unsigned char",
+    "short",
+    "unsigned short",
+    "int",
+    "unsigned int",
+    "long",
+    "unsigned long",
+    "long long",
+    "unsigned long long",
+}
 
 
 @dataclass
 class BookedSample:
     """The lazy results of one sample's graph."""
 
-    sample: object  # inputs.Sample: process, variation, name, files, weight
-    dataframe: object  # the sample's ROOT.RDataFrame
-    count: object  # RResultPtr<ULong64_t>: events processed
-    histogram: object = None  # RResultPtr<TH1D>: all of the analysis' histograms side by side (nodes.layout)
-    variations: object = None  # its RResultMap (after VariationsFor): variation name -> TH1D
-    compiled: object = None  # the compiled graph's rdf_ttbar::BookedGraph (owns the three results above)
+    # (Any: PyROOT objects, and a Sample of the inputs stage, which imports this one)
+    sample: Any  # inputs.Sample: process, variation, name, files, weight
+    dataframe: Any  # the sample's ROOT.RDataFrame
+    count: Any  # RResultPtr<ULong64_t>: events processed
+    histogram: Any = None  # RResultPtr<TH1D>: all of the analysis' histograms side by side (nodes.layout)
+    variations: Any = None  # its RResultMap (after VariationsFor): variation name -> TH1D
+    compiled: Any = None  # the compiled graph's rdf_ttbar::BookedGraph (owns the three results above)
 
     def handles(self) -> list:
         return [self.count, self.histogram]
@@ -73,8 +85,10 @@ class Builds:
             variant = compiled_variant(self.analysis, types)
             if variant is not None:
                 return self._book_compiled(sample, dataframe, variant)
-            self._say_once(f"sample {sample.name}: its column types ({describe(self.analysis, types)}) are not "
-                           "the ones the compiled graph was built for; that sample's graph is jitted")
+            self._say_once(
+                f"sample {sample.name}: its column types ({describe(self.analysis, types)}) are not "
+                "the ones the compiled graph was built for; that sample's graph is jitted"
+            )
         return self._book_jitted(sample, dataframe, types)
 
     def _say_once(self, note: str) -> None:
@@ -113,8 +127,9 @@ class Builds:
         else:
             import ROOT
 
-            booked.histogram = ROOT.rdf_ttbar.book_ordered_fill(ROOT.RDF.AsRNode(df), model, POSITIONS,
-                                                                self.analysis.weight_column)
+            booked.histogram = ROOT.rdf_ttbar.book_ordered_fill(
+                ROOT.RDF.AsRNode(df), model, POSITIONS, self.analysis.weight_column
+            )
         return booked
 
 
@@ -142,9 +157,11 @@ def column_types(analysis: Analysis, sample, dataframe) -> dict[str, str]:
         else:
             problems.append(f"'{column}' is {raw}, not {declared}")
     if problems:
-        raise UserError(f"sample {sample.process}/{sample.variation} ({sample.files[0]}): the column(s) "
-                        f"{'; '.join(problems)}. rdf_ttbar reads NanoAOD-like files: float or double jet and "
-                        "lepton kinematics, integer run/luminosityBlock/event; use files that store them so.")
+        raise UserError(
+            f"sample {sample.process}/{sample.variation} ({sample.files[0]}): the column(s) "
+            f"{'; '.join(problems)}. rdf_ttbar reads NanoAOD-like files: float or double jet and "
+            "lepton kinematics, integer run/luminosityBlock/event; use files that store them so."
+        )
     return types
 
 
@@ -156,8 +173,7 @@ def compiled_variant(analysis: Analysis, types: dict[str, str]) -> int | None:
 
 
 def describe(analysis: Analysis, types: dict[str, str]) -> str:
-    return ", ".join(f"{c} {types[c]}" for c, d in analysis.inputs.items()
-                     if types[c] != compiled_build.canonical(d))
+    return ", ".join(f"{c} {types[c]}" for c, d in analysis.inputs.items() if types[c] != compiled_build.canonical(d))
 
 
 def book_variations(booked: list[BookedSample]) -> None:
@@ -186,14 +202,17 @@ def collect(analysis: Analysis, booked: list[BookedSample]) -> dict:
             for slot in slots:
                 binning, part = slot.histogram.binning, slice(slot.offset + 1, slot.offset + 1 + slot.size)
                 out[histogram_name(slot.histogram.prefix, b.sample.process, variation)] = _hist(
-                    hist, binning, slot.histogram.label, values[part], variances[part])
+                    hist, binning, slot.histogram.label, values[part], variances[part]
+                )
     out.update(pseudodata(analysis, out))
     return out
 
 
 def _hist(hist, binning, label, values, variances):
-    h = hist.Hist(hist.axis.Regular(binning.bins, binning.low, binning.high, name="observable", label=label),
-                  storage=hist.storage.Weight())
+    h = hist.Hist(
+        hist.axis.Regular(binning.bins, binning.low, binning.high, name="observable", label=label),
+        storage=hist.storage.Weight(),
+    )
     view = h.view(flow=True)
     view["value"], view["variance"] = values, variances
     return h

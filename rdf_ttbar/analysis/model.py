@@ -164,8 +164,11 @@ class Analysis:
         return [variation] + [x for s in self.varied(process, variation) for x in s.suffixes()]
 
     def sample_histogram_names(self, process: str, variation: str) -> list[str]:
-        return [histogram_name(h.prefix, process, v) for h in self.histograms
-                for v in self.sample_suffixes(process, variation)]
+        return [
+            histogram_name(h.prefix, process, v)
+            for h in self.histograms
+            for v in self.sample_suffixes(process, variation)
+        ]
 
     def pseudodata_names(self) -> list[str]:
         return [pseudodata_name(h.prefix) for h in self.histograms]

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import os
 import re
 import shlex
 import shutil
-import logging
 import subprocess
 from pathlib import Path
 
@@ -66,10 +66,22 @@ def compile_command(ROOT, source: Path, output: Path) -> list[str]:
     """The compiler's command line: ROOT's headers, C++ standard, optimisation and libraries (as ACLiC)."""
     standard = re.findall(r"-std=\S+", str(ROOT.gSystem.GetMakeSharedLib())) or ["-std=c++17"]
     libdir = str(ROOT.gROOT.GetLibDir())
-    return [*compiler(), *standard, *str(ROOT.gSystem.GetFlagsOpt()).split(),
-            "-fPIC", "-shared", "-pthread", f"-I{ROOT.gROOT.GetIncludeDir()}", f"-I{cpp.cpp_dir()}",
-            str(source), "-o", str(output), f"-L{libdir}", *(f"-l{lib}" for lib in LIBRARIES),
-            f"-Wl,-rpath,{libdir}"]
+    return [
+        *compiler(),
+        *standard,
+        *str(ROOT.gSystem.GetFlagsOpt()).split(),
+        "-fPIC",
+        "-shared",
+        "-pthread",
+        f"-I{ROOT.gROOT.GetIncludeDir()}",
+        f"-I{cpp.cpp_dir()}",
+        str(source),
+        "-o",
+        str(output),
+        f"-L{libdir}",
+        *(f"-l{lib}" for lib in LIBRARIES),
+        f"-Wl,-rpath,{libdir}",
+    ]
 
 
 def library_path(ROOT, key: str) -> Path:
@@ -93,16 +105,26 @@ def build(ROOT, library: Path, source: str, header: str) -> str:
         library.parent.mkdir(parents=True, exist_ok=True)
         with open(library.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # a concurrent first run builds it: wait for that one
-            if library.exists():
+            if intact(library):
                 return ""
-            log.info("compiling the analysis graph for this ROOT installation, once (about 10-20 s; cached in %s)",
-                     library.parent)
+            if library.exists():
+                log.warning(
+                    "the compiled analysis graph %s is damaged (it does not match the checksum written when "
+                    "it was built): building it again",
+                    library,
+                )
+                library.unlink()
+            log.info(
+                "compiling the analysis graph for this ROOT installation, once (about 10-20 s; cached in %s)",
+                library.parent,
+            )
             atomic.write_text(source_path, source)
             atomic.write_text(library.with_suffix(".h"), header)
             temporary = Path(command[command.index("-o") + 1])
             try:
                 done = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
-                if done.returncode == 0:
+                if done.returncode == 0:  # the checksum first: a library without one is not used
+                    atomic.write_text(library.with_suffix(".sha256"), checksum(temporary))
                     os.replace(temporary, library)
                     return ""
                 failed.write_text(" ".join(command) + "\n\n" + done.stdout + done.stderr)
@@ -111,6 +133,19 @@ def build(ROOT, library: Path, source: str, header: str) -> str:
                 temporary.unlink(missing_ok=True)
     except (OSError, subprocess.SubprocessError) as err:
         return f"it could not be built in {library.parent} ({err})"
+
+
+def checksum(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def intact(library: Path) -> bool:
+    """Whether the library is there and as it was built (a truncated or overwritten file would crash ROOT
+    when loaded, so it is checked against the checksum written at build time first)."""
+    try:
+        return library.with_suffix(".sha256").read_text().strip() == checksum(library)
+    except OSError:
+        return False
 
 
 def load(key: str, source: str, header: str, headers=()) -> bool:
@@ -129,7 +164,7 @@ def load(key: str, source: str, header: str, headers=()) -> bool:
         ROOT = quiet.import_root()
         cpp.declare(headers)
         library = library_path(ROOT, key)
-        note = "" if library.exists() else build(ROOT, library, source, header)
+        note = "" if intact(library) else build(ROOT, library, source, header)
         if not note:
             if ROOT.gSystem.Load(str(library)) < 0:
                 note = f"ROOT could not load {library} (delete it to build it again)"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .model import Analysis, Define, Filter, Histogram, identifiers, rename
+from .model import Analysis, Define, Filter, Histogram, Systematic, identifiers, rename
 
 POSITIONS = "rdf_ttbar_positions"  # the column of histogram positions
 
@@ -64,12 +64,17 @@ def positions_body(analysis: Analysis) -> str:
     """C++ body of the positions column: per region, if the event is in it, each observable's position
     (``rdf_ttbar::HistogramAxis``, bins as TH1's); observables are evaluated only in their region."""
     slots, _ = layout(analysis)
-    axes = ", ".join(f"h{i}({s.offset}, {s.histogram.binning.bins}, {s.histogram.binning.low!r}, "
-                     f"{s.histogram.binning.high!r})" for i, s in enumerate(slots))
+    axes = ", ".join(
+        f"h{i}({s.offset}, {s.histogram.binning.bins}, {s.histogram.binning.low!r}, {s.histogram.binning.high!r})"
+        for i, s in enumerate(slots)
+    )
     lines = [f"static const rdf_ttbar::HistogramAxis {axes};", "ROOT::RVecD positions;"]
     for region in analysis.regions:
-        fills = [f"positions.push_back(h{i}.position({s.histogram.observable}));"
-                 for i, s in enumerate(slots) if s.histogram.region == region.name]
+        fills = [
+            f"positions.push_back(h{i}.position({s.histogram.observable}));"
+            for i, s in enumerate(slots)
+            if s.histogram.region == region.name
+        ]
         if fills:
             lines.append(f"if ({region.condition}) {{ {' '.join(fills)} }}")
     lines.append("return positions;")
@@ -112,9 +117,12 @@ def preselection(analysis: Analysis) -> list[Define | Filter]:
     """
     steps = list(analysis.selection)
     varied_inputs = {s.column for s in analysis.systematics if s.kind == "vary"} & set(_reads(steps))
-    variations = [("", {})] + [
-        (f"{s.name}_{d}", s) for s in analysis.systematics
-        if s.kind == "vary" and s.column in varied_inputs for d in s.directions]
+    variations: list[tuple[str, Systematic | None]] = [("", None)] + [
+        (f"{s.name}_{d}", s)
+        for s in analysis.systematics
+        if s.kind == "vary" and s.column in varied_inputs
+        for d in s.directions
+    ]
     # the selection's columns that depend on a varied column
     dependent: set[str] = set(varied_inputs)
     for step in steps:
@@ -125,14 +133,15 @@ def preselection(analysis: Analysis) -> list[Define | Filter]:
     conditions = []
     for suffix, syst in variations:
         names = {c: f"{c}__{suffix}" for c in dependent} if suffix else {}
-        if syst:
-            index = syst.directions.index(suffix[len(syst.name) + 1:])
+        if syst is not None:
+            index = syst.directions.index(suffix[len(syst.name) + 1 :])
             out.append(Define(names[syst.column], f"{vary_expression(syst)}[{index}]"))
         for step in steps:
             if isinstance(step, Define) and step.name in dependent - varied_inputs:
                 out.append(Define(names.get(step.name, step.name), rename(step.expression, names)))
-        conditions.append(" && ".join(f"({rename(s.expression, names)})" for s in steps
-                                      if isinstance(s, Filter) and s not in plain))
+        conditions.append(
+            " && ".join(f"({rename(s.expression, names)})" for s in steps if isinstance(s, Filter) and s not in plain)
+        )
     if any(conditions):
         out.append(Filter("passes the selection under some variation", " || ".join(f"({c})" for c in conditions)))
     return out

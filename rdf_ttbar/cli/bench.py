@@ -44,18 +44,21 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from .. import config as configuration, inputs
+from .. import config as configuration
+from .. import inputs
 from ..analysis import native
+from ..errors import UserError
 from ..execution import io_only
 from ..inputs import branch_lists
 from .bench_os import evict_from_page_cache, maxrss_mb, root_install_files, warm_page_cache
-from .bench_table import MIN_LOOP_S, compare_formats, format_table, mode_key, mode_label, short_loops
-from ..errors import UserError
+from .bench_table import compare_formats, format_table, mode_key, mode_label, short_loops
 
 DEFAULT_EVENTS_PER_SAMPLE = 1_000_000
 DEFAULT_REPEAT = 2
-IO_PERCENT = io_only.ANALYSIS  # (bench_table.IO_PERCENT) the I/O-only mode the analysis is compared with: its own columns
+# (bench_table.IO_PERCENT) the I/O-only mode the analysis is compared with: its own columns
+IO_PERCENT = io_only.ANALYSIS
 AGC_IO_PERCENT = 2.7  # the AGC's analysis columns, measured too for comparisons with other implementations
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # what python -m rdf_ttbar needs on sys.path
 
@@ -66,32 +69,62 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Measure the analysis: set-up, jitting, start-up to the first event, event-loop speed in total and per core, "
         "peak memory, thread scaling, and the I/O-only speed of the same columns, each in a fresh process on a "
-        "generated benchmark set (cached), repeated and interleaved. Prints a table; --json writes every number.")
+        "generated benchmark set (cached), repeated and interleaved. Prints a table; --json writes every number."
+    )
     # the demo set's options of the run configuration; not config.yaml (the benchmark set is the same everywhere)
     configuration.add_arguments(
-        parser, ("demo.events_per_sample", "demo.seed", "demo.cache_dir"), config_file=False,
-        flags={"demo.cache_dir": ("--cache-dir",)}, defaults={"demo.events_per_sample": DEFAULT_EVENTS_PER_SAMPLE},
-        helps={"demo.events_per_sample": "events per sample of the benchmark set (9M events in all by default; "
-                                         "generated once into the demo cache)",
-               "demo.seed": "seed of the generated set",
-               "demo.cache_dir": "demo cache folder (null: $RDF_TTBAR_CACHE, else $XDG_CACHE_HOME/rdf_ttbar or "
-                                 "~/.cache/rdf_ttbar)"})
-    parser.add_argument("--mt", default=None, metavar="LIST",
-                        help="thread counts to measure, comma-separated (default: 1,<cores of this machine>)")
-    parser.add_argument("--repeat", type=int, default=DEFAULT_REPEAT, metavar="R",
-                        help=f"runs of each measurement; the best counts (default {DEFAULT_REPEAT})")
+        parser,
+        ("demo.events_per_sample", "demo.seed", "demo.cache_dir"),
+        config_file=False,
+        flags={"demo.cache_dir": ("--cache-dir",)},
+        defaults={"demo.events_per_sample": DEFAULT_EVENTS_PER_SAMPLE},
+        helps={
+            "demo.events_per_sample": "events per sample of the benchmark set (9M events in all by default; "
+            "generated once into the demo cache)",
+            "demo.seed": "seed of the generated set",
+            "demo.cache_dir": "demo cache folder (null: $RDF_TTBAR_CACHE, else $XDG_CACHE_HOME/rdf_ttbar or "
+            "~/.cache/rdf_ttbar)",
+        },
+    )
+    parser.add_argument(
+        "--mt",
+        default=None,
+        metavar="LIST",
+        help="thread counts to measure, comma-separated (default: 1,<cores of this machine>)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=DEFAULT_REPEAT,
+        metavar="R",
+        help=f"runs of each measurement; the best counts (default {DEFAULT_REPEAT})",
+    )
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write all numbers and runs to FILE")
-    parser.add_argument("--full", action="store_true",
-                        help="use a set generated with 'generate --full' and also measure the I/O-only mode at "
-                        "4, 15, 25 and 50%% of the file")
-    parser.add_argument("--inputs", metavar="FILE.json",
-                        help="measure on this input list (AGC nanoaod_inputs.json format) instead of the generated set")
-    parser.add_argument("--formats", default="ttree", metavar="LIST",
-                        help="file formats of the generated set to measure, comma-separated: ttree (default), "
-                        "rntuple or ttree,rntuple (compares event rates and bytes on disk of the same events)")
-    parser.add_argument("--no-evict", dest="evict", action="store_false",
-                        help="do not drop ROOT's files from the page cache before the cold run (the cold run is "
-                        "then just the first run)")
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="use a set generated with 'generate --full' and also measure the I/O-only mode at "
+        "4, 15, 25 and 50%% of the file",
+    )
+    parser.add_argument(
+        "--inputs",
+        metavar="FILE.json",
+        help="measure on this input list (AGC nanoaod_inputs.json format) instead of the generated set",
+    )
+    parser.add_argument(
+        "--formats",
+        default="ttree",
+        metavar="LIST",
+        help="file formats of the generated set to measure, comma-separated: ttree (default), "
+        "rntuple or ttree,rntuple (compares event rates and bytes on disk of the same events)",
+    )
+    parser.add_argument(
+        "--no-evict",
+        dest="evict",
+        action="store_false",
+        help="do not drop ROOT's files from the page cache before the cold run (the cold run is "
+        "then just the first run)",
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -144,10 +177,23 @@ def ensure_inputs(args, fmt: str = "ttree") -> Path:
     d = configuration.from_args(args).demo  # --events-per-sample, --seed, --cache-dir
     directory = demo.demo_set_dir(d.cache_dir, d.events_per_sample, d.seed, args.full, fmt)
     if not (directory / demo.STAMP).is_file():
-        print(f"rdf_ttbar bench: generating the benchmark set ({d.events_per_sample:,} events per sample"
-              f"{', --full' if args.full else ''}, {fmt}) in {directory}; later runs reuse it", flush=True)
-        command = [sys.executable, "-m", "rdf_ttbar", "generate", "--events-per-sample", str(d.events_per_sample),
-                   "--seed", str(d.seed), "--format", fmt] + (["--full"] if args.full else [])
+        print(
+            f"rdf_ttbar bench: generating the benchmark set ({d.events_per_sample:,} events per sample"
+            f"{', --full' if args.full else ''}, {fmt}) in {directory}; later runs reuse it",
+            flush=True,
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "rdf_ttbar",
+            "generate",
+            "--events-per-sample",
+            str(d.events_per_sample),
+            "--seed",
+            str(d.seed),
+            "--format",
+            fmt,
+        ] + (["--full"] if args.full else [])
         result = subprocess.run(command, env=child_env(d.cache_dir), cwd=tempfile.gettempdir())
         if result.returncode != 0 or not (directory / demo.STAMP).is_file():
             raise UserError(f"generating the benchmark set failed (exit code {result.returncode}); see above")
@@ -168,8 +214,9 @@ def interpreter_start_s(repeat: int = 3) -> float:
     code = "import sys, rdf_ttbar; sys.stdout.write(repr(rdf_ttbar.START_TIME))"
     for _ in range(repeat):
         launch = time.perf_counter()
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=child_env(),
-                             cwd=tempfile.gettempdir())
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=child_env(), cwd=tempfile.gettempdir()
+        )
         try:
             offset = float(out.stdout) - launch
         except ValueError:
@@ -182,8 +229,20 @@ def interpreter_start_s(repeat: int = 3) -> float:
 def run_once(inputs_json: Path, mt: int, io_percent, offset_s: float, workdir: Path) -> dict:
     """One measurement in a fresh process; returns its numbers."""
     out_dir = Path(tempfile.mkdtemp(prefix="run-", dir=workdir))
-    command = [sys.executable, "-m", "rdf_ttbar", "--inputs", str(inputs_json), "--mt", str(mt), "--scheduler", "mt",
-               "--output-dir", str(out_dir), "--no-fit"]
+    command = [
+        sys.executable,
+        "-m",
+        "rdf_ttbar",
+        "--inputs",
+        str(inputs_json),
+        "--mt",
+        str(mt),
+        "--scheduler",
+        "mt",
+        "--output-dir",
+        str(out_dir),
+        "--no-fit",
+    ]
     if io_percent is not None:
         command += ["--io-only", "--io-percent", str(io_percent)]
     log_path = out_dir.with_suffix(".log")
@@ -235,28 +294,43 @@ def best_of(runs: list[dict]) -> dict:
 def build_compiled_graph() -> None:
     """Build the compiled analysis graph first, in a process of its own (this one imports no ROOT), so that no
     measured run includes its one-off build (native.py; a no-op when it is cached or not wanted)."""
-    subprocess.run([sys.executable, "-c", "import rdf_ttbar.analysis.native as n; n.load()"], cwd=PACKAGE_ROOT, check=False)
+    subprocess.run(
+        [sys.executable, "-c", "import rdf_ttbar.analysis.native as n; n.load()"], cwd=PACKAGE_ROOT, check=False
+    )
 
 
 # ---------------------------------------------------------------------------
 # the benchmark
 # ---------------------------------------------------------------------------
-def measure(inputs_json: Path, mts: list[int], percents: list, repeat: int, evict: bool, log=print,
-            cold: bool = True) -> dict:
+def measure(
+    inputs_json: Path, mts: list[int], percents: list, repeat: int, evict: bool, log=print, cold: bool = True
+) -> dict:
     """All measurements; returns the result dictionary (see ``main``)."""
     samples = inputs.read_file_list(inputs_json)
     files = local_files(samples)
     events = sum(s.nevts for s in samples)
     disk_bytes = sum(p.stat().st_size for p in files)
     result: dict = {
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "root": _root_version()},
-        "inputs": {"path": str(inputs_json), "events": events, "files": sum(len(s.files) for s in samples),
-                   "bytes_on_disk": disk_bytes},
-        "mt": mts, "repeat": repeat, "io_percents": percents,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "root": _root_version(),
+        },
+        "inputs": {
+            "path": str(inputs_json),
+            "events": events,
+            "files": sum(len(s.files) for s in samples),
+            "bytes_on_disk": disk_bytes,
+        },
+        "mt": mts,
+        "repeat": repeat,
+        "io_percents": percents,
     }
-    log(f"rdf_ttbar bench: {events:,} events in {result['inputs']['files']} files ({disk_bytes / 1e6:,.0f} MB), "
-        f"threads {','.join(map(str, mts))}, {repeat} repetition(s)")
+    log(
+        f"rdf_ttbar bench: {events:,} events in {result['inputs']['files']} files ({disk_bytes / 1e6:,.0f} MB), "
+        f"threads {','.join(map(str, mts))}, {repeat} repetition(s)"
+    )
     warm_bytes, warm_s = warm_page_cache(files)
     result["page_cache_warm"] = {"bytes": warm_bytes, "seconds": warm_s}
     result["interpreter_start_s"] = interpreter_start_s()
@@ -266,11 +340,16 @@ def measure(inputs_json: Path, mts: list[int], percents: list, repeat: int, evic
         workdir = Path(tmp)
         if cold:  # the very first analysis run, ROOT's files dropped from the page cache first
             # ROOT's files and the compiled analysis graph (native.py; imports no ROOT)
-            evicted = evict_from_page_cache(root_install_files() + sorted(native.cache_dir().glob("graph-*.so"))) \
-                if evict else 0
-            log(f"  cold run (analysis, {mts[0]} thread(s){', ROOT files evicted from the page cache' if evicted else ''})")
-            result["cold"] = dict(run_once(inputs_json, mts[0], None, result["interpreter_start_s"], workdir),
-                                  evicted_files=evicted)
+            evicted = (
+                evict_from_page_cache(root_install_files() + sorted(native.cache_dir().glob("graph-*.so")))
+                if evict
+                else 0
+            )
+            evicted_note = ", ROOT files evicted from the page cache" if evicted else ""
+            log(f"  cold run (analysis, {mts[0]} thread(s){evicted_note})")
+            result["cold"] = dict(
+                run_once(inputs_json, mts[0], None, result["interpreter_start_s"], workdir), evicted_files=evicted
+            )
 
         runs = []
         modes = [None] + list(percents)
@@ -281,8 +360,10 @@ def measure(inputs_json: Path, mts: list[int], percents: list, repeat: int, evic
                     run = run_once(inputs_json, mt, io_percent, result["interpreter_start_s"], workdir)
                     run["repetition"] = rep
                     runs.append(run)
-                    log(f"  {mode_label(io_percent):<18} {mt} thread(s): {run['event_rate_hz'] / 1e3:9,.1f} kHz, "
-                        f"start-up {run['startup_s']:.2f} s, peak {run['peak_rss_mb']:,.0f} MB")
+                    log(
+                        f"  {mode_label(io_percent):<18} {mt} thread(s): {run['event_rate_hz'] / 1e3:9,.1f} kHz, "
+                        f"start-up {run['startup_s']:.2f} s, peak {run['peak_rss_mb']:,.0f} MB"
+                    )
     result["runs"] = runs
     best = {}
     for io_percent in modes:
@@ -304,12 +385,13 @@ def _root_version() -> str | None:
         return None
 
 
-def ratios(best: dict, mts: list[int], modes: list, cold: dict) -> dict:
+def ratios(best: dict, mts: list[int], modes: list, cold: dict | None) -> dict:
     full = best["analysis"]
     io = best[mode_key(IO_PERCENT)] if IO_PERCENT in modes else None
-    out = {
-        "analysis_over_io_only": {str(mt): full[str(mt)]["event_rate_hz"] / io[str(mt)]["event_rate_hz"]
-                                  for mt in mts} if io else {},
+    out: dict[str, Any] = {
+        "analysis_over_io_only": {str(mt): full[str(mt)]["event_rate_hz"] / io[str(mt)]["event_rate_hz"] for mt in mts}
+        if io
+        else {},
         "scaling_over_1_thread": {},
     }
     if 1 in mts:
@@ -317,15 +399,18 @@ def ratios(best: dict, mts: list[int], modes: list, cold: dict) -> dict:
             base = by_mt["1"]["event_rate_hz"]
             out["scaling_over_1_thread"][key] = {str(mt): by_mt[str(mt)]["event_rate_hz"] / base for mt in mts}
     warm = full[str(cold["mt"])]["startup_s"] if cold else None
-    out["cold_over_warm_startup"] = cold["startup_s"] / warm if warm else None
+    out["cold_over_warm_startup"] = cold["startup_s"] / warm if cold and warm else None
     return out
 
 
 def per_repetition_ratios(runs: list[dict], mts: list[int], repeat: int) -> dict:
-    """Analysis / I/O-only of its columns within each repetition (runs next to each other): the spread shows the noise."""
+    """Analysis / I/O-only of its columns within each repetition (runs next to each other): the spread shows the
+    noise."""
+
     def rate(mode, mt, rep):
-        return next((r["event_rate_hz"] for r in runs if r["mode"] == mode and r["mt"] == mt
-                     and r["repetition"] == rep), None)
+        return next(
+            (r["event_rate_hz"] for r in runs if r["mode"] == mode and r["mt"] == mt and r["repetition"] == rep), None
+        )
 
     out = {}
     for mt in mts:

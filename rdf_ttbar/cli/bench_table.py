@@ -25,22 +25,34 @@ def short_loops(result: dict) -> list[float]:
 def compare_formats(result: dict, other: dict, fmt: str) -> dict:
     """``other`` (the set in format ``fmt``) against ``result``: rates per thread count and bytes on disk."""
     io = mode_key(IO_PERCENT)
-    rates = {key: {mt: other["best"][key][mt]["event_rate_hz"] / result["best"][key][mt]["event_rate_hz"]
-                   for mt in other["best"][key]} for key in ("analysis", io)}
-    return {"format": fmt, "rate_ratio": rates,
-            "bytes_on_disk_ratio": other["inputs"]["bytes_on_disk"] / result["inputs"]["bytes_on_disk"]}
+    rates = {
+        key: {
+            mt: other["best"][key][mt]["event_rate_hz"] / result["best"][key][mt]["event_rate_hz"]
+            for mt in other["best"][key]
+        }
+        for key in ("analysis", io)
+    }
+    return {
+        "format": fmt,
+        "rate_ratio": rates,
+        "bytes_on_disk_ratio": other["inputs"]["bytes_on_disk"] / result["inputs"]["bytes_on_disk"],
+    }
 
 
 def format_table(result: dict) -> str:
-    head = (f"{'mode':<18} {'thr':>3} {'set-up':>7} {'jitting':>7} {'to 1st ev':>9} {'loop':>7} "
-            f"{'events/s':>11} {'per core':>10} {'MB read':>8} {'peak MB':>8}")
+    head = (
+        f"{'mode':<18} {'thr':>3} {'set-up':>7} {'jitting':>7} {'to 1st ev':>9} {'loop':>7} "
+        f"{'events/s':>11} {'per core':>10} {'MB read':>8} {'peak MB':>8}"
+    )
     lines = [head, "-" * len(head)]
 
     def row(label, r):
         mb = f"{r['bytes_read'] / 1e6:8,.0f}" if r["bytes_read"] is not None else f"{'-':>8}"
-        return (f"{label:<18} {r['mt']:>3} {r['setup_s']:6.2f}s {r['jitting_s']:6.2f}s {r['startup_s']:8.2f}s "
-                f"{r['event_loop_s']:6.2f}s {r['event_rate_hz']:11,.0f} {r['event_rate_per_core_hz']:10,.0f} "
-                f"{mb} {r['peak_rss_mb']:8,.0f}")
+        return (
+            f"{label:<18} {r['mt']:>3} {r['setup_s']:6.2f}s {r['jitting_s']:6.2f}s {r['startup_s']:8.2f}s "
+            f"{r['event_loop_s']:6.2f}s {r['event_rate_hz']:11,.0f} {r['event_rate_per_core_hz']:10,.0f} "
+            f"{mb} {r['peak_rss_mb']:8,.0f}"
+        )
 
     for mt in result["mt"]:
         for key, by_mt in result["best"].items():
@@ -57,27 +69,39 @@ def format_table(result: dict) -> str:
     for key, by_mt in ratio["scaling_over_1_thread"].items():
         for mt, value in by_mt.items():
             if mt != "1":
-                lines.append(f"{mode_label(result['best'][key][mt]['io_percent'])}: {mt} threads / 1 thread: "
-                             f"{value:.2f}x")
+                lines.append(
+                    f"{mode_label(result['best'][key][mt]['io_percent'])}: {mt} threads / 1 thread: {value:.2f}x"
+                )
     if ratio["cold_over_warm_startup"]:
-        lines.append(f"start-up cold / warm ({cold['mt']} thread(s)): {cold['startup_s']:.2f} s / "
-                     f"{result['best']['analysis'][str(cold['mt'])]['startup_s']:.2f} s = "
-                     f"{ratio['cold_over_warm_startup']:.2f}x")
-    lines.append(f"(set-up includes {result['interpreter_start_s']:.3f} s of interpreter start; best of "
-                 f"{result['repeat']} run(s) each; peak MB: maximum resident set size of the process)")
+        lines.append(
+            f"start-up cold / warm ({cold['mt']} thread(s)): {cold['startup_s']:.2f} s / "
+            f"{result['best']['analysis'][str(cold['mt'])]['startup_s']:.2f} s = "
+            f"{ratio['cold_over_warm_startup']:.2f}x"
+        )
+    lines.append(
+        f"(set-up includes {result['interpreter_start_s']:.3f} s of interpreter start; best of "
+        f"{result['repeat']} run(s) each; peak MB: maximum resident set size of the process)"
+    )
     if result["short_loops_s"]:
-        lines.append(f"note: {len(result['short_loops_s'])} event loop(s) took under {MIN_LOOP_S:g} s (shortest "
-                     f"{result['short_loops_s'][0]:.2f} s): this set is too small to measure rates; use a larger one "
-                     "(--events-per-sample)")
+        lines.append(
+            f"note: {len(result['short_loops_s'])} event loop(s) took under {MIN_LOOP_S:g} s (shortest "
+            f"{result['short_loops_s'][0]:.2f} s): this set is too small to measure rates; use a larger one "
+            "(--events-per-sample)"
+        )
     for fmt, c in result.get("formats", {}).items():
-        lines += ["", f"{fmt} / {result['format']}, the same events: bytes on disk "
-                  f"{c['inputs']['bytes_on_disk'] / 1e6:,.0f} MB / {result['inputs']['bytes_on_disk'] / 1e6:,.0f} MB "
-                  f"= {c['comparison']['bytes_on_disk_ratio']:.2f}"]
+        lines += [
+            "",
+            f"{fmt} / {result['format']}, the same events: bytes on disk "
+            f"{c['inputs']['bytes_on_disk'] / 1e6:,.0f} MB / {result['inputs']['bytes_on_disk'] / 1e6:,.0f} MB "
+            f"= {c['comparison']['bytes_on_disk_ratio']:.2f}",
+        ]
         for key, by_mt in c["comparison"]["rate_ratio"].items():
             for mt, value in by_mt.items():
                 b = c["best"][key][mt]
-                lines.append(f"  {mode_label(b['io_percent']):<18} {mt} thread(s): {b['event_rate_hz']:11,.0f} "
-                             f"events/s, {value:.2f}x the {result['format']} rate")
+                lines.append(
+                    f"  {mode_label(b['io_percent']):<18} {mt} thread(s): {b['event_rate_hz']:11,.0f} "
+                    f"events/s, {value:.2f}x the {result['format']} rate"
+                )
         if c["short_loops_s"]:
             lines.append(f"  note: {fmt} loops under {MIN_LOOP_S:g} s: too small to measure")
     return "\n".join(lines)

@@ -15,22 +15,44 @@ from ..execution import delivery, prepare
 from ..execution import executor as execution
 
 # the run options that deliver shares with the main command (the rest comes from config.yaml / --config)
-SHARED = ("inputs", "files_per_sample", "mt", "tree", "agc.remote_prefix", "agc.inputs", "demo.events_per_sample",
-          "demo.seed", "demo.cache_dir", "scheduler", "ncores", "scheduler_address")
+SHARED = (
+    "inputs",
+    "files_per_sample",
+    "mt",
+    "tree",
+    "agc.remote_prefix",
+    "agc.inputs",
+    "demo.events_per_sample",
+    "demo.seed",
+    "demo.cache_dir",
+    "scheduler",
+    "ncores",
+    "scheduler_address",
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.description = ("Deliver the inputs once: keep only the events that can pass the selection under some "
-                     "variation and only the columns the analysis reads, one file per input file, and write "
-                     "DIR/nanoaod_inputs.json for '--inputs DIR/nanoaod_inputs.json'. A re-run delivers only "
-                     "what is missing or out of date.")
+    p.description = (
+        "Deliver the inputs once: keep only the events that can pass the selection under some "
+        "variation and only the columns the analysis reads, one file per input file, and write "
+        "DIR/nanoaod_inputs.json for '--inputs DIR/nanoaod_inputs.json'. A re-run delivers only "
+        "what is missing or out of date."
+    )
     p.add_argument("--output-dir", required=True, metavar="DIR", help="where the delivered files and list go")
-    p.add_argument("--format", choices=delivery.FORMATS,
-                   help=f"how the delivered files store the events (default {delivery.DEFAULT_FORMAT}; on Dask "
-                   f"{delivery.DASK_FORMAT}, the only one distributed RDataFrame writes)")
-    configuration.add_arguments(p, SHARED, helps={
-        "scheduler": "where the event loops run: mt, dask-local or dask-remote (the output folder must then be "
-                     "writable by the workers at the same path)"})
+    p.add_argument(
+        "--format",
+        choices=delivery.FORMATS,
+        help=f"how the delivered files store the events (default {delivery.DEFAULT_FORMAT}; on Dask "
+        f"{delivery.DASK_FORMAT}, the only one distributed RDataFrame writes)",
+    )
+    configuration.add_arguments(
+        p,
+        SHARED,
+        helps={
+            "scheduler": "where the event loops run: mt, dask-local or dask-remote (the output folder must then be "
+            "writable by the workers at the same path)"
+        },
+    )
 
 
 def main(args: argparse.Namespace) -> int:

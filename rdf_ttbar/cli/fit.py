@@ -25,22 +25,43 @@ from ..inference.fitting import run_fit
 
 def add_fit_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Arguments of ``python -m rdf_ttbar fit``."""
-    parser.add_argument("histograms", type=Path, metavar="HISTOGRAMS.root", nargs="?",
-                        help="histograms file written by the analysis")
-    parser.add_argument("--reference", metavar="N|FILE.json",
-                        help="fit an AGC reference histogram JSON instead (histos_N_file_per_process.json, or just "
-                             "N: 1, 2, 5, 10, 20, 50, 100, 200, all for the packaged AGC v1.4.0 copies), with exact "
-                             "variances from the AGC file list")
-    parser.add_argument("-n", "--files-per-sample", type=int, default=None, metavar="N",
-                        help="with --reference: files per sample it was made from (default: from its name; 0: all)")
-    parser.add_argument("--agc-list", type=Path, default=None, metavar="FILE",
-                        help="with --reference: the AGC file list giving the event counts (default: packaged copy)")
-    parser.add_argument("--output-dir", type=Path, default=None,
-                        help="where to write workspace.json, fit_results.json and plots/ "
-                             "(default: the folder of HISTOGRAMS.root)")
-    parser.add_argument("--ranking", action="store_true",
-                        help="also rank the nuisance parameters by their impact on ttbar_norm (about four fits "
-                             "per parameter) and draw plots/ranking.png")
+    parser.add_argument(
+        "histograms", type=Path, metavar="HISTOGRAMS.root", nargs="?", help="histograms file written by the analysis"
+    )
+    parser.add_argument(
+        "--reference",
+        metavar="N|FILE.json",
+        help="fit an AGC reference histogram JSON instead (histos_N_file_per_process.json, or just "
+        "N: 1, 2, 5, 10, 20, 50, 100, 200, all for the packaged AGC v1.4.0 copies), with exact "
+        "variances from the AGC file list",
+    )
+    parser.add_argument(
+        "-n",
+        "--files-per-sample",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --reference: files per sample it was made from (default: from its name; 0: all)",
+    )
+    parser.add_argument(
+        "--agc-list",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="with --reference: the AGC file list giving the event counts (default: packaged copy)",
+    )
+    parser.add_argument(
+        "--output-dir",
+        type=Path,
+        default=None,
+        help="where to write workspace.json, fit_results.json and plots/ (default: the folder of HISTOGRAMS.root)",
+    )
+    parser.add_argument(
+        "--ranking",
+        action="store_true",
+        help="also rank the nuisance parameters by their impact on ttbar_norm (about four fits "
+        "per parameter) and draw plots/ranking.png",
+    )
     parser.add_argument("--no-plots", action="store_true", help="do not draw the plots (input histograms and fit)")
     return parser
 
@@ -50,7 +71,9 @@ def format_result(summary: dict[str, Any]) -> str:
     text = f"{POI} = {poi['value']:.4f} +/- {poi['uncertainty']:.4f}"
     if poi.get("interval"):
         lo, hi = poi["interval"]
-        text += f" (profile-likelihood interval [{lo:.4f}, {hi:.4f}]: {lo - poi['value']:+.4f} / {hi - poi['value']:+.4f})"
+        text += (
+            f" (profile-likelihood interval [{lo:.4f}, {hi:.4f}]: {lo - poi['value']:+.4f} / {hi - poi['value']:+.4f})"
+        )
     return text
 
 
@@ -92,8 +115,7 @@ def fit_only_main(args: argparse.Namespace) -> int:
     try:
         with warnings.catch_warnings(), write_errors(Path(output_dir)):
             warnings.simplefilter("ignore", FitWarning)  # printed below instead
-            summary = run_fit_and_plots(args.histograms, output_dir, plots=not args.no_plots,
-                                        ranking=args.ranking)
+            summary = run_fit_and_plots(args.histograms, output_dir, plots=not args.no_plots, ranking=args.ranking)
     except (FitError, UserError) as exc:
         print(f"rdf_ttbar fit: error: {exc}", file=sys.stderr)
         return 2

@@ -12,26 +12,48 @@ from ..inputs.demo import DEFAULT_EVENTS_PER_FILE, FORMATS, ensure_demo_set, gen
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``python -m rdf_ttbar generate``."""
     parser.description = (
-        "Write the synthetic demo input set: NanoAOD-like ROOT files (TTree or RNTuple Events, the AGC branch types) for the "
-        "nine samples of the analysis, and a nanoaod_inputs.json listing them. The content depends only on the "
-        "seed and the number of events, not on the thread count.")
+        "Write the synthetic demo input set: NanoAOD-like ROOT files (TTree or RNTuple Events, the AGC branch types) "
+        "for the nine samples of the analysis, and a nanoaod_inputs.json listing them. The content depends only on the "
+        "seed and the number of events, not on the thread count."
+    )
     # the options shared with the main command: the set that '--inputs demo' reads with the same options
-    configuration.add_arguments(parser, ("demo.events_per_sample", "demo.seed", "demo.cache_dir", "mt"), helps={
-        "demo.events_per_sample": "events in each of the nine samples",
-        "demo.cache_dir": "the demo cache that '--inputs demo' reads (without --output-dir)",
-        "mt": "threads (one file per thread at a time); 0: all cores"})
-    parser.add_argument("--output-dir", type=Path, metavar="DIR",
-                        help="write the set into DIR (an earlier demo set there is replaced). Default: the cache "
-                        "that '--inputs demo' reads ($RDF_TTBAR_CACHE, else $XDG_CACHE_HOME/rdf_ttbar or "
-                        "~/.cache/rdf_ttbar), where an existing identical set is reused")
-    parser.add_argument("--full", action="store_true",
-                        help="also write the branches that the AGC I/O-only benchmark reads (2.7 to 50%% of a real "
-                        "file, see rdf_ttbar/inputs/branch_lists.py), filled with noise of their real compressed size")
-    parser.add_argument("--events-per-file", type=int, metavar="N",
-                        help=f"events per file (default {DEFAULT_EVENTS_PER_FILE}); -n of the analysis counts files")
-    parser.add_argument("--format", choices=FORMATS, default="ttree", dest="format",
-                        help="file format: a TTree 'Events' per file (default) or an RNTuple 'Events' (the same "
-                        "events and columns, converted with RDataFrame's Snapshot)")
+    configuration.add_arguments(
+        parser,
+        ("demo.events_per_sample", "demo.seed", "demo.cache_dir", "mt"),
+        helps={
+            "demo.events_per_sample": "events in each of the nine samples",
+            "demo.cache_dir": "the demo cache that '--inputs demo' reads (without --output-dir)",
+            "mt": "threads (one file per thread at a time); 0: all cores",
+        },
+    )
+    parser.add_argument(
+        "--output-dir",
+        type=Path,
+        metavar="DIR",
+        help="write the set into DIR (an earlier demo set there is replaced). Default: the cache "
+        "that '--inputs demo' reads ($RDF_TTBAR_CACHE, else $XDG_CACHE_HOME/rdf_ttbar or "
+        "~/.cache/rdf_ttbar), where an existing identical set is reused",
+    )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="also write the branches that the AGC I/O-only benchmark reads (2.7 to 50%% of a real "
+        "file, see rdf_ttbar/inputs/branch_lists.py), filled with noise of their real compressed size",
+    )
+    parser.add_argument(
+        "--events-per-file",
+        type=int,
+        metavar="N",
+        help=f"events per file (default {DEFAULT_EVENTS_PER_FILE}); -n of the analysis counts files",
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="ttree",
+        dest="format",
+        help="file format: a TTree 'Events' per file (default) or an RNTuple 'Events' (the same "
+        "events and columns, converted with RDataFrame's Snapshot)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -39,10 +61,18 @@ def main(args: argparse.Namespace) -> int:
     config = configuration.from_args(args)
     threads, d = config.mt or None, config.demo
     if args.output_dir is None:
-        path = ensure_demo_set(d.cache_dir, d.events_per_sample, d.seed, args.full, args.events_per_file,
-                               threads=threads, fmt=args.format)
+        path = ensure_demo_set(
+            d.cache_dir, d.events_per_sample, d.seed, args.full, args.events_per_file, threads=threads, fmt=args.format
+        )
     else:
-        path = generate(args.output_dir, d.events_per_sample, d.seed, args.full, args.events_per_file,
-                        threads=threads, fmt=args.format)
+        path = generate(
+            args.output_dir,
+            d.events_per_sample,
+            d.seed,
+            args.full,
+            args.events_per_file,
+            threads=threads,
+            fmt=args.format,
+        )
     print(f"demo set: {path}")
     return 0

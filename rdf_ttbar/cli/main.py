@@ -9,7 +9,8 @@ import signal
 import sys
 from pathlib import Path
 
-from .. import __version__, config as configuration, quiet
+from .. import __version__, quiet
+from .. import config as configuration
 from ..errors import UserError, kept_note
 
 PROG = "python -m rdf_ttbar"
@@ -34,8 +35,9 @@ def main_parser() -> argparse.ArgumentParser:
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--version", action="version", version=version_text(),
-                   help="print the versions of rdf_ttbar and ROOT and exit")
+    p.add_argument(
+        "--version", action="version", version=version_text(), help="print the versions of rdf_ttbar and ROOT and exit"
+    )
     configuration.add_arguments(p)  # every option of config.yaml, generated from config.RunConfig
     return p
 
@@ -91,21 +93,15 @@ def run_main(argv: list[str]) -> int:
 
 
 def run_subcommand(name: str, argv: list[str]) -> int:
+    import importlib
+
     parser = argparse.ArgumentParser(prog=f"{PROG} {name}", description=SUBCOMMANDS[name])
-    if name == "generate":
-        from .generate import add_arguments, main as run
-    elif name == "fit":
-        from .fit import add_arguments, main as run
-    elif name == "validate":
-        from .validate import add_arguments, main as run
-    elif name == "deliver":
-        from .deliver import add_arguments, main as run
-    else:
-        from .bench import add_arguments, main as run
-    add_arguments(parser)
+    # each sub-command is the module of its name (imported only when run): add_arguments(parser), main(args)
+    command = importlib.import_module(f"{__package__}.{name}")
+    command.add_arguments(parser)
     args = parser.parse_args(argv)
     with quiet.root_import():
-        return run(args)
+        return command.main(args)
 
 
 class Terminated(KeyboardInterrupt):
@@ -137,12 +133,18 @@ def show_warnings() -> None:
 
     logger = logging.getLogger("rdf_ttbar")
     logger.setLevel(logging.INFO)
+
+    class CliHandler(logging.StreamHandler):
+        rdf_ttbar_cli = True  # installed once per process (whatever the copy of this module)
+
+        def format(self, record: logging.LogRecord) -> str:
+            if record.levelno < logging.WARNING:
+                return f"rdf_ttbar: {record.getMessage()}"
+            return f"rdf_ttbar: {record.levelname.lower()}: {record.getMessage()}"
+
     if not any(getattr(h, "rdf_ttbar_cli", False) for h in logger.handlers):
-        handler = logging.StreamHandler()  # sys.stderr at the time of each message
+        handler = CliHandler()  # sys.stderr at the time of each message
         handler.setLevel(logging.INFO)
-        handler.format = lambda record: (f"rdf_ttbar: {record.getMessage()}" if record.levelno < logging.WARNING
-                                         else f"rdf_ttbar: {record.levelname.lower()}: {record.getMessage()}")
-        handler.rdf_ttbar_cli = True
         logger.addHandler(handler)
 
 
@@ -159,12 +161,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Terminated as err:
         name = signal.Signals(err.signum).name
-        print(f"rdf_ttbar: stopped by {name}; {kept_note(err) or 'the outputs of this run were not written'}",
-              file=sys.stderr)
+        print(
+            f"rdf_ttbar: stopped by {name}; {kept_note(err) or 'the outputs of this run were not written'}",
+            file=sys.stderr,
+        )
         return 128 + err.signum
     except KeyboardInterrupt as err:
-        print(f"rdf_ttbar: interrupted; {kept_note(err) or 'the outputs of this run were not written'}",
-              file=sys.stderr)
+        print(
+            f"rdf_ttbar: interrupted; {kept_note(err) or 'the outputs of this run were not written'}", file=sys.stderr
+        )
         return 130
     except BrokenPipeError:  # the reader of our output went away (| head): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

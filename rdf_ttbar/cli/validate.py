@@ -56,7 +56,7 @@ def read_reference(path: str | Path) -> dict:
     if not isinstance(reference, dict) or not all(
         isinstance(h, dict) and "edges" in h and "contents" in h for h in reference.values()
     ):
-        raise UserError(f"reference {path} must map histogram names to {{\"edges\": [...], \"contents\": [...]}}")
+        raise UserError(f'reference {path} must map histogram names to {{"edges": [...], "contents": [...]}}')
     return reference
 
 
@@ -92,15 +92,26 @@ def validate(histos: dict, reference: dict, include_random: bool = False) -> dic
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--histos", default="results/histograms.root", metavar="FILE",
-                        help="ROOT file with the histograms (default: results/histograms.root)")
+    parser.add_argument(
+        "--histos",
+        default="results/histograms.root",
+        metavar="FILE",
+        help="ROOT file with the histograms (default: results/histograms.root)",
+    )
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--reference", metavar="JSON", help="reference in the AGC JSON format to compare with")
-    mode.add_argument("--dump-json", nargs="?", const="-", metavar="FILE",
-                      help="write the histograms in the AGC JSON format (to FILE, default stdout) instead")
-    parser.add_argument("--include-random", action="store_true",
-                        help="also compare the contents of random-number dependent histograms "
-                        f"({', '.join(RANDOM_DEPENDENT)})")
+    mode.add_argument(
+        "--dump-json",
+        nargs="?",
+        const="-",
+        metavar="FILE",
+        help="write the histograms in the AGC JSON format (to FILE, default stdout) instead",
+    )
+    parser.add_argument(
+        "--include-random",
+        action="store_true",
+        help=f"also compare the contents of random-number dependent histograms ({', '.join(RANDOM_DEPENDENT)})",
+    )
     parser.add_argument("--verbose", action="store_true", help="list every mismatching bin")
 
 
@@ -122,8 +133,9 @@ def write_stdout(lines: list[str]) -> bool:
         return False
 
 
-def report(errors: dict[str, list[str]], extra: list[str], n_reference: int, reference: str,
-           verbose: bool) -> list[str]:
+def report(
+    errors: dict[str, list[str]], extra: list[str], n_reference: int, reference: str, verbose: bool
+) -> list[str]:
     """The lines ``validate`` prints."""
     lines = []
     for name, problems in sorted(errors.items()):

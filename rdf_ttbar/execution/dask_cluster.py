@@ -84,15 +84,19 @@ def check_scheduler(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
     try:
         answer = asyncio.run(asyncio.wait_for(identity(), timeout_s))
     except asyncio.TimeoutError:
-        raise UserError(f"no Dask scheduler answered at {address} within {timeout_s:.0f} s: something accepts "
-                        "connections there but does not speak Dask's protocol (a web server? the dashboard's port, "
-                        f"usually 8787, instead of the scheduler's, usually 8786?); {fix}") from None
+        raise UserError(
+            f"no Dask scheduler answered at {address} within {timeout_s:.0f} s: something accepts "
+            "connections there but does not speak Dask's protocol (a web server? the dashboard's port, "
+            f"usually 8787, instead of the scheduler's, usually 8786?); {fix}"
+        ) from None
     except Exception as err:  # noqa: BLE001 (reset, closed, garbage: all "not a scheduler")
         raise UserError(f"no Dask scheduler answers at {address} ({type(err).__name__}: {err}); {fix}") from None
     kind = answer.get("type") if isinstance(answer, dict) else None
     if kind != "Scheduler":
-        raise UserError(f"{address} answers as a Dask {kind or 'peer of unknown kind'}, not as a scheduler: "
-                        "pass the scheduler's address (the one the workers were started with)")
+        raise UserError(
+            f"{address} answers as a Dask {kind or 'peer of unknown kind'}, not as a scheduler: "
+            "pass the scheduler's address (the one the workers were started with)"
+        )
 
 
 # ---------------------------------------------------------------------------- a local cluster
@@ -109,13 +113,20 @@ class LocalClusterWithScratch:
                 Path(where).mkdir(parents=True, exist_ok=True)
             self.scratch = Path(tempfile.mkdtemp(prefix="rdf_ttbar-dask-", dir=where))
         except OSError as err:
-            raise UserError(f"cannot make the Dask workers' scratch folder in {where or tempfile.gettempdir()} "
-                            f"({err.strerror or err}): set Dask's temporary-directory (DASK_TEMPORARY_DIRECTORY) "
-                            "to a writable folder") from None
+            raise UserError(
+                f"cannot make the Dask workers' scratch folder in {where or tempfile.gettempdir()} "
+                f"({err.strerror or err}): set Dask's temporary-directory (DASK_TEMPORARY_DIRECTORY) "
+                "to a writable folder"
+            ) from None
         try:  # the scheduler and the nannies make their scratch space from the configuration
             with dask.config.set({"temporary-directory": str(self.scratch)}):
-                self.cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                            dashboard_address=None, local_directory=str(self.scratch))
+                self.cluster = LocalCluster(
+                    n_workers=n_workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    local_directory=str(self.scratch),
+                )
         except BaseException:
             shutil.rmtree(self.scratch, ignore_errors=True)
             raise
@@ -134,8 +145,10 @@ def prepare_workers(client) -> None:
     try:
         client.run(exec, _PREPARE_WORKER, {"ALPHA_WARNING": ROOT_ALPHA_WARNING, "RDF_LOG_H": rdf_log})
     except Exception as err:  # noqa: BLE001 (whatever the workers raise)
-        raise UserError(f"the Dask workers could not import ROOT ({type(err).__name__}: {err}); they need the "
-                        "same Python environment as this process (ROOT, dask, distributed)") from None
+        raise UserError(
+            f"the Dask workers could not import ROOT ({type(err).__name__}: {err}); they need the "
+            "same Python environment as this process (ROOT, dask, distributed)"
+        ) from None
 
 
 def worker_counters(client) -> dict[str, tuple[float, int]]:
@@ -173,7 +186,7 @@ class DaskProgress:
         self.futures: list = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread = None
+        self._thread: threading.Thread | None = None
 
     def __call__(self, *results, **_options) -> None:
         from distributed.client import futures_of
@@ -189,8 +202,10 @@ class DaskProgress:
     def _line(self) -> None:
         done, width = self.done(), 30
         filled = width * done // max(self.total, 1)
-        sys.stderr.write(f"\revent loop on Dask [{'#' * filled}{'.' * (width - filled)}] {done} / {self.total} "
-                         f"samples done  {time.monotonic() - self._start:.0f} s  ")
+        sys.stderr.write(
+            f"\revent loop on Dask [{'#' * filled}{'.' * (width - filled)}] {done} / {self.total} "
+            f"samples done  {time.monotonic() - self._start:.0f} s  "
+        )
         sys.stderr.flush()
 
     def _run(self) -> None:

@@ -35,11 +35,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import atomic, cpp, inputs
-from ..analysis import DEFAULT as ANALYSIS, nodes
+from ..analysis import DEFAULT as ANALYSIS
+from ..analysis import nodes
 from ..analysis.model import Define
-from .delivery_stamps import (delivered_name, expected_stamp, input_identity, read_stamp, remove_stale_temporaries,
-                              stamp_path, temporary_name, write_stamp)
 from ..errors import UserError, note_kept
+from .delivery_stamps import (
+    delivered_name,
+    expected_stamp,
+    input_identity,
+    read_stamp,
+    remove_stale_temporaries,
+    stamp_path,
+    temporary_name,
+    write_stamp,
+)
 from .outputs import problem
 
 log = logging.getLogger(__name__)
@@ -54,6 +63,7 @@ FILES_DIR = "files"
 BATCH_FILES = 8  # input files whose event loops run together: memory stays flat in the number of files
 PROGRESS_EVERY = 10_000
 GUARD_HEADER = "delivery_guard.h"  # declared by the delivery only
+
 
 # ---------------------------------------------------------------------------- the preselection
 # Why it is exact. An event enters a histogram only if it passes the selection for the columns of the
@@ -121,15 +131,26 @@ def plan(samples: list[inputs.Sample], output_dir: Path, tree: str, fmt: str) ->
             except OSError as err:
                 raise UserError(f"input file {path} cannot be read ({err.strerror}): fix the input list") from None
             output = output_dir / FILES_DIR / delivered_name(path)
-            job = Job(path, output, expected_stamp(identity, preselection, COLUMNS, tree, fmt),
-                      s.nevts // max(len(s.files), 1))
+            job = Job(
+                path,
+                output,
+                expected_stamp(identity, preselection, COLUMNS, tree, fmt),
+                s.nevts // max(len(s.files), 1),
+            )
             job.stamp = read_stamp(output, job.expected)
             jobs[path] = job
     return list(jobs.values())
 
 
-def deliver(samples: list[inputs.Sample], output_dir: Path, *, tree: str = "Events", fmt: str | None = None,
-            executor=None, progress: bool | None = None) -> Report:
+def deliver(
+    samples: list[inputs.Sample],
+    output_dir: Path,
+    *,
+    tree: str = "Events",
+    fmt: str | None = None,
+    executor=None,
+    progress: bool | None = None,
+) -> Report:
     """Deliver every input file of ``samples`` not yet delivered into ``output_dir/files``.
 
     ``executor``: an ``execution.Executor`` for Dask (None or "mt": in this process, with ROOT's
@@ -143,13 +164,18 @@ def deliver(samples: list[inputs.Sample], output_dir: Path, *, tree: str = "Even
     if fmt not in FORMATS:
         raise UserError(f"unknown delivery format '{fmt}': choose one of {', '.join(FORMATS)}")
     if distributed and fmt != DASK_FORMAT:
-        raise UserError(f"--format {fmt} cannot be delivered on Dask: distributed RDataFrame's Snapshot (ROOT 6.40) "
-                        f"writes TTrees only; use --format {DASK_FORMAT} there (the default on Dask), or --scheduler mt")
+        raise UserError(
+            f"--format {fmt} cannot be delivered on Dask: distributed RDataFrame's Snapshot "
+            f"(ROOT 6.40) writes TTrees only; use --format {DASK_FORMAT} there (the default on Dask), "
+            "or --scheduler mt"
+        )
     output_dir = Path(output_dir).expanduser()
     try:
         (output_dir / FILES_DIR).mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise UserError(f"cannot create the delivery folder {output_dir} ({err.strerror}); choose another one") from None
+        raise UserError(
+            f"cannot create the delivery folder {output_dir} ({err.strerror}); choose another one"
+        ) from None
     start = time.perf_counter()
     remove_stale_temporaries(output_dir / FILES_DIR)
     jobs = plan(samples, output_dir, tree, fmt)
@@ -157,13 +183,20 @@ def deliver(samples: list[inputs.Sample], output_dir: Path, *, tree: str = "Even
     if todo:
         inputs.check_files([dataclasses.replace(samples[0], files=[j.source for j in todo])], tree, COLUMNS)
         _run(todo, tree, fmt, executor, progress)
-    stamps = {j.source: j.stamp for j in jobs}
-    return Report(files=len(jobs), delivered=len(todo),
-                  events_in=sum(s["entries_in"] for s in stamps.values()),
-                  events_out=sum(s["entries_out"] for s in stamps.values()),
-                  bytes_in=sum(s["bytes_in"] for s in stamps.values()),
-                  bytes_out=sum(s["bytes_out"] for s in stamps.values()),
-                  seconds=time.perf_counter() - start, stamps=stamps)
+    stamps: dict[str, dict] = {}
+    for j in jobs:
+        assert j.stamp is not None  # _run delivered and stamped every job, or raised
+        stamps[j.source] = j.stamp
+    return Report(
+        files=len(jobs),
+        delivered=len(todo),
+        events_in=sum(s["entries_in"] for s in stamps.values()),
+        events_out=sum(s["entries_out"] for s in stamps.values()),
+        bytes_in=sum(s["bytes_in"] for s in stamps.values()),
+        bytes_out=sum(s["bytes_out"] for s in stamps.values()),
+        seconds=time.perf_counter() - start,
+        stamps=stamps,
+    )
 
 
 def _run(todo: list[Job], tree: str, fmt: str, executor, progress: bool | None) -> None:
@@ -182,10 +215,14 @@ def _run(todo: list[Job], tree: str, fmt: str, executor, progress: bool | None) 
     problems = []
     try:
         for first in range(0, len(todo), batch):
-            booked = [_book(job, tree, fmt, client, progress) for job in todo[first:first + batch]]
+            booked = [_book(job, tree, fmt, client, progress) for job in todo[first : first + batch]]
             try:
-                with remote.fatal_read_errors(), _WriteErrors() as write_errors, \
-                        _CrashGuard(todo[first:], progress), _dask_progress(client, len(booked)):
+                with (
+                    remote.fatal_read_errors(),
+                    _WriteErrors() as write_errors,
+                    _CrashGuard(todo[first:], progress),
+                    _dask_progress(client, len(booked)),
+                ):
                     ROOT.RDF.RunGraphs([h for b in booked for h in b[1:]])
             except Exception as err:  # noqa: BLE001 (ROOT's C++ exceptions: reported with the files)
                 problems += [f"{b[0].source}: {err}" for b in booked]
@@ -206,16 +243,21 @@ def _run(todo: list[Job], tree: str, fmt: str, executor, progress: bool | None) 
                 job.output.unlink(missing_ok=True)
         done = [j for j in todo if j.stamp is not None]
         folder = todo[0].output.parent
-        raise note_kept(err, f"{len(done)} of the {len(todo)} file(s) to deliver were delivered and are kept in "
-                             f"{folder}; a re-run delivers the rest") from None
+        raise note_kept(
+            err,
+            f"{len(done)} of the {len(todo)} file(s) to deliver were delivered and are kept in "
+            f"{folder}; a re-run delivers the rest",
+        ) from None
     finally:
         if progress:
             ROOT.rdf_ttbar.progress_bar().Finish()
     if problems:
         listing = "\n  ".join(problems)
-        raise UserError(f"{len(problems)} input file(s) could not be delivered:\n  {listing}\n"
-                        "Check the inputs and the free space where the files go; a re-run delivers the rest "
-                        "(files delivered so far are kept).")
+        raise UserError(
+            f"{len(problems)} input file(s) could not be delivered:\n  {listing}\n"
+            "Check the inputs and the free space where the files go; a re-run delivers the rest "
+            "(files delivered so far are kept)."
+        )
 
 
 def _dask_progress(client, graphs: int):
@@ -269,8 +311,11 @@ def _finish(booked: list, tree: str, fmt: str, write_errors: str) -> list[str]:
         written = _written(job)
         found = entries(written[0], tree, fmt) if len(written) == 1 else None
         if write_errors or found != n_out:
-            why = write_errors or (f"{len(written)} files written instead of one" if len(written) != 1 else
-                                   f"the written file holds {found} entries, the event loop kept {n_out}")
+            why = write_errors or (
+                f"{len(written)} files written instead of one"
+                if len(written) != 1
+                else f"the written file holds {found} entries, the event loop kept {n_out}"
+            )
             problems.append(f"{job.source}: writing {job.output.name} failed ({why})")
             for p in written:
                 p.unlink(missing_ok=True)
@@ -278,8 +323,9 @@ def _finish(booked: list, tree: str, fmt: str, write_errors: str) -> list[str]:
         identity = job.expected["input"]
         try:
             os.replace(written[0], job.output)
-            job.stamp = write_stamp(job.output, job.expected, n_in, n_out,
-                                    identity.get("size") or _remote_size(job.source))
+            job.stamp = write_stamp(
+                job.output, job.expected, n_in, n_out, identity.get("size") or _remote_size(job.source)
+            )
         except OSError as err:  # a full disk while writing the stamp: the file is not delivered
             problems.append(f"{job.source}: writing {job.output.name} failed ({err.strerror or err})")
             for p in (written[0], job.output, stamp_path(job.output)):
@@ -342,9 +388,12 @@ class _WriteErrors:
 # ---------------------------------------------------------------------------- the file list
 def delivered_samples(samples: list[inputs.Sample], output_dir: Path) -> list[inputs.Sample]:
     """The samples reading their delivered files (same normalisation: ``nevts`` unchanged)."""
-    return [dataclasses.replace(s, files=[str(output_dir / FILES_DIR / delivered_name(f)) for f in s.files],
-                                file_nevts=())  # entries checked by deliver itself
-            for s in samples]
+    return [
+        dataclasses.replace(
+            s, files=[str(output_dir / FILES_DIR / delivered_name(f)) for f in s.files], file_nevts=()
+        )  # entries checked by deliver itself
+        for s in samples
+    ]
 
 
 def write_file_list(samples: list[inputs.Sample], report: Report, output_dir: Path) -> Path:
@@ -355,12 +404,20 @@ def write_file_list(samples: list[inputs.Sample], report: Report, output_dir: Pa
     """
     content: dict = {}
     for s in samples:
-        files = [{"path": f"{FILES_DIR}/{delivered_name(f)}", "nevts": report.stamps[f]["entries_in"],
-                  "nevts_delivered": report.stamps[f]["entries_out"]} for f in s.files]
+        files = [
+            {
+                "path": f"{FILES_DIR}/{delivered_name(f)}",
+                "nevts": report.stamps[f]["entries_in"],
+                "nevts_delivered": report.stamps[f]["entries_out"],
+            }
+            for f in s.files
+        ]
         counted = sum(f["nevts"] for f in files)
         if counted != s.nevts:
-            raise UserError(f"the input list gives {s.nevts} events for {s.name}, but its files hold {counted}: "
-                            "fix the \"nevts\" of the list (the delivered list must keep the normalisation)")
+            raise UserError(
+                f"the input list gives {s.nevts} events for {s.name}, but its files hold {counted}: "
+                'fix the "nevts" of the list (the delivered list must keep the normalisation)'
+            )
         content.setdefault(s.process, {})[s.variation] = {"files": files}
     path = output_dir / "nanoaod_inputs.json"
     try:
@@ -372,14 +429,17 @@ def write_file_list(samples: list[inputs.Sample], report: Report, output_dir: Pa
 def summary(report: Report, output_dir: Path) -> str:
     kept = report.events_out / report.events_in if report.events_in else 0.0
     smaller = report.bytes_in / report.bytes_out if report.bytes_out else float("inf")
-    return (f"delivered {report.delivered} of {report.files} file(s) into {output_dir} "
-            f"({report.files - report.delivered} up to date) in {report.seconds:.1f} s: "
-            f"{report.events_in:,} -> {report.events_out:,} events ({100 * kept:.1f}% kept), "
-            f"{report.bytes_in / 1e6:,.1f} -> {report.bytes_out / 1e6:,.1f} MB ({smaller:,.1f}x smaller)")
+    return (
+        f"delivered {report.delivered} of {report.files} file(s) into {output_dir} "
+        f"({report.files - report.delivered} up to date) in {report.seconds:.1f} s: "
+        f"{report.events_in:,} -> {report.events_out:,} events ({100 * kept:.1f}% kept), "
+        f"{report.bytes_in / 1e6:,.1f} -> {report.bytes_out / 1e6:,.1f} MB ({smaller:,.1f}x smaller)"
+    )
 
 
-def deliver_cache(samples: list[inputs.Sample], cache_dir: Path, *, tree: str,
-                  executor=None) -> tuple[list[inputs.Sample], Report]:
+def deliver_cache(
+    samples: list[inputs.Sample], cache_dir: Path, *, tree: str, executor=None
+) -> tuple[list[inputs.Sample], Report]:
     """``--deliver-cache``: deliver what is missing into ``cache_dir``; the samples reading the delivered files.
 
     The samples keep their ``nevts`` (normalisation unchanged); nothing is re-read from a file

@@ -35,7 +35,7 @@ def remove_stale_temporaries(folder: Path) -> None:
     """Delete the temporaries of runs whose process is gone (killed, or the machine rebooted)."""
     for tmp in folder.glob(f".*{TEMPORARY}*"):
         digits = tmp.name.split(TEMPORARY, 1)[1]
-        digits = digits[:len(digits) - len(digits.lstrip("0123456789"))]
+        digits = digits[: len(digits) - len(digits.lstrip("0123456789"))]
         try:
             if int(digits) != os.getpid():
                 os.kill(int(digits), 0)
@@ -55,8 +55,11 @@ def input_identity(path: str) -> dict:
 
 
 def checksum(path: Path) -> str:
+    digest = hashlib.blake2b()  # (hashlib.file_digest: Python 3.11)
     with open(path, "rb") as f:
-        return hashlib.file_digest(f, "blake2b").hexdigest()[:32]
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:32]
 
 
 def stamp_path(output: Path) -> Path:
@@ -65,8 +68,14 @@ def stamp_path(output: Path) -> Path:
 
 def expected_stamp(identity: dict, preselection: str, columns, tree: str, fmt: str) -> dict:
     """The fields a usable stamp must have, for this input and this delivery."""
-    return {"version": STAMP_VERSION, "preselection": preselection, "columns": list(columns), "tree": tree,
-            "format": fmt, "input": identity}
+    return {
+        "version": STAMP_VERSION,
+        "preselection": preselection,
+        "columns": list(columns),
+        "tree": tree,
+        "format": fmt,
+        "input": identity,
+    }
 
 
 def read_stamp(output: Path, expected: dict) -> dict | None:
@@ -86,8 +95,14 @@ def read_stamp(output: Path, expected: dict) -> dict | None:
 
 def write_stamp(output: Path, expected: dict, entries_in: int, entries_out: int, bytes_in: int) -> dict:
     """Record a delivered file (already renamed into place) in its stamp, atomically."""
-    stamp = {**expected, "entries_in": entries_in, "entries_out": entries_out, "bytes_in": bytes_in,
-             "bytes_out": output.stat().st_size, "checksum": checksum(output)}
+    stamp = {
+        **expected,
+        "entries_in": entries_in,
+        "entries_out": entries_out,
+        "bytes_in": bytes_in,
+        "bytes_out": output.stat().st_size,
+        "checksum": checksum(output),
+    }
     path = stamp_path(output)
     atomic.write_text(path, json.dumps(stamp, indent=1) + "\n", temporary_name(path, ".json"))  # a full disk: nothing
     return stamp

@@ -6,8 +6,9 @@ import logging
 import os
 import sys
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 from .. import cpp
 from ..config import SCHEDULERS
@@ -44,8 +45,6 @@ def configure_threads(mt: int) -> int:
     return size
 
 
-
-
 class Executor:
     """Where the event loops run: this process ("mt") or a Dask cluster.
 
@@ -54,8 +53,9 @@ class Executor:
     with the C++ helpers shipped to every worker.
     """
 
-    def __init__(self, scheduler: str = "mt", ncores: int = 0, address: str | None = None,
-                 npartitions: int | None = None):
+    def __init__(
+        self, scheduler: str = "mt", ncores: int = 0, address: str | None = None, npartitions: int | None = None
+    ):
         if scheduler not in SCHEDULERS:
             raise UserError(f"unknown scheduler '{scheduler}': choose one of {', '.join(SCHEDULERS)}")
         self.scheduler, self.npartitions = scheduler, npartitions
@@ -77,8 +77,10 @@ class Executor:
             try:
                 self.client = Client(address, timeout=timeout)
             except OSError as err:
-                raise UserError(f"cannot reach the Dask scheduler at {address} ({err}); start it with "
-                                "'dask scheduler' or fix --scheduler-address") from None
+                raise UserError(
+                    f"cannot reach the Dask scheduler at {address} ({err}); start it with "
+                    "'dask scheduler' or fix --scheduler-address"
+                ) from None
         try:
             dask_cluster.prepare_workers(self.client)  # before ROOT first runs there (its warning, jitting times)
             import ROOT
@@ -136,10 +138,11 @@ def event_loop_errors(executor: "Executor"):
         text = str(err).strip()
         lines = tail.lines() if JIT_FAILED in text else []
         above = "".join(f"\n  {line}" for line in lines)
-        raise UserError(f"the event loop failed: {text}"
-                        + (f"\nROOT's messages before the error:{above}" if above else "")
-                        + "\nCheck that the input files are readable and complete (and the server reachable)."
-                        ) from None
+        raise UserError(
+            f"the event loop failed: {text}"
+            + (f"\nROOT's messages before the error:{above}" if above else "")
+            + "\nCheck that the input files are readable and complete (and the server reachable)."
+        ) from None
     finally:
         executor.close()
 
@@ -167,6 +170,7 @@ def run_graphs(booked: list, timing: "RDFTiming", executor: Executor, progress: 
         ROOT.rdf_ttbar.progress_bar().Start(sum(b.sample.nevts for b in booked))
         for b in booked:
             ROOT.rdf_ttbar.report_progress(b.count, 10_000)
+    display: AbstractContextManager[Any]
     if distributed:
         from . import dask_cluster
 
@@ -185,6 +189,7 @@ def run_graphs(booked: list, timing: "RDFTiming", executor: Executor, progress: 
     if progress and not distributed:
         ROOT.rdf_ttbar.progress_bar().Finish()
     events = sum(int(b.count.GetValue()) for b in booked)
+    bytes_read: int | None
     if distributed:
         worker_jit, bytes_read = dask_cluster.counters_difference(before, dask_cluster.worker_counters(executor.client))
         loop_jit = worker_jit / max(executor.cores, 1)
@@ -193,8 +198,12 @@ def run_graphs(booked: list, timing: "RDFTiming", executor: Executor, progress: 
     if events and not bytes_read:
         # ROOT's TFile counter misses what RNTuple reads (through its own raw-file layer): not counted, not 0
         bytes_read = None
-    return LoopStats(jit_s=timing.jit_s + (loop_jit if distributed else 0.0),
-                     event_loop_s=max(wall - loop_jit, 0.0), events=events, bytes_read=bytes_read)
+    return LoopStats(
+        jit_s=timing.jit_s + (loop_jit if distributed else 0.0),
+        event_loop_s=max(wall - loop_jit, 0.0),
+        events=events,
+        bytes_read=bytes_read,
+    )
 
 
 class RDFTiming:
@@ -204,7 +213,7 @@ class RDFTiming:
     ``jit_s`` adds up what RDF itself reports for those phases.
     """
 
-    _collector = None  # one per process: ROOT's log manager owns it
+    _collector: Any = None  # one per process: ROOT's log manager owns it
 
     def __enter__(self):
         import ROOT

@@ -40,8 +40,10 @@ def normalize_percent(value) -> float | int | str:
     """The key of ``BRANCHES_BY_PERCENT`` for ``value`` (2.7, 4, '15', 25.0, ...) or 'analysis'; UserError if none."""
     key = io_percent_key(value)
     if key is None:
-        raise UserError(f"--io-percent must be one of {IO_PERCENT_CHOICES} (the AGC IO_FILE_PERCENT "
-                        f"values, or the columns of this analysis), got {value!r}")
+        raise UserError(
+            f"--io-percent must be one of {IO_PERCENT_CHOICES} (the AGC IO_FILE_PERCENT "
+            f"values, or the columns of this analysis), got {value!r}"
+        )
     return key
 
 
@@ -65,7 +67,8 @@ def resolve_samples(config: RunConfig, percent) -> list[inputs.Sample]:
             f"--io-percent {percent} reads branches that only the full demo set has, and there is no full demo set "
             f"of {d.events_per_sample} events per sample (seed {d.seed}) in the cache: write it with "
             f"'python -m rdf_ttbar generate --full --events-per-sample {d.events_per_sample} --seed {d.seed}' "
-            "(or use --io-percent 2.7)")
+            "(or use --io-percent 2.7)"
+        )
     path = demo.ensure_demo_set(d.cache_dir, d.events_per_sample, d.seed, full=True)
     return inputs.read_file_list(path, config.files_per_sample)
 
@@ -73,11 +76,14 @@ def resolve_samples(config: RunConfig, percent) -> list[inputs.Sample]:
 def missing_branches_hint(percent, branches: list[str]) -> str:
     """The end of the message for input files that lack some of the branches to read (inputs.check_files)."""
     lower = [str(p) for p in PERCENTS if percent != ANALYSIS and p < percent]
-    return (f"--io-only --io-percent {percent} reads {len(branches)} branches, and the files above miss some of "
-            "them. The default demo set has only the analysis branches: write a set with all of them with "
-            "'python -m rdf_ttbar generate --full' (then --inputs demo, or --inputs DIR/nanoaod_inputs.json for a "
-            "set written with --output-dir DIR)" + (f", or use a lower --io-percent ({', '.join(lower)})" if lower else "")
-            + ".")
+    return (
+        f"--io-only --io-percent {percent} reads {len(branches)} branches, and the files above miss some of "
+        "them. The default demo set has only the analysis branches: write a set with all of them with "
+        "'python -m rdf_ttbar generate --full' (then --inputs demo, or --inputs DIR/nanoaod_inputs.json for a "
+        "set written with --output-dir DIR)"
+        + (f", or use a lower --io-percent ({', '.join(lower)})" if lower else "")
+        + "."
+    )
 
 
 def declare_helper(executor=None) -> None:
@@ -114,7 +120,8 @@ def run(config: RunConfig) -> dict:
     branches = branches_for(percent)
     with OutputFolder(config.output_dir) as out:
         samples, preparation_s = prepare.prepare_inputs(
-            config, lambda config: resolve_samples(config, percent), branches, missing_branches_hint(percent, branches))
+            config, lambda config: resolve_samples(config, percent), branches, missing_branches_hint(percent, branches)
+        )
         from . import executor as execution
 
         execution.configure_threads(config.mt)
@@ -125,8 +132,7 @@ def run(config: RunConfig) -> dict:
             setup_s = time.perf_counter() - start - timing.jit_s - preparation_s
             stats = execution.run_graphs(booked, timing, executor)
             n_cores = executor.cores
-        metrics = make_metrics(samples, booked, stats, n_cores, setup_s, config.scheduler, percent, branches,
-                               start)
+        metrics = make_metrics(samples, booked, stats, n_cores, setup_s, config.scheduler, percent, branches, start)
         metrics["wall_time_s"]["input_preparation"] = round(preparation_s, 3)
         with write_errors(out.final):
             (out.staging / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
@@ -164,11 +170,13 @@ def summary_lines(metrics: dict) -> list[str]:
     t = metrics["wall_time_s"]
     rate = metrics["event_rate_hz"] or 0.0
     which = "the analysis columns" if metrics["io_percent"] == ANALYSIS else f"{metrics['io_percent']}%"
-    lines = [f"I/O only ({which}: {len(metrics['branches'])} branches): read "
-             f"{metrics['events_processed']:,} events from {metrics['files']} files in {t['event_loop']:.2f} s "
-             f"({rate / 1e3:,.1f} kHz, {(metrics['event_rate_per_core_hz'] or 0.0) / 1e3:,.1f} kHz per core on "
-             f"{metrics['cores']} cores; jitting {t['jitting']:.1f} s, set-up {t['setup']:.1f} s, "
-             f"total {t['total']:.1f} s)"]
+    lines = [
+        f"I/O only ({which}: {len(metrics['branches'])} branches): read "
+        f"{metrics['events_processed']:,} events from {metrics['files']} files in {t['event_loop']:.2f} s "
+        f"({rate / 1e3:,.1f} kHz, {(metrics['event_rate_per_core_hz'] or 0.0) / 1e3:,.1f} kHz per core on "
+        f"{metrics['cores']} cores; jitting {t['jitting']:.1f} s, set-up {t['setup']:.1f} s, "
+        f"total {t['total']:.1f} s)"
+    ]
     if metrics["bytes_read"] is not None:
         lines.append(f"read {metrics['bytes_read'] / 1e6:,.1f} MB ({metrics['read_rate_mb_s'] or 0.0:,.1f} MB/s)")
     return lines

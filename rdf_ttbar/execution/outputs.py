@@ -36,10 +36,12 @@ def problem(err: OSError, folder: Path) -> UserError:
     if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return UserError(f"cannot write into the output folder {folder} (permission denied or read-only): {fix}")
     if err.errno == errno.ENAMETOOLONG:
-        return UserError(f"the output folder {shortened(folder)} has a path too long for this system "
-                         f"({len(os.fsencode(os.path.abspath(folder)))} bytes; the paths of the outputs inside it "
-                         f"must stay under {os.pathconf('/', 'PC_PATH_MAX')} bytes, each name under "
-                         f"{os.pathconf('/', 'PC_NAME_MAX') + 1}): choose a shorter --output-dir")
+        return UserError(
+            f"the output folder {shortened(folder)} has a path too long for this system "
+            f"({len(os.fsencode(os.path.abspath(folder)))} bytes; the paths of the outputs inside it "
+            f"must stay under {os.pathconf('/', 'PC_PATH_MAX')} bytes, each name under "
+            f"{os.pathconf('/', 'PC_NAME_MAX') + 1}): choose a shorter --output-dir"
+        )
     if err.errno in (errno.EEXIST, errno.ENOTDIR):
         what = "is a file" if _is_file(folder) else "lies under a file"
         return UserError(f"the output folder {folder} {what}, not a folder: {fix} (or move the file away)")
@@ -49,7 +51,7 @@ def problem(err: OSError, folder: Path) -> UserError:
 def shortened(path: Path, keep: int = 120) -> str:
     """``path`` for a message: its start and end around "..." when it is longer than ``keep`` characters."""
     text = str(path)
-    return text if len(text) <= keep else f"{text[:keep // 2]}...{text[-keep // 2:]}"
+    return text if len(text) <= keep else f"{text[: keep // 2]}...{text[-keep // 2 :]}"
 
 
 def _is_file(path: Path) -> bool:
@@ -86,7 +88,7 @@ def remove_abandoned(folder: Path) -> None:
     """Remove the staging folders of runs of this host that were killed outright (SIGKILL, power loss)."""
     host = socket.gethostname()
     for staging in folder.glob(f"{STAGING_PREFIX}{host}-*"):
-        pid = staging.name[len(f"{STAGING_PREFIX}{host}-"):].split("-", 1)[0]
+        pid = staging.name[len(f"{STAGING_PREFIX}{host}-") :].split("-", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
             log.info("removing %s, left by a run that was killed", staging)
             shutil.rmtree(staging, ignore_errors=True)
@@ -101,8 +103,15 @@ class OutputFolder:
 
     def __init__(self, final: str | os.PathLike):
         self.final = Path(final)
-        self.staging: Path | None = None
+        self._staging: Path | None = None
         self.published: list[str] = []
+
+    @property
+    def staging(self) -> Path:
+        """The staging folder inside the folder (made on entering the ``with`` block)."""
+        if self._staging is None:
+            raise RuntimeError("OutputFolder.staging is made on entering its 'with' block")
+        return self._staging
 
     def __enter__(self) -> "OutputFolder":
         with write_errors(self.final):  # exists() raises for a path too long
@@ -113,12 +122,12 @@ class OutputFolder:
                 raise OSError(errno.ENOTDIR, "not a folder")
             self.final.mkdir(parents=True, exist_ok=True)
             remove_abandoned(self.final)
-            self.staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{_owner()}-", dir=self.final))
+            self._staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{_owner()}-", dir=self.final))
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.staging is not None:
-            shutil.rmtree(self.staging, ignore_errors=True)
+        if self._staging is not None:
+            shutil.rmtree(self._staging, ignore_errors=True)
 
     def final_path(self, path: str | os.PathLike) -> Path:
         """Where ``path`` (in the staging folder) will be once published."""
@@ -154,7 +163,7 @@ class OutputFolder:
 
         def fix(value):
             if isinstance(value, str) and value.startswith(staging):
-                return str(self.final) + value[len(staging):]
+                return str(self.final) + value[len(staging) :]
             if isinstance(value, list):
                 return [fix(v) for v in value]
             if isinstance(value, dict):

@@ -35,7 +35,8 @@ def process(config: RunConfig, *, progress: bool | None = None) -> Processed:
     """
     start = prepare.run_start()
     samples, preparation_s = prepare_inputs(config, jitted_loop=not native.expected(config.scheduler))
-    from ..analysis import DEFAULT as analysis, graph
+    from ..analysis import DEFAULT as analysis
+    from ..analysis import graph
     from . import executor as execution
 
     execution.configure_threads(config.mt)
@@ -79,8 +80,8 @@ def make_metrics(samples, booked, stats, n_threads, setup_s, scheduler="mt") -> 
     }
 
 
-def graph_build(booked) -> str:
-    """Which build of the analysis graph ran: "compiled", "jitted" or "mixed" (graph.py)."""
+def graph_build(booked) -> str | None:
+    """Which build of the analysis graph ran: "compiled", "jitted" or "mixed" (graph.py); None: no loop."""
     kinds = {"compiled" if b.compiled is not None else "jitted" for b in booked}
     return "mixed" if len(kinds) > 1 else (kinds.pop() if kinds else None)
 
@@ -89,17 +90,24 @@ def summary_lines(metrics: dict, fit_summary: dict | None = None) -> list[str]:
     """What the command line prints at the end of a run."""
     t = metrics["wall_time_s"]
     rate = metrics["event_rate_hz"] or 0.0
-    lines = [f"processed {metrics['events_processed']:,} events from {metrics['files']} files "
-             f"in {t['event_loop']:.1f} s ({rate / 1e3:,.1f} kHz, "
-             f"{(metrics['event_rate_per_core_hz'] or 0.0) / 1e3:,.1f} kHz per core on {metrics['cores']} cores; "
-             f"jitting {t['jitting']:.1f} s, set-up {t['setup']:.1f} s, total {t['total']:.1f} s)"]
+    lines = [
+        f"processed {metrics['events_processed']:,} events from {metrics['files']} files "
+        f"in {t['event_loop']:.1f} s ({rate / 1e3:,.1f} kHz, "
+        f"{(metrics['event_rate_per_core_hz'] or 0.0) / 1e3:,.1f} kHz per core on {metrics['cores']} cores; "
+        f"jitting {t['jitting']:.1f} s, set-up {t['setup']:.1f} s, total {t['total']:.1f} s)"
+    ]
     if metrics["bytes_read"] is not None:
         lines.append(f"read {metrics['bytes_read'] / 1e6:,.1f} MB")
     if fit_summary:
         poi = fit_summary["ttbar_norm"]
         interval = poi.get("interval")
-        lines.append(f"ttbar_norm = {poi['value']:.3f} +- {poi['uncertainty']:.3f}"
-                     + (f" (profile-likelihood interval {interval[0] - poi['value']:+.3f} / "
-                        f"{interval[1] - poi['value']:+.3f})" if interval else ""))
+        lines.append(
+            f"ttbar_norm = {poi['value']:.3f} +- {poi['uncertainty']:.3f}"
+            + (
+                f" (profile-likelihood interval {interval[0] - poi['value']:+.3f} / {interval[1] - poi['value']:+.3f})"
+                if interval
+                else ""
+            )
+        )
         lines += [f"warning: fit: {message}" for message in fit_summary.get("warnings", [])]
     return lines

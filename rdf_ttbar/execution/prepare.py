@@ -61,9 +61,13 @@ def optimize_jitted_code(events: int, jitted_loop: bool = True) -> None:
         os.environ.setdefault("EXTRA_CLING_ARGS", "-O2" if optimize else "-O0")
 
 
-def prepare_inputs(config: RunConfig, resolve=None, branches=inputs.REQUIRED_BRANCHES,
-                   missing_branches_hint: str | None = None,
-                   jitted_loop: bool = True) -> tuple[list[inputs.Sample], float]:
+def prepare_inputs(
+    config: RunConfig,
+    resolve=None,
+    branches=inputs.REQUIRED_BRANCHES,
+    missing_branches_hint: str | None = None,
+    jitted_loop: bool = True,
+) -> tuple[list[inputs.Sample], float]:
     """The samples ready to read (resolved, copied into --cache-dir, checked) and the seconds spent preparing them.
 
     Generating the demo set or copying remote files is not part of the set-up time: the seconds it took come

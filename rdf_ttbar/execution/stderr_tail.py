@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from typing import IO
 
 KEEP_BYTES = 64 * 1024  # of the copy, from its end
 
@@ -28,7 +29,9 @@ class StderrTail:
 
     def __init__(self, enabled: bool | None = None):
         self.enabled = enabled
-        self._tee = self._saved = self._copy = None
+        self._tee: subprocess.Popen[bytes] | None = None
+        self._saved: int | None = None  # descriptor 2 before the copy
+        self._copy: IO[bytes] | None = None
         self._text: str | None = None
 
     def __enter__(self) -> "StderrTail":
@@ -43,8 +46,13 @@ class StderrTail:
                 _flush_stderr()
                 saved = os.dup(2)
                 try:
-                    self._tee = subprocess.Popen([tee, "-a", f"/dev/fd/{copy.fileno()}"], stdin=read, stdout=saved,
-                                                 pass_fds=(copy.fileno(),), start_new_session=True)
+                    self._tee = subprocess.Popen(
+                        [tee, "-a", f"/dev/fd/{copy.fileno()}"],
+                        stdin=read,
+                        stdout=saved,
+                        pass_fds=(copy.fileno(),),
+                        start_new_session=True,
+                    )
                     os.dup2(write, 2)
                 except BaseException:
                     os.close(saved)
@@ -67,18 +75,20 @@ class StderrTail:
         if self._tee is None:
             return
         tee, self._tee = self._tee, None
+        saved, copy = self._saved, self._copy
+        assert saved is not None and copy is not None  # set together with _tee (__enter__)
         _flush_stderr()
-        os.dup2(self._saved, 2)
-        os.close(self._saved)
+        os.dup2(saved, 2)
+        os.close(saved)
         try:  # a child started meanwhile may still hold the pipe: do not wait for it
             tee.wait(timeout=5)
         except subprocess.TimeoutExpired:
             tee.kill()
             tee.wait()
-        self._copy.seek(0, os.SEEK_END)
-        self._copy.seek(max(0, self._copy.tell() - KEEP_BYTES))
-        self._text = self._copy.read().decode(errors="replace")
-        self._copy.close()
+        copy.seek(0, os.SEEK_END)
+        copy.seek(max(0, copy.tell() - KEEP_BYTES))
+        self._text = copy.read().decode(errors="replace")
+        copy.close()
 
     def lines(self, n: int = 20) -> list[str]:
         """The last ``n`` non-blank lines written to stderr while active (stops the copy first)."""

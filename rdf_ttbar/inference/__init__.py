@@ -27,7 +27,22 @@ from rdf_ttbar.inference.templates import (
 )
 
 __all__ = [
-    "FIT_RESULTS_FILE", "POI", "SAMPLE_LABELS", "WORKSPACE_FILE", "FitError", "FitReport", "FitWarning",
-    "_merge_bins", "build_workspace", "cabinetry_config", "fit", "fit_summary", "fit_workspace", "rebinned_histogram",
-    "required_histograms", "run_fit", "write", "write_json_atomic",
+    "FIT_RESULTS_FILE",
+    "POI",
+    "SAMPLE_LABELS",
+    "WORKSPACE_FILE",
+    "FitError",
+    "FitReport",
+    "FitWarning",
+    "_merge_bins",
+    "build_workspace",
+    "cabinetry_config",
+    "fit",
+    "fit_summary",
+    "fit_workspace",
+    "rebinned_histogram",
+    "required_histograms",
+    "run_fit",
+    "write",
+    "write_json_atomic",
 ]

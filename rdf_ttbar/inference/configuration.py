@@ -6,10 +6,10 @@ import contextlib
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from rdf_ttbar.errors import FitError  # noqa: F401  (defined with the other exceptions; imported from here too)
 from rdf_ttbar.analysis import DEFAULT as ANALYSIS
+from rdf_ttbar.errors import FitError  # noqa: F401  (defined with the other exceptions; imported from here too)
 
 SAMPLE_LABELS = {p.name: p.label for p in ANALYSIS.processes}
 # the fit's bin edges (every fitted histogram of the definition has its own; the summaries use the first's)
@@ -48,16 +48,10 @@ def _systematic_config(syst) -> dict[str, Any]:
     elif syst.kind == "sample":
         # alternative sample: histogram {region}_{process}_{sample}, e.g. 4j1b_ttbar_ME_var
         entry.update(Type="NormPlusShape", Up={"VariationPath": f"_{syst.up}"})
-        entry["Down"] = (
-            {"Symmetrize": True} if syst.down is None else {"VariationPath": f"_{syst.down}"}
-        )
+        entry["Down"] = {"Symmetrize": True} if syst.down is None else {"VariationPath": f"_{syst.down}"}
     elif syst.kind == "vary":
         entry.update(Type="NormPlusShape", Up={"VariationPath": f"_{syst.name}_up"})
-        entry["Down"] = (
-            {"VariationPath": f"_{syst.name}_down"}
-            if "down" in syst.directions
-            else {"Symmetrize": True}
-        )
+        entry["Down"] = {"VariationPath": f"_{syst.name}_down"} if "down" in syst.directions else {"Symmetrize": True}
     else:
         raise ValueError(f"unknown systematic kind {syst.kind!r} for {syst.name}")
     if entry["Type"] == "NormPlusShape" and "down" not in syst.directions and not syst.symmetrize:
@@ -67,8 +61,9 @@ def _systematic_config(syst) -> dict[str, Any]:
     return entry
 
 
-def cabinetry_config(histograms_path: str | os.PathLike,
-                     histogram_folder: str | os.PathLike = "histograms") -> dict[str, Any]:
+def cabinetry_config(
+    histograms_path: str | os.PathLike, histogram_folder: str | os.PathLike = "histograms"
+) -> dict[str, Any]:
     """The cabinetry configuration of the AGC fit, generated from the analysis definition.
 
     Histogram paths follow ``{histograms_path}:{RegionPath}_{SamplePath}{VariationPath}``,
@@ -109,15 +104,21 @@ def cabinetry_config(histograms_path: str | os.PathLike,
     return config
 
 
-def template_histogram_name(config: dict[str, Any], region: dict, sample: dict,
-                            systematic: dict | None = None, template: str | None = None) -> str:
+def template_histogram_name(
+    config: dict[str, Any],
+    region: dict,
+    sample: dict,
+    systematic: dict | None = None,
+    template: Literal["Up", "Down"] | None = None,
+) -> str:
     """Name inside the input file of the histogram of one template, from the config's
     ``InputPath`` (with cabinetry's own path resolution, as ``templates.collect`` does)."""
     from cabinetry.templates import collector
 
     general = config["General"]
-    path = collector._histo_path(general["InputPath"], general.get("VariationPath", ""),
-                                 region, sample, systematic or {}, template)
+    path = collector._histo_path(
+        general["InputPath"], general.get("VariationPath", ""), region, sample, systematic or {}, template
+    )
     return path.rsplit(":", 1)[1]  # histogram names have no ':'; file paths may
 
 

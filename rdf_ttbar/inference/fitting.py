@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from rdf_ttbar.inference.configuration import (
+    FIT_BIN_EDGES,
     FIT_RESULTS_FILE,
     POI,
     WORKSPACE_FILE,
@@ -23,7 +24,6 @@ from rdf_ttbar.inference.results import (
     write_json_atomic,
 )
 from rdf_ttbar.inference.templates import _quiet_logger, build_workspace
-from rdf_ttbar.inference.configuration import FIT_BIN_EDGES
 
 
 def _check_data_covered(ws: dict[str, Any]) -> None:
@@ -70,8 +70,7 @@ def fit_workspace(ws: dict[str, Any]):
             f"edm={result.status['edm']:.3g}). This happens with very few selected events (empty bins, "
             f"ill-defined variations). Fix: process more events (larger -n / --events-per-sample)."
         )
-    fit_results = FitResults(result.bestfit, result.uncertainty, result.labels, result.corr_mat,
-                             result.best_twice_nll)
+    fit_results = FitResults(result.bestfit, result.uncertainty, result.labels, result.corr_mat, result.best_twice_nll)
     return model, data, fit_results, result
 
 
@@ -90,7 +89,8 @@ def fit(histograms, *, ranking: bool = False) -> FitReport:
     source = str(histograms) if isinstance(histograms, (str, os.PathLike)) else "(in memory)"
     with tempfile.TemporaryDirectory(prefix="rdf_ttbar-fit-") as tmp:  # cabinetry's template files
         ws, config, messages, dropped = build_workspace(
-            histograms if isinstance(histograms, (str, os.PathLike)) else dict(histograms), Path(tmp) / "templates")
+            histograms if isinstance(histograms, (str, os.PathLike)) else dict(histograms), Path(tmp) / "templates"
+        )
         model, data, fit_results, minuit = fit_workspace(ws)
         summary = fit_summary(source, model, data, fit_results, config, messages, dropped, minuit)
     if ranking:
@@ -99,8 +99,10 @@ def fit(histograms, *, ranking: bool = False) -> FitReport:
         try:
             summary["ranking"] = _ranking(model, data, fit_results)
         except (pyhf.exceptions.FailedMinimization, ValueError) as exc:  # keep the fit, say why there is no ranking
-            summary["warnings"].append(f"no ranking: one of its fits with a nuisance parameter fixed did not "
-                                       f"converge ({exc}); the fit result itself is unaffected")
+            summary["warnings"].append(
+                f"no ranking: one of its fits with a nuisance parameter fixed did not "
+                f"converge ({exc}); the fit result itself is unaffected"
+            )
     return FitReport(summary, ws)
 
 
@@ -113,38 +115,55 @@ def _ranking(model, data, fit_results) -> list[dict[str, Any]]:
     # every fixed-parameter fit: only these fits run quietly (the impacts need their best fits, not their errors)
     optimizer = pyhf.optimize.minuit_optimizer
 
-    class QuietMinuit(optimizer):
+    class QuietMinuit(pyhf.optimize.minuit_optimizer):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **{**kwargs, "verbose": 0})
 
     pyhf.optimize.minuit_optimizer = QuietMinuit
     try:
-        with np.errstate(divide="ignore", invalid="ignore"), _quiet_logger("pyhf.optimize.mixins"), \
-                quiet_schema_warning():
+        with (
+            np.errstate(divide="ignore", invalid="ignore"),
+            _quiet_logger("pyhf.optimize.mixins"),
+            quiet_schema_warning(),
+        ):
             r = cabinetry.fit.ranking(model, data, fit_results=fit_results, strategy=1, tolerance=0.1)
     finally:
         pyhf.optimize.minuit_optimizer = optimizer
-    rows = [{"name": name, "value": _finite(r.bestfit[i]), "uncertainty": _finite(r.uncertainty[i]),
-             "impact_prefit_up": _finite(r.prefit_up[i]), "impact_prefit_down": _finite(r.prefit_down[i]),
-             "impact_postfit_up": _finite(r.postfit_up[i]), "impact_postfit_down": _finite(r.postfit_down[i])}
-            for i, name in enumerate(r.labels)]
+    rows = [
+        {
+            "name": name,
+            "value": _finite(r.bestfit[i]),
+            "uncertainty": _finite(r.uncertainty[i]),
+            "impact_prefit_up": _finite(r.prefit_up[i]),
+            "impact_prefit_down": _finite(r.prefit_down[i]),
+            "impact_postfit_up": _finite(r.postfit_up[i]),
+            "impact_postfit_down": _finite(r.postfit_down[i]),
+        }
+        for i, name in enumerate(r.labels)
+    ]
     return sorted(rows, key=lambda x: -max(abs(x["impact_postfit_up"] or 0), abs(x["impact_postfit_down"] or 0)))
 
 
-def write(report: FitReport, output_dir: str | os.PathLike, *, published_in: str | os.PathLike | None = None,
-          histograms: str | os.PathLike | None = None) -> list[Path]:
+def write(
+    report: FitReport,
+    output_dir: str | os.PathLike,
+    *,
+    published_in: str | os.PathLike | None = None,
+    histograms: str | os.PathLike | None = None,
+) -> list[Path]:
     """Write ``workspace.json`` and ``fit_results.json`` of a :func:`fit` into ``output_dir`` (atomically).
 
     The summary written names the workspace (and ``histograms``, when given) at their paths in ``published_in``
     (default: ``output_dir``), where they are published (:meth:`FitReport.published`)."""
     output_dir = Path(output_dir)
     summary = report.published(published_in or output_dir, histograms)
-    return [write_json_atomic(output_dir / WORKSPACE_FILE, report.workspace),
-            write_json_atomic(output_dir / FIT_RESULTS_FILE, summary)]
+    return [
+        write_json_atomic(output_dir / WORKSPACE_FILE, report.workspace),
+        write_json_atomic(output_dir / FIT_RESULTS_FILE, summary),
+    ]
 
 
-def run_fit(histograms_path: str | os.PathLike, output_dir: str | os.PathLike,
-            ranking: bool = False) -> dict[str, Any]:
+def run_fit(histograms_path: str | os.PathLike, output_dir: str | os.PathLike, ranking: bool = False) -> dict[str, Any]:
     """:func:`fit` then :func:`write` into ``output_dir``; returns the summary (fit_results.json)."""
     report = fit(histograms_path, ranking=ranking)
     write(report, output_dir)

@@ -77,7 +77,7 @@ def fit(model, data, poi: str, strategy: int = STRATEGY, tolerance: float = TOLE
     m.print_level = 0
     m.migrad()
     fmin = m.fmin
-    status = {
+    status: dict[str, bool | int | float | str] = {
         "valid": bool(fmin.is_valid),
         "accurate": bool(fmin.has_accurate_covar),
         "forced_positive_definite": bool(fmin.has_made_posdef_covar),
@@ -88,8 +88,7 @@ def fit(model, data, poi: str, strategy: int = STRATEGY, tolerance: float = TOLE
     }
     bestfit = np.asarray(m.values, dtype=float)
     cov = np.asarray(m.covariance, dtype=float) if m.covariance is not None else np.diag(np.asarray(m.errors) ** 2)
-    result = MinuitFit(labels, bestfit, np.asarray(m.errors, dtype=float), _correlation(cov), float(fmin.fval),
-                       status)
+    result = MinuitFit(labels, bestfit, np.asarray(m.errors, dtype=float), _correlation(cov), float(fmin.fval), status)
     if not fmin.is_valid:
         return result
     try:

@@ -1,4 +1,5 @@
-"""Results: the content of fit_results.json (yields, parameters, ttbar_norm and its interval) and atomic JSON writing."""
+"""Results: the content of fit_results.json (yields, parameters, ttbar_norm and its interval) and atomic JSON
+writing."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ from typing import Any
 import numpy as np
 
 from rdf_ttbar import atomic
-from rdf_ttbar.inference.configuration import POI, WORKSPACE_FILE
-from rdf_ttbar.inference.configuration import FIT_BIN_EDGES
+from rdf_ttbar.inference.configuration import FIT_BIN_EDGES, POI, WORKSPACE_FILE
 
 
 def _finite(x):
@@ -28,7 +28,7 @@ def _yields_summary(model, prediction, data, config) -> dict[str, Any]:
         sl = model.config.channel_slices[channel]
         per_sample = np.asarray(prediction.model_yields[i_ch], dtype=float)  # (sample, bin)
         present = [i for i in range(len(model.config.samples)) if np.any(per_sample[i] != 0)]
-        region = next((r for r in config["Regions"] if r["Name"] == channel), {})
+        region: dict[str, Any] = next((r for r in config["Regions"] if r["Name"] == channel), {})
         stdev_bins = prediction.total_stdev_model_bins[i_ch]
         stdev_chan = prediction.total_stdev_model_channels[i_ch]
         chan_data = main_data[sl]
@@ -85,20 +85,24 @@ def poi_result(result) -> tuple[dict[str, Any], list[str]]:
         lo, hi = result.poi_interval
         entry.update(uncertainty=(hi - lo) / 2, interval=[lo, hi], method="MINOS (profile likelihood)")
     else:
-        entry.update(uncertainty=float(result.uncertainty[i]), interval=None,
-                     method="Migrad covariance")
-        warn.append(f"MINOS could not find the profile-likelihood interval of {POI}; its uncertainty is "
-                    f"Migrad's estimate" + ("" if result.status["accurate"] else
-                                             ", from a covariance Minuit calls NOT accurate: do not quote it"))
+        entry.update(uncertainty=float(result.uncertainty[i]), interval=None, method="Migrad covariance")
+        warn.append(
+            f"MINOS could not find the profile-likelihood interval of {POI}; its uncertainty is "
+            f"Migrad's estimate"
+            + ("" if result.status["accurate"] else ", from a covariance Minuit calls NOT accurate: do not quote it")
+        )
     if not result.status["accurate"]:
-        warn.append("Minuit reports the covariance matrix as not accurate"
-                    + (" (forced positive-definite)" if result.status["forced_positive_definite"] else "")
-                    + f": the uncertainties of the parameters other than {POI} are approximate")
+        warn.append(
+            "Minuit reports the covariance matrix as not accurate"
+            + (" (forced positive-definite)" if result.status["forced_positive_definite"] else "")
+            + f": the uncertainties of the parameters other than {POI} are approximate"
+        )
     return entry, warn
 
 
-def fit_summary(histograms_path, model, data, fit_results, config, messages=(), dropped=(),
-                minuit=None) -> dict[str, Any]:
+def fit_summary(
+    histograms_path, model, data, fit_results, config, messages=(), dropped=(), minuit=None
+) -> dict[str, Any]:
     """The content of fit_results.json."""
     from cabinetry import model_utils
 

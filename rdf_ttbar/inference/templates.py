@@ -9,13 +9,14 @@ import logging
 import math
 import os
 import warnings
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from rdf_ttbar.inference.configuration import (
+    FIT_BIN_EDGES,
     POI,
     FitError,
     FitWarning,
@@ -24,21 +25,21 @@ from rdf_ttbar.inference.configuration import (
     required_histograms,
     template_histogram_name,
 )
-from rdf_ttbar.inference.configuration import FIT_BIN_EDGES
 
 # ---------------------------------------------------------------------------
 # reading and rebinning
 
 
-def _merge_bins(values: np.ndarray, variances: np.ndarray, edges: np.ndarray,
-                target_edges, name: str = "histogram") -> tuple[np.ndarray, np.ndarray]:
+def _merge_bins(
+    values: np.ndarray, variances: np.ndarray, edges: np.ndarray, target_edges, name: str = "histogram"
+) -> tuple[np.ndarray, np.ndarray]:
     """Sum the (in-range) bins of a histogram into ``target_edges``.
 
     Every target edge must be an edge of the original binning; bins outside the
     target range (and the flow bins, which are not passed in) are dropped.
     """
     target = np.asarray(target_edges, dtype=float)
-    idx = []
+    positions: list[int] = []
     for edge in target:
         hits = np.flatnonzero(np.isclose(edges, edge, rtol=0.0, atol=1e-6 * max(1.0, abs(edge))))
         if hits.size != 1:
@@ -47,8 +48,8 @@ def _merge_bins(values: np.ndarray, variances: np.ndarray, edges: np.ndarray,
                 f"(edges {edges[0]:g}..{edges[-1]:g}, {len(edges) - 1} bins). Fix: produce the "
                 f"histograms with the analysis binning (25 bins from 50 to 550 GeV)."
             )
-        idx.append(int(hits[0]))
-    idx = np.asarray(idx)
+        positions.append(int(hits[0]))
+    idx = np.asarray(positions)
     if np.any(np.diff(idx) <= 0):
         raise FitError(f"{name}: fit bin edges are not increasing")
     _check_finite(name, values, variances, edges, idx[0], idx[-1])
@@ -57,8 +58,9 @@ def _merge_bins(values: np.ndarray, variances: np.ndarray, edges: np.ndarray,
     return merged, merged_var
 
 
-def _check_finite(name: str, values: np.ndarray, variances: np.ndarray, edges: np.ndarray, first: int,
-                  stop: int) -> None:
+def _check_finite(
+    name: str, values: np.ndarray, variances: np.ndarray, edges: np.ndarray, first: int, stop: int
+) -> None:
     """FitError naming the first bin in ``first:stop`` whose content or variance is NaN or infinite (the fit
     would turn it into a wrong uncertainty or a failed minimisation without saying why)."""
     for what, array in (("content", values), ("variance", variances)):
@@ -66,9 +68,11 @@ def _check_finite(name: str, values: np.ndarray, variances: np.ndarray, edges: n
         if bad.size:
             i = int(bad[0])
             more = f" (and {bad.size - 1} more bin(s))" if bad.size > 1 else ""
-            raise FitError(f"histogram {name} has a {what} of {array[i]} in bin [{edges[i]:g}, {edges[i + 1]:g}) "
-                           f"of the fit range{more}: the fit cannot use it. Fix: rerun the analysis to rewrite the "
-                           f"histograms file (a NaN comes from a damaged file or a NaN weight in the inputs).")
+            raise FitError(
+                f"histogram {name} has a {what} of {array[i]} in bin [{edges[i]:g}, {edges[i + 1]:g}) "
+                f"of the fit range{more}: the fit cannot use it. Fix: rerun the analysis to rewrite the "
+                f"histograms file (a NaN comes from a damaged file or a NaN weight in the inputs)."
+            )
 
 
 def _variances(h) -> np.ndarray:
@@ -95,8 +99,11 @@ class _HistogramFile:
             edges = h.axes[0].edges
             values = np.asarray(h.values(flow=False), dtype=float)
             variances = h.variances(flow=False)
-            self._histograms[name] = (values, values if variances is None else np.asarray(variances, dtype=float),
-                                      np.asarray(edges() if callable(edges) else edges, dtype=float))
+            self._histograms[name] = (
+                values,
+                values if variances is None else np.asarray(variances, dtype=float),
+                np.asarray(edges() if callable(edges) else edges, dtype=float),
+            )
         return self
 
     def __init__(self, path: str | os.PathLike):
@@ -111,9 +118,7 @@ class _HistogramFile:
             import uproot
 
             with uproot.open(self.path) as f:
-                self.classnames = {
-                    key.rsplit(";", 1)[0]: cls for key, cls in f.classnames(recursive=False).items()
-                }
+                self.classnames = {key.rsplit(";", 1)[0]: cls for key, cls in f.classnames(recursive=False).items()}
                 for name, cls in self.classnames.items():
                     if cls.startswith("TH1"):
                         h = f[name]
@@ -135,8 +140,10 @@ class _HistogramFile:
     def read(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(values, variances, edges) of a TH1, without the flow bins."""
         if name not in self._histograms:
-            raise FitError(f"histogram {name} not found in {self.path} (or not a TH1). "
-                           f"Fix: rerun the analysis to rewrite the histograms file.")
+            raise FitError(
+                f"histogram {name} not found in {self.path} (or not a TH1). "
+                f"Fix: rerun the analysis to rewrite the histograms file."
+            )
         return self._histograms[name]
 
     def fit_binned(self, name: str, target_edges=FIT_BIN_EDGES) -> tuple[np.ndarray, np.ndarray]:
@@ -144,8 +151,7 @@ class _HistogramFile:
         return _merge_bins(values, variances, edges, target_edges, name=name)
 
 
-def rebinned_histogram(histograms_path: str | os.PathLike, name: str,
-                       target_edges=FIT_BIN_EDGES):
+def rebinned_histogram(histograms_path: str | os.PathLike, name: str, target_edges=FIT_BIN_EDGES):
     """One histogram of the file in the fit binning, as a ``boost_histogram.Histogram``."""
     values, variances = _HistogramFile(histograms_path).fit_binned(name, target_edges)
     return _to_boost(values, variances, target_edges)
@@ -236,12 +242,15 @@ def _prune_empty_samples(config: dict[str, Any], hfile: _HistogramFile) -> tuple
         if any(not s.get("Data") and rname in s.get("Regions", [rname]) for s in kept_samples):
             continue
         data = next(s for s in kept_samples if s.get("Data"))
-        values, _ = hfile.fit_binned(template_histogram_name(config, region_by_name[rname], data),
-                                     region_by_name[rname]["Binning"])
+        values, _ = hfile.fit_binned(
+            template_histogram_name(config, region_by_name[rname], data), region_by_name[rname]["Binning"]
+        )
         if np.sum(values) > 0:
-            raise FitError(f"region '{rname}' has pseudo-data but no simulated events of any sample in the "
-                           "fit range, so the model cannot describe it. Fix: process more events "
-                           "(larger -n / --events-per-sample) or skip the fit with --no-fit.")
+            raise FitError(
+                f"region '{rname}' has pseudo-data but no simulated events of any sample in the "
+                "fit range, so the model cannot describe it. Fix: process more events "
+                "(larger -n / --events-per-sample) or skip the fit with --no-fit."
+            )
         messages.append(f"region '{rname}' has no events at all: dropped from the fit")
         config["Regions"] = [r for r in config["Regions"] if r["Name"] != rname]
         for s in kept_samples:
@@ -291,8 +300,11 @@ def _prune_invalid_modifiers(ws: dict[str, Any]) -> list[str]:
                 elif isinstance(data, list):
                     bad = not all(v is None or math.isfinite(v) for v in data)
                 if bad:
-                    detail = (f"hi={data['hi']:.3g}, lo={data['lo']:.3g}" if mod["type"] == "normsys"
-                              else "non-finite template")
+                    detail = (
+                        f"hi={data['hi']:.3g}, lo={data['lo']:.3g}"
+                        if mod["type"] == "normsys"
+                        else "non-finite template"
+                    )
                     messages.append(
                         f"modifier '{mod['name']}' ({mod['type']}) of sample '{sample['name']}' "
                         f"in region '{channel['name']}' is ill-defined ({detail}): removed "
@@ -323,8 +335,10 @@ def _warn(msg: str) -> None:
 # workspace and fit
 
 
-def build_workspace(histograms: str | os.PathLike | Mapping[str, Any], template_dir: str | os.PathLike,
-                    ) -> tuple[dict[str, Any], dict[str, Any], list[str], list[str]]:
+def build_workspace(
+    histograms: str | os.PathLike | Mapping[str, Any],
+    template_dir: str | os.PathLike,
+) -> tuple[dict[str, Any], dict[str, Any], list[str], list[str]]:
     """Check the inputs (a histograms.root path, or {AGC name: UHI histogram}), build the templates in
     ``template_dir`` and the pyhf workspace.
 
@@ -332,8 +346,7 @@ def build_workspace(histograms: str | os.PathLike | Mapping[str, Any], template_
     """
     import cabinetry
 
-    hfile = (_HistogramFile.in_memory(histograms) if isinstance(histograms, Mapping)
-             else _HistogramFile(histograms))
+    hfile = _HistogramFile.in_memory(histograms) if isinstance(histograms, Mapping) else _HistogramFile(histograms)
     config = cabinetry_config(hfile.path, histogram_folder=template_dir)
     cabinetry.configuration.validate(config)
     _check_histograms(config, hfile)

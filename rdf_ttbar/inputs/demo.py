@@ -164,9 +164,16 @@ def _layout(final_dir: Path, events_per_sample: int, events_per_file: int) -> li
     for process, variation in ANALYSIS.samples:
         for k, first in enumerate(range(0, events_per_sample, events_per_file)):
             name = sample_name(process, variation)
-            jobs.append({"process": process, "variation": variation, "sample": name,
-                         "path": final_dir / f"{name}__{k:04d}.root", "first": first,
-                         "count": min(events_per_file, events_per_sample - first)})
+            jobs.append(
+                {
+                    "process": process,
+                    "variation": variation,
+                    "sample": name,
+                    "path": final_dir / f"{name}__{k:04d}.root",
+                    "first": first,
+                    "count": min(events_per_file, events_per_sample - first),
+                }
+            )
     return jobs
 
 
@@ -182,8 +189,14 @@ def _inputs_json(jobs: list[dict]) -> dict:
 
 def _stamp(seed: int, events_per_sample: int, events_per_file: int | None, full: bool, fmt: str = "ttree") -> dict:
     """What a set's stamp file records (``events_per_file`` None: any split into files will do)."""
-    return {"generator_version": GENERATOR_VERSION, "seed": seed, "events_per_sample": events_per_sample,
-            "events_per_file": events_per_file, "full": full, "format": fmt}
+    return {
+        "generator_version": GENERATOR_VERSION,
+        "seed": seed,
+        "events_per_sample": events_per_sample,
+        "events_per_file": events_per_file,
+        "full": full,
+        "format": fmt,
+    }
 
 
 def _read_stamp(directory: Path) -> dict | None:
@@ -238,9 +251,16 @@ def _check_positive(**values: int) -> None:
             raise UserError(f"{name.replace('_', ' ')} must be at least 1, got {value}")
 
 
-def generate(output_dir, events_per_sample: int = DEFAULT_EVENTS_PER_SAMPLE, seed: int = 1, full: bool = False,
-             events_per_file: int | None = None, progress: bool = True, threads: int | None = None,
-             fmt: str = "ttree") -> Path:
+def generate(
+    output_dir,
+    events_per_sample: int = DEFAULT_EVENTS_PER_SAMPLE,
+    seed: int = 1,
+    full: bool = False,
+    events_per_file: int | None = None,
+    progress: bool = True,
+    threads: int | None = None,
+    fmt: str = "ttree",
+) -> Path:
     """Write the demo set into ``output_dir``; returns the path of its ``nanoaod_inputs.json``.
 
     ``output_dir`` is replaced if it holds an earlier demo set; any other
@@ -250,16 +270,35 @@ def generate(output_dir, events_per_sample: int = DEFAULT_EVENTS_PER_SAMPLE, see
     progress (on a terminal) and log a summary line. ``fmt``: "ttree" or "rntuple".
     """
     try:
-        return _generate(Path(output_dir), events_per_sample, seed, full, events_per_file, threads, progress,
-                         summary=progress, fmt=fmt)
+        return _generate(
+            Path(output_dir),
+            events_per_sample,
+            seed,
+            full,
+            events_per_file,
+            threads,
+            progress,
+            summary=progress,
+            fmt=fmt,
+        )
     except OSError as err:  # read-only, full, a path too long
-        raise UserError(f"cannot write the demo set into {output_dir} ({err.strerror or err}): choose another "
-                        f"--output-dir") from None
+        raise UserError(
+            f"cannot write the demo set into {output_dir} ({err.strerror or err}): choose another --output-dir"
+        ) from None
 
 
-def _generate(output_dir: Path, events_per_sample: int, seed: int, full: bool, events_per_file: int | None,
-              threads: int | None, progress: bool, summary: bool, keep_if: dict | None = None,
-              fmt: str = "ttree") -> Path:
+def _generate(
+    output_dir: Path,
+    events_per_sample: int,
+    seed: int,
+    full: bool,
+    events_per_file: int | None,
+    threads: int | None,
+    progress: bool,
+    summary: bool,
+    keep_if: dict | None = None,
+    fmt: str = "ttree",
+) -> Path:
     """``generate``; a complete set satisfying ``keep_if`` that appears meanwhile is kept instead of ours."""
     events_per_file = events_per_file or DEFAULT_EVENTS_PER_FILE
     _check_positive(events_per_sample=events_per_sample, events_per_file=events_per_file)
@@ -267,8 +306,11 @@ def _generate(output_dir: Path, events_per_sample: int, seed: int, full: bool, e
     if seed < 0:
         raise UserError(f"the seed must be >= 0, got {seed}")
     output_dir = output_dir.expanduser().absolute()
-    if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())) \
-            and _read_stamp(output_dir) is None:
+    if (
+        output_dir.exists()
+        and (not output_dir.is_dir() or any(output_dir.iterdir()))
+        and _read_stamp(output_dir) is None
+    ):
         raise UserError(f"{output_dir} exists and is not a demo set: choose an empty or new folder")
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = output_dir.parent / f".{output_dir.name}{_PARTIAL}{uuid.uuid4().hex[:8]}"
@@ -276,8 +318,13 @@ def _generate(output_dir: Path, events_per_sample: int, seed: int, full: bool, e
     try:
         start = time.perf_counter()
         jobs = _layout(output_dir, events_per_sample, events_per_file)
-        _run_jobs([dict(job, path=staging / job["path"].name) for job in jobs], seed, full,
-                  threads or _default_threads(), progress)
+        _run_jobs(
+            [dict(job, path=staging / job["path"].name) for job in jobs],
+            seed,
+            full,
+            threads or _default_threads(),
+            progress,
+        )
         if fmt == "rntuple":
             to_rntuple([staging / job["path"].name for job in jobs])
         (staging / INPUTS_JSON).write_text(json.dumps(_inputs_json(jobs), indent=1))
@@ -286,8 +333,14 @@ def _generate(output_dir: Path, events_per_sample: int, seed: int, full: bool, e
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     if summary:
-        log.info("wrote %d events in %d %s files to %s in %.1f s", events_per_sample * len(ANALYSIS.samples),
-                 len(jobs), fmt, output_dir, time.perf_counter() - start)
+        log.info(
+            "wrote %d events in %d %s files to %s in %.1f s",
+            events_per_sample * len(ANALYSIS.samples),
+            len(jobs),
+            fmt,
+            output_dir,
+            time.perf_counter() - start,
+        )
     return output_dir / INPUTS_JSON
 
 
@@ -315,8 +368,10 @@ def default_cache_dir() -> Path:
 def demo_set_dir(cache_dir, events_per_sample: int, seed: int, full: bool = False, fmt: str = "ttree") -> Path:
     """Where ``ensure_demo_set`` keeps a set: one folder per version, seed, size (and --full, and the format)."""
     base = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-    return base / (f"demo-v{GENERATOR_VERSION}-s{seed}-n{events_per_sample}{'-full' if full else ''}"
-                   f"{'-rntuple' if fmt == 'rntuple' else ''}")
+    return base / (
+        f"demo-v{GENERATOR_VERSION}-s{seed}-n{events_per_sample}{'-full' if full else ''}"
+        f"{'-rntuple' if fmt == 'rntuple' else ''}"
+    )
 
 
 def demo_set_ready(cache_dir=None, events_per_sample: int = DEFAULT_EVENTS_PER_SAMPLE, seed: int = 1) -> bool:
@@ -324,9 +379,16 @@ def demo_set_ready(cache_dir=None, events_per_sample: int = DEFAULT_EVENTS_PER_S
     return _satisfies(demo_set_dir(cache_dir, events_per_sample, seed), _stamp(seed, events_per_sample, None, False))
 
 
-def ensure_demo_set(cache_dir=None, events_per_sample: int = DEFAULT_EVENTS_PER_SAMPLE, seed: int = 1,
-                    full: bool = False, events_per_file: int | None = None, progress: bool = True,
-                    threads: int | None = None, fmt: str = "ttree") -> Path:
+def ensure_demo_set(
+    cache_dir=None,
+    events_per_sample: int = DEFAULT_EVENTS_PER_SAMPLE,
+    seed: int = 1,
+    full: bool = False,
+    events_per_file: int | None = None,
+    progress: bool = True,
+    threads: int | None = None,
+    fmt: str = "ttree",
+) -> Path:
     """The inputs JSON of the cached demo set, generated first if missing or from another generator version.
 
     The cache folder is ``cache_dir`` or ``default_cache_dir()``. A complete set
@@ -340,23 +402,44 @@ def ensure_demo_set(cache_dir=None, events_per_sample: int = DEFAULT_EVENTS_PER_
     wanted = _stamp(seed, events_per_sample, events_per_file, full, fmt)
     if _satisfies(directory, wanted):
         return directory / INPUTS_JSON
-    fix = ("set $RDF_TTBAR_CACHE (or demo.cache_dir in config.yaml) to a writable folder, or pass your own input "
-           "list with --inputs")
+    fix = (
+        "set $RDF_TTBAR_CACHE (or demo.cache_dir in config.yaml) to a writable folder, or pass your own input "
+        "list with --inputs"
+    )
     try:  # a cache that cannot be written is refused before the announcement
         directory.parent.mkdir(parents=True, exist_ok=True)
         os.rmdir(tempfile.mkdtemp(prefix=f".{directory.name}{_PARTIAL}probe-", dir=directory.parent))
     except OSError as err:
-        raise UserError(f"the demo input set is not in the cache folder {directory.parent} and cannot be written "
-                        f"there ({err.strerror or err}): {fix}") from None
+        raise UserError(
+            f"the demo input set is not in the cache folder {directory.parent} and cannot be written "
+            f"there ({err.strerror or err}): {fix}"
+        ) from None
     _clean_cache(directory.parent)
-    log.info("generating the demo input set (%d samples x %d events, seed %d, %s) in %s; later runs reuse it",
-             len(ANALYSIS.samples), events_per_sample, seed, fmt, directory)
+    log.info(
+        "generating the demo input set (%d samples x %d events, seed %d, %s) in %s; later runs reuse it",
+        len(ANALYSIS.samples),
+        events_per_sample,
+        seed,
+        fmt,
+        directory,
+    )
     try:
-        return _generate(directory, events_per_sample, seed, full, events_per_file, threads, progress,
-                         summary=False, keep_if=wanted, fmt=fmt)
+        return _generate(
+            directory,
+            events_per_sample,
+            seed,
+            full,
+            events_per_file,
+            threads,
+            progress,
+            summary=False,
+            keep_if=wanted,
+            fmt=fmt,
+        )
     except OSError as err:  # a full disk while writing
-        raise UserError(f"cannot write the demo input set into the cache folder {directory.parent} "
-                        f"({err.strerror or err}): {fix}") from None
+        raise UserError(
+            f"cannot write the demo input set into the cache folder {directory.parent} ({err.strerror or err}): {fix}"
+        ) from None
 
 
 def _clean_cache(cache: Path) -> None:

@@ -128,12 +128,24 @@ def probe(paths: list[str], tree: str = "", branches_for: dict[str, tuple] | Non
     if len(paths) > 1:
         ROOT.EnableThreadSafety()
     results = ROOT.rdf_ttbar.remote.ProbeAll(
-        ROOT.std.vector[ROOT.std.string](paths), ROOT.std.vector[int]([int(bool(branches_for.get(p))) for p in paths]),
-        tree, ROOT.std.vector[ROOT.std.string](wanted), THREADS)
+        ROOT.std.vector[ROOT.std.string](paths),
+        ROOT.std.vector[int]([int(bool(branches_for.get(p))) for p in paths]),
+        tree,
+        ROOT.std.vector[ROOT.std.string](wanted),
+        THREADS,
+    )
     out = []
     for path, r in zip(paths, results):
         asked = set(branches_for.get(path, ()))
         missing = [str(b) for b in r.missing]
-        out.append(Probe(path, str(r.problem), str(r.kind), int(r.entries), int(r.size),
-                         [b for b in branches_for.get(path, ()) if b in missing and b in asked]))
+        out.append(
+            Probe(
+                path,
+                str(r.problem),
+                str(r.kind),
+                int(r.entries),
+                int(r.size),
+                [b for b in branches_for.get(path, ()) if b in missing and b in asked],
+            )
+        )
     return out

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis import DEFAULT as ANALYSIS, histogram_name
+from ..analysis import DEFAULT as ANALYSIS
+from ..analysis import histogram_name
 from ..errors import UserError
 
 log = logging.getLogger(__name__)
@@ -36,13 +37,17 @@ def resolve_path(reference: str) -> Path:
         path = DATA_DIR / f"histos_{reference}_file_per_process.json"
         if not path.is_file():
             shipped = sorted(p.name for p in DATA_DIR.glob("histos_*_file_per_process.json"))
-            raise UserError(f"no packaged AGC reference for {reference} files per sample; shipped: "
-                            f"{', '.join(shipped)}. Fix: pass one of those numbers or the path of a reference JSON.")
+            raise UserError(
+                f"no packaged AGC reference for {reference} files per sample; shipped: "
+                f"{', '.join(shipped)}. Fix: pass one of those numbers or the path of a reference JSON."
+            )
         return path
     path = Path(reference)
     if not path.is_file():
-        raise UserError(f"reference file {path} does not exist. Fix: pass the path of an AGC reference JSON "
-                        f"(histos_N_file_per_process.json) or just N, e.g. --reference 5.")
+        raise UserError(
+            f"reference file {path} does not exist. Fix: pass the path of an AGC reference JSON "
+            f"(histos_N_file_per_process.json) or just N, e.g. --reference 5."
+        )
     return path
 
 
@@ -50,8 +55,10 @@ def files_per_sample_of(path: Path) -> int | None:
     """N of ``histos_N_file_per_process.json`` (None for 'all'); UserError when the name does not say."""
     match = _NAME.search(path.name)
     if not match:
-        raise UserError(f"cannot tell from the name of {path} how many files per sample it was made from. "
-                        f"Fix: add -n N (or -n 0 for all files).")
+        raise UserError(
+            f"cannot tell from the name of {path} how many files per sample it was made from. "
+            f"Fix: add -n N (or -n 0 for all files)."
+        )
     return None if match.group(1) == "all" else int(match.group(1))
 
 
@@ -60,11 +67,15 @@ def sample_nevts(file_list: Path, files_per_sample: int | None) -> dict[tuple[st
     try:
         content = json.loads(Path(file_list).read_text())
     except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read the AGC file list {file_list} ({exc}). Fix: pass the AGC "
-                        f"nanoaod_inputs.json with --agc-list.") from exc
-    return {(process, variation): sum(int(f["nevts"]) for f in entry["files"][:files_per_sample])
-            for process, variations in content.items() if process != "data"
-            for variation, entry in variations.items()}
+        raise UserError(
+            f"cannot read the AGC file list {file_list} ({exc}). Fix: pass the AGC nanoaod_inputs.json with --agc-list."
+        ) from exc
+    return {
+        (process, variation): sum(int(f["nevts"]) for f in entry["files"][:files_per_sample])
+        for process, variations in content.items()
+        if process != "data"
+        for variation, entry in variations.items()
+    }
 
 
 def _sample_of(name: str) -> tuple[str, str, str]:
@@ -72,7 +83,7 @@ def _sample_of(name: str) -> tuple[str, str, str]:
     region, _, rest = name.partition("_")
     for process in sorted(ANALYSIS.process_names, key=len, reverse=True):
         if rest == process or rest.startswith(process + "_"):
-            suffix = rest[len(process) + 1:]
+            suffix = rest[len(process) + 1 :]
             variation = suffix if suffix in ANALYSIS.process(process).variations[1:] else "nominal"
             return region, process, variation
     raise KeyError(name)
@@ -89,30 +100,48 @@ def read(reference: str, files_per_sample: int | None = -1, file_list: str | Pat
     n = files_per_sample_of(path) if files_per_sample == -1 else files_per_sample
     named = _NAME.search(path.name)
     if files_per_sample != -1 and named and named.group(1) != ("all" if n is None else str(n)):
-        log.warning("%s was made from %s files per sample (its name says), but -n %s is given: the variances "
-                    "come from the event counts of %s files per sample and do not match the histograms; "
-                    "drop -n unless the name is wrong", path.name, named.group(1), 0 if n is None else n,
-                    "all" if n is None else n)
+        log.warning(
+            "%s was made from %s files per sample (its name says), but -n %s is given: the variances "
+            "come from the event counts of %s files per sample and do not match the histograms; "
+            "drop -n unless the name is wrong",
+            path.name,
+            named.group(1),
+            0 if n is None else n,
+            "all" if n is None else n,
+        )
     nevts = sample_nevts(Path(file_list) if file_list else FILE_LIST, n)
     fix = "Fix: pass a histos_N_file_per_process.json of the AGC."
     try:
         content = json.loads(path.read_text())
         if not isinstance(content, dict):
-            raise TypeError(f"expected {{name: {{\"edges\": [...], \"contents\": [...]}}}}, got a "
-                            f"{type(content).__name__} at the top level")
-        arrays = {name: (np.asarray(h["edges"], dtype=float), np.asarray(h["contents"], dtype=float))
-                  for name, h in content.items()}
+            raise TypeError(
+                f'expected {{name: {{"edges": [...], "contents": [...]}}}}, got a '
+                f"{type(content).__name__} at the top level"
+            )
+        arrays = {
+            name: (np.asarray(h["edges"], dtype=float), np.asarray(h["contents"], dtype=float))
+            for name, h in content.items()
+        }
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UserError(f"{path} is not an AGC reference histogram JSON ({exc}). {fix}") from None
     for name, (edges, contents) in arrays.items():
         bad = np.flatnonzero(~np.isfinite(contents))
         if bad.size:
             i = int(bad[0])  # contents with the flow bins: 0 is the underflow
-            where = ("underflow" if i == 0 else "overflow" if i == len(contents) - 1 else
-                     f"bin {i} [{edges[i - 1]:g}, {edges[i]:g})" if i < len(edges) else f"bin {i}")
-            raise UserError(f"{path}: histogram {name} has a non-finite content ({contents[i]}) in its {where}"
-                            + (f" and {bad.size - 1} more bin(s)" if bad.size > 1 else "")
-                            + f"; the fit cannot use it. {fix}")
+            where = (
+                "underflow"
+                if i == 0
+                else "overflow"
+                if i == len(contents) - 1
+                else f"bin {i} [{edges[i - 1]:g}, {edges[i]:g})"
+                if i < len(edges)
+                else f"bin {i}"
+            )
+            raise UserError(
+                f"{path}: histogram {name} has a non-finite content ({contents[i]}) in its {where}"
+                + (f" and {bad.size - 1} more bin(s)" if bad.size > 1 else "")
+                + f"; the fit cannot use it. {fix}"
+            )
 
     def weight(process, variation):
         key = (process, variation)
@@ -125,8 +154,9 @@ def read(reference: str, files_per_sample: int | None = -1, file_list: str | Pat
     for name, (edges, contents) in arrays.items():
         if name in pseudodata:
             region = name.split("_")[0]
-            sumw2 = sum(c * c * weight(p, v) * arrays[histogram_name(region, p, v)][1]
-                        for c, p, v in ANALYSIS.pseudodata)
+            sumw2 = sum(
+                c * c * weight(p, v) * arrays[histogram_name(region, p, v)][1] for c, p, v in ANALYSIS.pseudodata
+            )
         else:
             _, process, variation = _sample_of(name)
             sumw2 = weight(process, variation) * contents

@@ -26,8 +26,8 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from . import probe
 from ..errors import UserError
+from . import probe
 from .probe import is_remote
 
 log = logging.getLogger(__name__)
@@ -92,8 +92,12 @@ def setup_dask_workers() -> None:
     """
     import ROOT
 
-    code = _WORKER_SETUP.format(defaults=probe.CLIENT_DEFAULTS, cpp=probe.header_text(),
-                                http_fix=probe.HTTP_PLUGIN_FIX, force_remote=probe.FORCE_REMOTE)
+    code = _WORKER_SETUP.format(
+        defaults=probe.CLIENT_DEFAULTS,
+        cpp=probe.header_text(),
+        http_fix=probe.HTTP_PLUGIN_FIX,
+        force_remote=probe.FORCE_REMOTE,
+    )
     ROOT.RDF.Distributed.initialize(exec, code, {})  # also runs here: a no-op outside a worker
 
 
@@ -230,13 +234,20 @@ def _copy_all(missing: dict[str, Path], cache_dir: Path, progress: bool | None) 
         bar.close()
     if copied:
         seconds = time.perf_counter() - start
-        log.info("copied %d remote file(s), %s MB, into %s in %.1f s", copied, f"{copied_bytes / 1e6:,.1f}",
-                 cache_dir, seconds)
+        log.info(
+            "copied %d remote file(s), %s MB, into %s in %.1f s",
+            copied,
+            f"{copied_bytes / 1e6:,.1f}",
+            cache_dir,
+            seconds,
+        )
     if problems:
         listing = "\n  ".join(problems)
-        raise UserError(f"{len(problems)} remote input file(s) could not be copied into the cache {cache_dir}:\n"
-                        f"  {listing}\nCheck the server and the paths in the input list; files copied so far "
-                        "stay in the cache and are not copied again.")
+        raise UserError(
+            f"{len(problems)} remote input file(s) could not be copied into the cache {cache_dir}:\n"
+            f"  {listing}\nCheck the server and the paths in the input list; files copied so far "
+            "stay in the cache and are not copied again."
+        )
 
 
 class _NoBar:
@@ -256,5 +267,12 @@ def _progress_bar(total: int, n_files: int, cache_dir: Path, progress: bool | No
         from tqdm import tqdm
     except ImportError:
         return _NoBar()
-    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr, dynamic_ncols=True,
-                desc=f"rdf_ttbar: caching {n_files} file(s) in {cache_dir}")
+    return tqdm(
+        total=total,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        file=sys.stderr,
+        dynamic_ncols=True,
+        desc=f"rdf_ttbar: caching {n_files} file(s) in {cache_dir}",
+    )

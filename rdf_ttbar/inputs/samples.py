@@ -43,8 +43,9 @@ class Sample:
         return ANALYSIS.weight(self.process, self.nevts)
 
 
-def read_file_list(path: str | Path, files_per_sample: int | None = None,
-                   remote_prefix: str | None = None) -> list[Sample]:
+def read_file_list(
+    path: str | Path, files_per_sample: int | None = None, remote_prefix: str | None = None
+) -> list[Sample]:
     """Read a file set in the AGC JSON format, keep the first N files of each sample."""
     path = Path(path)
     if not path.is_file():
@@ -52,13 +53,17 @@ def read_file_list(path: str | Path, files_per_sample: int | None = None,
     try:
         content = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise UserError(f"input list {path} is not valid JSON ({err}); it must follow the AGC "
-                        "nanoaod_inputs.json format {process: {variation: {\"files\": [{\"path\", \"nevts\"}]}}}") from None
+        raise UserError(
+            f"input list {path} is not valid JSON ({err}); it must follow the AGC "
+            "nanoaod_inputs.json format "
+            '{process: {variation: {"files": [{"path", "nevts"}]}}}'
+        ) from None
     return parse_file_list(content, str(path), path.parent, files_per_sample, remote_prefix)
 
 
-def parse_file_list(content, source: str, base_dir: Path, files_per_sample: int | None = None,
-                    remote_prefix: str | None = None) -> list[Sample]:
+def parse_file_list(
+    content, source: str, base_dir: Path, files_per_sample: int | None = None, remote_prefix: str | None = None
+) -> list[Sample]:
     """Turn the parsed JSON into samples, with a clear error for every malformed part."""
     fmt = 'expected {process: {variation: {"files": [{"path": str, "nevts": int}]}}}'
     if not isinstance(content, dict):
@@ -68,8 +73,9 @@ def parse_file_list(content, source: str, base_dir: Path, files_per_sample: int 
         if process == "data":
             continue
         if process not in ANALYSIS.process_names:
-            raise UserError(f"input list {source}: unknown process '{process}' "
-                            f"(known: {', '.join(ANALYSIS.process_names)}, data)")
+            raise UserError(
+                f"input list {source}: unknown process '{process}' (known: {', '.join(ANALYSIS.process_names)}, data)"
+            )
         if not isinstance(variations, dict):
             raise UserError(f"input list {source}: '{process}' must map variations to file lists; {fmt}")
         for variation, entry in variations.items():
@@ -79,21 +85,27 @@ def parse_file_list(content, source: str, base_dir: Path, files_per_sample: int 
             where = f"input list {source}, {process}/{variation}"
             files = entry.get("files") if isinstance(entry, dict) else None
             if not isinstance(files, list) or not files:
-                raise UserError(f"{where}: needs a non-empty \"files\" list; {fmt}")
+                raise UserError(f'{where}: needs a non-empty "files" list; {fmt}')
             files = files[:files_per_sample] if files_per_sample else files
             paths, counts, entries = [], [], []
             for i, f in enumerate(files):
-                if not (isinstance(f, dict) and isinstance(f.get("path"), str)
-                        and isinstance(f.get("nevts"), int) and not isinstance(f.get("nevts"), bool)
-                        and f["nevts"] >= 0):
-                    raise UserError(f"{where}: file #{i} must be {{\"path\": str, \"nevts\": int >= 0}}, got {f!r}")
+                if not (
+                    isinstance(f, dict)
+                    and isinstance(f.get("path"), str)
+                    and isinstance(f.get("nevts"), int)
+                    and not isinstance(f.get("nevts"), bool)
+                    and f["nevts"] >= 0
+                ):
+                    raise UserError(f'{where}: file #{i} must be {{"path": str, "nevts": int >= 0}}, got {f!r}')
                 paths.append(_resolve(f["path"], base_dir, remote_prefix))
                 counts.append(f["nevts"])
                 # a delivered file (deliver) holds the events kept; "nevts" stays the original count
                 entries.append(f["nevts_delivered"] if isinstance(f.get("nevts_delivered"), int) else f["nevts"])
             if sum(counts) == 0:
-                raise UserError(f"{where}: the files hold 0 events in total (\"nevts\"); "
-                                "the sample cannot be normalised: fix the counts or drop the sample")
+                raise UserError(
+                    f'{where}: the files hold 0 events in total ("nevts"); '
+                    "the sample cannot be normalised: fix the counts or drop the sample"
+                )
             samples.append(Sample(process, variation, paths, sum(counts), tuple(entries)))
     if not samples:
         raise UserError(f"input list {source} names no samples; {fmt}")
@@ -102,15 +114,16 @@ def parse_file_list(content, source: str, base_dir: Path, files_per_sample: int 
 
 def _resolve(path: str, base_dir: Path, remote_prefix: str | None) -> str:
     if remote_prefix and path.startswith(AGC_PREFIX):
-        return remote_prefix.rstrip("/") + "/" + path[len(AGC_PREFIX):].lstrip("/")
+        return remote_prefix.rstrip("/") + "/" + path[len(AGC_PREFIX) :].lstrip("/")
     if is_remote(path):
         return path
     p = Path(path).expanduser()
     return str(p if p.is_absolute() else (base_dir / p).resolve())
 
 
-def check_files(samples: list[Sample], tree: str, branches=REQUIRED_BRANCHES,
-                missing_branches_hint: str | None = None) -> None:
+def check_files(
+    samples: list[Sample], tree: str, branches=REQUIRED_BRANCHES, missing_branches_hint: str | None = None
+) -> None:
     """Open every file before any event loop: one message lists every problem.
 
     Every file must hold a TTree or an RNTuple named ``tree`` with as many
@@ -156,13 +169,17 @@ def _sample_problems(sample: Sample, found: dict) -> list[str]:
     if len(kinds) > 1:
         by_kind = {k: [p.path for p in usable if p.kind == k] for k in sorted(kinds)}
         listing = "; ".join(f"{k}: {', '.join(paths)}" for k, paths in by_kind.items())
-        problems.append(f"sample {sample.name} mixes TTree and RNTuple files, which one event loop cannot read "
-                        f"({listing}); convert them to one format or split them into separate lists")
+        problems.append(
+            f"sample {sample.name} mixes TTree and RNTuple files, which one event loop cannot read "
+            f"({listing}); convert them to one format or split them into separate lists"
+        )
     for path, expected in zip(sample.files, sample.file_nevts):
         p = found.get(path)
         if p and p.kind and p.entries != expected:
-            problems.append(f"{path}: the input list gives \"nevts\": {expected} but the file's {p.kind} holds "
-                            f"{p.entries} events; correct \"nevts\" (it normalises sample {sample.name})")
+            problems.append(
+                f'{path}: the input list gives "nevts": {expected} but the file\'s {p.kind} holds '
+                f'{p.entries} events; correct "nevts" (it normalises sample {sample.name})'
+            )
     return problems
 
 
@@ -177,8 +194,9 @@ def missing_branches_problem(tree: str, missing: list[str], kind: str = "TTree")
     return f"{what} '{tree}' {MISSING_BRANCHES} {shown}{more}"
 
 
-def agc_samples(source: str, files_per_sample: int | None = None,
-                remote_prefix: str | None = None, timeout_s: float = 30.0) -> list[Sample]:
+def agc_samples(
+    source: str, files_per_sample: int | None = None, remote_prefix: str | None = None, timeout_s: float = 30.0
+) -> list[Sample]:
     """The AGC file list from a local path or an https:// URL."""
     if not source.startswith(("https://", "http://")):
         return read_file_list(source, files_per_sample, remote_prefix)
@@ -190,6 +208,8 @@ def agc_samples(source: str, files_per_sample: int | None = None,
     except json.JSONDecodeError as err:
         raise UserError(f"the AGC file list at {source} is not valid JSON ({err})") from None
     except OSError as err:
-        raise UserError(f"cannot download the AGC file list from {source} ({err}); download it elsewhere and "
-                        "pass the local copy with --agc-list FILE.json (or agc.inputs in config.yaml)") from None
+        raise UserError(
+            f"cannot download the AGC file list from {source} ({err}); download it elsewhere and "
+            "pass the local copy with --agc-list FILE.json (or agc.inputs in config.yaml)"
+        ) from None
     return parse_file_list(content, source, Path.cwd(), files_per_sample, remote_prefix)

@@ -23,8 +23,16 @@ from rdf_ttbar.plots.fit import fit_drawings, region_file_name
 from rdf_ttbar.plots.histograms import histogram_drawings
 from rdf_ttbar.plots.style import Drawing
 
-__all__ = ["plot_histograms", "plot_fit", "histogram_drawings", "fit_drawings", "Drawing", "save_all",
-           "region_file_name", "load_summary"]
+__all__ = [
+    "plot_histograms",
+    "plot_fit",
+    "histogram_drawings",
+    "fit_drawings",
+    "Drawing",
+    "save_all",
+    "region_file_name",
+    "load_summary",
+]
 
 
 def load_summary(summary: Mapping[str, Any] | str | os.PathLike) -> Mapping[str, Any]:
@@ -35,11 +43,15 @@ def load_summary(summary: Mapping[str, Any] | str | os.PathLike) -> Mapping[str,
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        raise UserError(f"fit results {path} do not exist. Fix: run the fit first "
-                        f"(python -m rdf_ttbar fit HISTOGRAMS.root writes fit_results.json).") from None
+        raise UserError(
+            f"fit results {path} do not exist. Fix: run the fit first "
+            f"(python -m rdf_ttbar fit HISTOGRAMS.root writes fit_results.json)."
+        ) from None
     except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read fit results {path} ({exc}). Fix: pass the fit_results.json "
-                        f"written by the fit, or rerun the fit.") from None
+        raise UserError(
+            f"cannot read fit results {path} ({exc}). Fix: pass the fit_results.json "
+            f"written by the fit, or rerun the fit."
+        ) from None
 
 
 def save_all(drawings: Sequence[Drawing], plots_dir) -> list[Path]:

@@ -14,8 +14,8 @@ from typing import Any, Mapping
 import numpy as np
 
 import rdf_ttbar.plots.style as style
-from rdf_ttbar.plots.stack import stack_figure
 from rdf_ttbar.analysis import DEFAULT as ANALYSIS
+from rdf_ttbar.plots.stack import stack_figure
 
 CORRELATION_THRESHOLD = 0.2  # correlations.png: parameters with |rho| above this with another one
 RANKING_MAX = 20  # ranking.png: the largest impacts only
@@ -45,7 +45,7 @@ def _poi_text(summary: Mapping[str, Any]) -> str:
     if result.get("interval"):
         lo, hi = result["interval"]
         value = result["value"]
-        return (rf"$\mu_{{t\bar{{t}}}} = {value:.3f}^{{+{hi - value:.3f}}}_{{-{value - lo:.3f}}}$")
+        return rf"$\mu_{{t\bar{{t}}}} = {value:.3f}^{{+{hi - value:.3f}}}_{{-{value - lo:.3f}}}$"
     return rf"$\mu_{{t\bar{{t}}}} = {result['value']:.3f} \pm {result['uncertainty']:.3f}$"
 
 
@@ -62,15 +62,26 @@ def data_mc_drawings(summary: Mapping[str, Any], xlabels: Mapping[str, str] | No
             if stage == "postfit" and _poi_text(summary):
                 title += "\n" + _poi_text(summary)
             edges = np.asarray(bins["edges"], dtype=float)
-            drawings.append(style.Drawing(f"data_mc_{stage}_{region_file_name(channel)}.png", stack_figure, dict(
-                edges=edges,
-                stack=[(style.display_label(p), c, np.array([_float(v) for v in by_process[p]]))
-                       for p, c in zip(processes, style.colors_for(processes))],
-                total=np.array([_float(v) for v in bins["total"]]),
-                total_uncertainty=np.array([_float(v) for v in bins["total_uncertainty"]]),
-                data=np.array([_float(v) for v in bins["data"]]),
-                xlabel=xlabels.get(channel, "observable [GeV]"), ylabel=_bin_width_label(edges),
-                title=title, band_label=f"{stage_label.capitalize()} unc.")))
+            drawings.append(
+                style.Drawing(
+                    f"data_mc_{stage}_{region_file_name(channel)}.png",
+                    stack_figure,
+                    dict(
+                        edges=edges,
+                        stack=[
+                            (style.display_label(p), c, np.array([_float(v) for v in by_process[p]]))
+                            for p, c in zip(processes, style.colors_for(processes))
+                        ],
+                        total=np.array([_float(v) for v in bins["total"]]),
+                        total_uncertainty=np.array([_float(v) for v in bins["total_uncertainty"]]),
+                        data=np.array([_float(v) for v in bins["data"]]),
+                        xlabel=xlabels.get(channel, "observable [GeV]"),
+                        ylabel=_bin_width_label(edges),
+                        title=title,
+                        band_label=f"{stage_label.capitalize()} unc.",
+                    ),
+                )
+            )
     return drawings
 
 
@@ -79,8 +90,9 @@ def _vertical_figure(n_rows: int, left_in: float = 4.4, width_in: float = 12.0):
     top_in, bottom_in, row_in = 1.0, 1.3, 0.42
     height = top_in + bottom_in + row_in * max(n_rows, 6)
     fig = style.new_figure((width_in, height))
-    ax = fig.add_axes((left_in / width_in, bottom_in / height,
-                       1 - (left_in + 0.4) / width_in, 1 - (top_in + bottom_in) / height))
+    ax = fig.add_axes(
+        (left_in / width_in, bottom_in / height, 1 - (left_in + 0.4) / width_in, 1 - (top_in + bottom_in) / height)
+    )
     return fig, ax
 
 
@@ -106,15 +118,25 @@ def pulls_figure(names, pulls, pull_uncertainties):
 
 def pulls_drawing(summary: Mapping[str, Any]) -> style.Drawing:
     """pulls.png: the constrained parameters except the per-bin MC-statistics ones."""
-    params = [p for p in summary["parameters"]
-              if p.get("constrained") and p.get("pull") is not None and not p["name"].startswith("staterror_")]
-    return style.Drawing("pulls.png", pulls_figure, dict(
-        names=[p["name"] for p in params], pulls=np.array([_float(p["pull"]) for p in params]),
-        pull_uncertainties=np.array([_float(p.get("pull_uncertainty")) for p in params])))
+    params = [
+        p
+        for p in summary["parameters"]
+        if p.get("constrained") and p.get("pull") is not None and not p["name"].startswith("staterror_")
+    ]
+    return style.Drawing(
+        "pulls.png",
+        pulls_figure,
+        dict(
+            names=[p["name"] for p in params],
+            pulls=np.array([_float(p["pull"]) for p in params]),
+            pull_uncertainties=np.array([_float(p.get("pull_uncertainty")) for p in params]),
+        ),
+    )
 
 
-def correlated_subset(labels, matrix, threshold: float = CORRELATION_THRESHOLD, keep=(),
-                      skip_prefix: str = "staterror_"):
+def correlated_subset(
+    labels, matrix, threshold: float = CORRELATION_THRESHOLD, keep=(), skip_prefix: str = "staterror_"
+):
     """(labels, matrix) of the parameters with |correlation| > threshold with any other one
     shown (and those in ``keep``), in their original order; names starting with
     ``skip_prefix`` are left out."""
@@ -134,15 +156,21 @@ def correlations_figure(labels, matrix, threshold: float = CORRELATION_THRESHOLD
     size = margin + 1.2 + cell * max(n, 1)
     fig = style.new_figure((size + 1.5, size))
     ax = fig.add_axes((margin / (size + 1.5), margin / size, cell * n / (size + 1.5), cell * n / size))
-    cax = fig.add_axes(((margin + cell * n + 0.3) / (size + 1.5), margin / size, 0.35 / (size + 1.5),
-                        cell * n / size))
+    cax = fig.add_axes(((margin + cell * n + 0.3) / (size + 1.5), margin / size, 0.35 / (size + 1.5), cell * n / size))
     image = ax.imshow(matrix, vmin=-1, vmax=1, cmap="RdBu_r", aspect="auto", gid="correlations")
     fig.colorbar(image, cax=cax)
     for i in range(n):
         for j in range(n):
             value = matrix[i, j]
-            ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=13,
-                    color="white" if abs(value) > 0.6 else "black")
+            ax.text(
+                j,
+                i,
+                f"{value:.2f}",
+                ha="center",
+                va="center",
+                fontsize=13,
+                color="white" if abs(value) > 0.6 else "black",
+            )
     ax.set_xticks(range(n), labels, rotation=90, fontsize="x-small")
     ax.set_yticks(range(n), labels, fontsize="x-small")
     ax.tick_params(which="both", top=False, right=False, length=0)
@@ -152,26 +180,51 @@ def correlations_figure(labels, matrix, threshold: float = CORRELATION_THRESHOLD
 
 
 def correlations_drawing(summary: Mapping[str, Any]) -> style.Drawing:
-    labels, matrix = correlated_subset(summary["correlations"]["labels"], summary["correlations"]["matrix"],
-                                       keep=(summary.get("poi", "ttbar_norm"),))
+    labels, matrix = correlated_subset(
+        summary["correlations"]["labels"], summary["correlations"]["matrix"], keep=(summary.get("poi", "ttbar_norm"),)
+    )
     return style.Drawing("correlations.png", correlations_figure, dict(labels=labels, matrix=matrix))
 
 
-def ranking_figure(names, prefit_up, prefit_down, postfit_up, postfit_down, pulls, pull_uncertainties,
-                   poi_label: str = r"\mu_{t\bar{t}}"):
+def ranking_figure(
+    names,
+    prefit_up,
+    prefit_down,
+    postfit_up,
+    postfit_down,
+    pulls,
+    pull_uncertainties,
+    poi_label: str = r"\mu_{t\bar{t}}",
+):
     """Impact of each parameter on the POI (bars: pre-fit open, post-fit filled; up and down),
     with the parameter's pull on the top axis; the first name at the top."""
     n = len(names)
     fig, ax = _vertical_figure(n)
     y = np.arange(n)[::-1]
     for values, kwargs in (
-            (prefit_up, dict(facecolor="none", edgecolor="#5790fc", linewidth=1.5, label=r"pre-fit $+1\sigma$",
-                             gid="impact_prefit_up")),
-            (prefit_down, dict(facecolor="none", edgecolor="#e42536", linewidth=1.5, label=r"pre-fit $-1\sigma$",
-                               gid="impact_prefit_down")),
-            (postfit_up, dict(color="#5790fc", alpha=0.8, label=r"post-fit $+1\sigma$", gid="impact_postfit_up")),
-            (postfit_down, dict(color="#e42536", alpha=0.8, label=r"post-fit $-1\sigma$",
-                                gid="impact_postfit_down"))):
+        (
+            prefit_up,
+            dict(
+                facecolor="none",
+                edgecolor="#5790fc",
+                linewidth=1.5,
+                label=r"pre-fit $+1\sigma$",
+                gid="impact_prefit_up",
+            ),
+        ),
+        (
+            prefit_down,
+            dict(
+                facecolor="none",
+                edgecolor="#e42536",
+                linewidth=1.5,
+                label=r"pre-fit $-1\sigma$",
+                gid="impact_prefit_down",
+            ),
+        ),
+        (postfit_up, dict(color="#5790fc", alpha=0.8, label=r"post-fit $+1\sigma$", gid="impact_postfit_up")),
+        (postfit_down, dict(color="#e42536", alpha=0.8, label=r"post-fit $-1\sigma$", gid="impact_postfit_down")),
+    ):
         ax.barh(y, values, height=0.7, **kwargs)
     reach = np.nanmax(np.abs(np.concatenate([prefit_up, prefit_down, postfit_up, postfit_down, [1e-9]])))
     ax.set_xlim(-1.6 * reach, 1.6 * reach)
@@ -201,10 +254,19 @@ def ranking_drawing(summary: Mapping[str, Any]) -> style.Drawing | None:
 
     pulls = np.array([_float(params.get(r["name"], {}).get("pull")) for r in ranking])
     pull_unc = np.array([_float(params.get(r["name"], {}).get("pull_uncertainty")) for r in ranking])
-    return style.Drawing("ranking.png", ranking_figure, dict(
-        names=[r["name"] for r in ranking], prefit_up=column("impact_prefit_up"),
-        prefit_down=column("impact_prefit_down"), postfit_up=column("impact_postfit_up"),
-        postfit_down=column("impact_postfit_down"), pulls=pulls, pull_uncertainties=pull_unc))
+    return style.Drawing(
+        "ranking.png",
+        ranking_figure,
+        dict(
+            names=[r["name"] for r in ranking],
+            prefit_up=column("impact_prefit_up"),
+            prefit_down=column("impact_prefit_down"),
+            postfit_up=column("impact_postfit_up"),
+            postfit_down=column("impact_postfit_down"),
+            pulls=pulls,
+            pull_uncertainties=pull_unc,
+        ),
+    )
 
 
 def fit_drawings(summary: Mapping[str, Any], xlabels: Mapping[str, str] | None = None) -> list[style.Drawing]:

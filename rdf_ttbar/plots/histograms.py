@@ -14,10 +14,11 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from rdf_ttbar.errors import UserError
 import rdf_ttbar.plots.style as style
+from rdf_ttbar.analysis import DEFAULT as ANALYSIS
+from rdf_ttbar.analysis import histogram_name, pseudodata_name
+from rdf_ttbar.errors import UserError
 from rdf_ttbar.plots.stack import MAIN_RECT, RATIO_RECT, stack_figure
-from rdf_ttbar.analysis import DEFAULT as ANALYSIS, histogram_name, pseudodata_name
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +30,17 @@ def variation_lines(plot) -> list[tuple[str, str, str, str]]:
     lines = []
     for i, name in enumerate(plot.systematics):
         syst = ANALYSIS.systematic(name)
-        lines += [(f"{name}_{d}", f"{syst.fit_name} {d}", VARIATION_COLORS[i % len(VARIATION_COLORS)],
-                   "-" if d == "up" else "--") for d in syst.directions]
+        lines += [
+            (
+                f"{name}_{d}",
+                f"{syst.fit_name} {d}",
+                VARIATION_COLORS[i % len(VARIATION_COLORS)],
+                "-" if d == "up" else "--",
+            )
+            for d in syst.directions
+        ]
     return lines
+
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]  # values, variances, edges (no flow bins)
 
@@ -39,9 +48,11 @@ Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]  # values, variances, edges (
 def _arrays(h) -> Arrays:
     edges = h.axes[0].edges
     edges = edges() if callable(edges) else edges  # uproot: a method; hist: an array
-    return (np.asarray(h.values(flow=False), dtype=float),
-            np.asarray(h.variances(flow=False), dtype=float),
-            np.asarray(edges, dtype=float))
+    return (
+        np.asarray(h.values(flow=False), dtype=float),
+        np.asarray(h.variances(flow=False), dtype=float),
+        np.asarray(edges, dtype=float),
+    )
 
 
 def read_histograms(histograms: str | os.PathLike | Mapping[str, Any]) -> dict[str, Arrays]:
@@ -52,15 +63,22 @@ def read_histograms(histograms: str | os.PathLike | Mapping[str, Any]) -> dict[s
 
     path = Path(histograms)
     if not path.is_file():
-        raise UserError(f"histograms file {path} does not exist. Fix: run the analysis first "
-                        f"(python -m rdf_ttbar writes OUTPUT_DIR/histograms.root) and pass that file.")
+        raise UserError(
+            f"histograms file {path} does not exist. Fix: run the analysis first "
+            f"(python -m rdf_ttbar writes OUTPUT_DIR/histograms.root) and pass that file."
+        )
     try:
         with uproot.open(path) as f:
-            return {key.rsplit(";", 1)[0]: _arrays(f[key])
-                    for key, cls in f.classnames(recursive=False).items() if cls.startswith("TH1")}
+            return {
+                key.rsplit(";", 1)[0]: _arrays(f[key])
+                for key, cls in f.classnames(recursive=False).items()
+                if cls.startswith("TH1")
+            }
     except Exception as exc:  # uproot raises many kinds of errors on bad files
-        raise UserError(f"cannot read histograms file {path} ({type(exc).__name__}: {exc}). Fix: pass "
-                        f"the histograms.root written by the analysis; rerun it if the file is damaged.") from exc
+        raise UserError(
+            f"cannot read histograms file {path} ({type(exc).__name__}: {exc}). Fix: pass "
+            f"the histograms.root written by the analysis; rerun it if the file is damaged."
+        ) from exc
 
 
 def _bin_width_label(edges) -> str:
@@ -87,13 +105,25 @@ def stacked_drawings(hists: Mapping[str, Arrays]) -> list[style.Drawing]:
         total = np.sum([a[0] for a in arrays], axis=0)
         stat = np.sqrt(np.maximum(np.sum([a[1] for a in arrays], axis=0), 0.0))
         data = hists[pd_name][0] if pd_name in hists else np.full_like(total, np.nan)
-        drawings.append(style.Drawing(f"stacked_{region.prefix}.png", stack_figure, dict(
-            edges=edges,
-            stack=[(style.display_label(p), c, a[0])
-                   for p, c, a in zip(present, style.colors_for(present), arrays)],
-            total=total, total_uncertainty=stat, data=data,
-            xlabel=region.label, ylabel=_bin_width_label(edges), title=f"{region.prefix}, pre-fit",
-            band_label="MC stat. unc.")))
+        drawings.append(
+            style.Drawing(
+                f"stacked_{region.prefix}.png",
+                stack_figure,
+                dict(
+                    edges=edges,
+                    stack=[
+                        (style.display_label(p), c, a[0]) for p, c, a in zip(present, style.colors_for(present), arrays)
+                    ],
+                    total=total,
+                    total_uncertainty=stat,
+                    data=data,
+                    xlabel=region.label,
+                    ylabel=_bin_width_label(edges),
+                    title=f"{region.prefix}, pre-fit",
+                    band_label="MC stat. unc.",
+                ),
+            )
+        )
     return drawings
 
 
@@ -108,12 +138,10 @@ def variation_figure(edges, nominal, variations, *, xlabel: str, ylabel: str, ti
     reach = [0.02]
     for label, color, linestyle, values in variations:
         values = np.asarray(values, dtype=float)
-        ax.stairs(values, edges, color=color, linestyle=linestyle, linewidth=1.5, label=label,
-                  gid=f"variation:{label}")
+        ax.stairs(values, edges, color=color, linestyle=linestyle, linewidth=1.5, label=label, gid=f"variation:{label}")
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(nominal > 0, values / nominal, np.nan)
-        rax.stairs(ratio, edges, baseline=None, color=color, linestyle=linestyle, linewidth=1.5,
-                   gid=f"ratio:{label}")
+        rax.stairs(ratio, edges, baseline=None, color=color, linestyle=linestyle, linewidth=1.5, gid=f"ratio:{label}")
         finite = np.abs(ratio[np.isfinite(ratio)] - 1.0)
         reach.append(finite.max() if finite.size else 0.0)
     rax.axhline(1.0, color="black", linewidth=1)
@@ -141,12 +169,25 @@ def variation_drawings(hists: Mapping[str, Arrays]) -> list[style.Drawing]:
             log.warning("histogram %s is missing: %s_%s.png not drawn", nominal_name, stem, region_name)
             continue
         values, _, edges = hists[nominal_name]
-        lines = [(label, color, linestyle, hists[histogram_name(region_name, process, v)][0])
-                 for v, label, color, linestyle in variations
-                 if histogram_name(region_name, process, v) in hists]
-        drawings.append(style.Drawing(f"{stem}_{region_name}.png", variation_figure, dict(
-            edges=edges, nominal=values, variations=lines, xlabel=ANALYSIS.histogram(region_name).label,
-            ylabel=_bin_width_label(edges), title=rf"{style.display_label(process)}, {region_name}")))
+        lines = [
+            (label, color, linestyle, hists[histogram_name(region_name, process, v)][0])
+            for v, label, color, linestyle in variations
+            if histogram_name(region_name, process, v) in hists
+        ]
+        drawings.append(
+            style.Drawing(
+                f"{stem}_{region_name}.png",
+                variation_figure,
+                dict(
+                    edges=edges,
+                    nominal=values,
+                    variations=lines,
+                    xlabel=ANALYSIS.histogram(region_name).label,
+                    ylabel=_bin_width_label(edges),
+                    title=rf"{style.display_label(process)}, {region_name}",
+                ),
+            )
+        )
     return drawings
 
 

@@ -24,6 +24,7 @@ import pickle
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import IO
 
 from rdf_ttbar.errors import UserError
 from rdf_ttbar.plots.launch import command_and_env
@@ -34,16 +35,20 @@ class _Worker:
     def __init__(self):
         command, env = command_and_env("--serve")
         self.stderr = tempfile.TemporaryFile()  # never a pipe: a chatty worker cannot block on it
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
-                                        env=env)
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None  # (PIPE)
+        self.stdin: IO[bytes] = self.process.stdin
+        self.stdout: IO[bytes] = self.process.stdout
         self.replies: list = []  # replies read, in the order of the jobs sent
         self.sent = 0
 
     def send(self, job: tuple) -> int:
         data = pickle.dumps(job)
         try:
-            self.process.stdin.write(HEADER.pack(len(data)) + data)
-            self.process.stdin.flush()
+            self.stdin.write(HEADER.pack(len(data)) + data)
+            self.stdin.flush()
         except BrokenPipeError:
             pass  # reported by reply()
         self.sent += 1
@@ -51,7 +56,7 @@ class _Worker:
 
     def reply(self, index: int):
         while len(self.replies) <= index:
-            line = self.process.stdout.readline()
+            line = self.stdout.readline()
             if not line:
                 self.process.wait()
                 self.stderr.seek(0)
@@ -71,7 +76,7 @@ class _Worker:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout, self.stderr):
+        for stream in (self.stdin, self.stdout, self.stderr):
             try:
                 stream.close()
             except OSError:  # a broken pipe to the dead worker
@@ -86,9 +91,9 @@ class Job:
 
     def result(self) -> list[Path]:
         shares = [worker.reply(index) for worker, index in self._tickets]
-        ordered = [None] * sum(len(s) for s in shares)
+        ordered: list[str] = [""] * sum(len(s) for s in shares)  # every slot is filled below
         for i, share in enumerate(shares):  # share i holds drawings i, i + n, i + 2n, ...
-            ordered[i::len(shares)] = share
+            ordered[i :: len(shares)] = share
         return [Path(p) for p in ordered]
 
 

@@ -27,8 +27,18 @@ def _ratio_span(ratio, err_lo, err_hi, rel) -> float:
     return float(np.clip(span, 0.02, 0.6))
 
 
-def stack_figure(edges, stack: Sequence[tuple[str, str, Sequence[float]]], total, total_uncertainty,
-                 data, *, xlabel: str, ylabel: str, title: str, band_label: str):
+def stack_figure(
+    edges,
+    stack: Sequence[tuple[str, str, Sequence[float]]],
+    total,
+    total_uncertainty,
+    data,
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    band_label: str,
+):
     """Figure of the stack (``stack``: (label, colour, values) from bottom to top), the
     band total +- total_uncertainty, ``data`` with Garwood errors, and the ratio panel.
 
@@ -49,18 +59,49 @@ def stack_figure(edges, stack: Sequence[tuple[str, str, Sequence[float]]], total
     sample_handles = []
     for label, color, values in stack:
         top = bottom + np.asarray(values, dtype=float)
-        sample_handles.append(ax.stairs(top, edges, baseline=bottom, fill=True, facecolor=color,
-                                        edgecolor="black", linewidth=0.5, label=label,
-                                        gid=f"stack:{label}"))
+        sample_handles.append(
+            ax.stairs(
+                top,
+                edges,
+                baseline=bottom,
+                fill=True,
+                facecolor=color,
+                edgecolor="black",
+                linewidth=0.5,
+                label=label,
+                gid=f"stack:{label}",
+            )
+        )
         bottom = top
-    band = ax.stairs(total + unc, edges, baseline=total - unc, fill=True, facecolor="none",
-                     edgecolor="#555555", hatch="///", linewidth=0, label=band_label, gid="band")
-    points = ax.errorbar(centers, data, yerr=[data - lo, hi - data], fmt="o", color="black",
-                         markersize=6, elinewidth=1.5, label=style.DATA_LABEL, gid="data")
+    band = ax.stairs(
+        total + unc,
+        edges,
+        baseline=total - unc,
+        fill=True,
+        facecolor="none",
+        edgecolor="#555555",
+        hatch="///",
+        linewidth=0,
+        label=band_label,
+        gid="band",
+    )
+    points = ax.errorbar(
+        centers,
+        data,
+        yerr=[data - lo, hi - data],
+        fmt="o",
+        color="black",
+        markersize=6,
+        elinewidth=1.5,
+        label=style.DATA_LABEL,
+        gid="data",
+    )
     points[0].set_gid("data")
-    ax.legend([points, *sample_handles[::-1], band],
-              [style.DATA_LABEL, *[h.get_label() for h in sample_handles[::-1]], band_label],
-              loc="upper right")
+    ax.legend(
+        [points, *sample_handles[::-1], band],
+        [style.DATA_LABEL, *[h.get_label() for h in sample_handles[::-1]], band_label],
+        loc="upper right",
+    )
     ax.text(0.04, 0.95, title, transform=ax.transAxes, ha="left", va="top", fontsize="small")
     ymax = np.nanmax(np.concatenate([total + unc, hi, [1.0]]))
     ax.set_ylim(0.0, 1.6 * ymax)
@@ -75,11 +116,21 @@ def stack_figure(edges, stack: Sequence[tuple[str, str, Sequence[float]]], total
         ratio = np.where(ok, data / total, np.nan)
         err_lo = np.where(ok, (data - lo) / total, np.nan)
         err_hi = np.where(ok, (hi - data) / total, np.nan)
-    rax.stairs(1.0 + rel, edges, baseline=1.0 - rel, fill=True, facecolor="none",
-               edgecolor="#555555", hatch="///", linewidth=0, gid="ratio_band")
+    rax.stairs(
+        1.0 + rel,
+        edges,
+        baseline=1.0 - rel,
+        fill=True,
+        facecolor="none",
+        edgecolor="#555555",
+        hatch="///",
+        linewidth=0,
+        gid="ratio_band",
+    )
     rax.axhline(1.0, color="black", linewidth=1, linestyle="--")
-    ratio_points = rax.errorbar(centers, ratio, yerr=[err_lo, err_hi], fmt="o", color="black",
-                                markersize=6, elinewidth=1.5, gid="ratio")
+    ratio_points = rax.errorbar(
+        centers, ratio, yerr=[err_lo, err_hi], fmt="o", color="black", markersize=6, elinewidth=1.5, gid="ratio"
+    )
     ratio_points[0].set_gid("ratio")
     span = _ratio_span(ratio, err_lo, err_hi, rel)
     rax.set_ylim(1.0 - span, 1.0 + span)

@@ -83,8 +83,15 @@ def _rc() -> dict:
     import mplhep
 
     rc = dict(mplhep.style.CMS)
-    rc.update({"savefig.dpi": DPI, "figure.dpi": DPI, "figure.figsize": FIGSIZE,
-               "legend.fontsize": "x-small", "axes.formatter.limits": (-5, 7)})
+    rc.update(
+        {
+            "savefig.dpi": DPI,
+            "figure.dpi": DPI,
+            "figure.figsize": FIGSIZE,
+            "legend.fontsize": "x-small",
+            "axes.formatter.limits": (-5, 7),
+        }
+    )
     return rc
 
 
@@ -107,8 +114,7 @@ def new_figure(figsize=FIGSIZE):
     return fig
 
 
-def cms_label(ax, *, simulation: bool = True, extra: str = "Open Data", lumi: bool = True,
-              scale: float = 1.0) -> None:
+def cms_label(ax, *, simulation: bool = True, extra: str = "Open Data", lumi: bool = True, scale: float = 1.0) -> None:
     """'CMS Simulation Open Data' above the left corner, 'L fb^-1 (13 TeV)' above the right.
 
     Plain Text artists, placed from the axes' corner: no layout pass needed.
@@ -117,13 +123,30 @@ def cms_label(ax, *, simulation: bool = True, extra: str = "Open Data", lumi: bo
 
     size = matplotlib.rcParams["font.size"] * scale
     words = " ".join(w for w in ("Simulation" if simulation else "", extra) if w)
-    cms = ax.text(0.0, 1.012, "CMS", transform=ax.transAxes, ha="left", va="bottom",
-                  fontsize=1.2 * size, fontweight="bold")
-    ax.annotate(words, xy=(1.0, 0.0), xycoords=cms, xytext=(8, 0), textcoords="offset points",
-                ha="left", va="bottom", fontsize=size, fontstyle="italic")
+    cms = ax.text(
+        0.0, 1.012, "CMS", transform=ax.transAxes, ha="left", va="bottom", fontsize=1.2 * size, fontweight="bold"
+    )
+    ax.annotate(
+        words,
+        xy=(1.0, 0.0),
+        xycoords=cms,
+        xytext=(8, 0),
+        textcoords="offset points",
+        ha="left",
+        va="bottom",
+        fontsize=size,
+        fontstyle="italic",
+    )
     if lumi:
-        ax.text(1.0, 1.012, rf"{LUMI_PB / 1000.0:.2f} fb$^{{-1}}$ (13 TeV)", transform=ax.transAxes,
-                ha="right", va="bottom", fontsize=size)
+        ax.text(
+            1.0,
+            1.012,
+            rf"{LUMI_PB / 1000.0:.2f} fb$^{{-1}}$ (13 TeV)",
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=size,
+        )
 
 
 def save_figure(fig, path: Path) -> Path:

@@ -66,14 +66,17 @@ def serve(stdin, stdout) -> int:
         if len(header) < HEADER.size:
             return 0  # closed: no more jobs
         kind, source, plots_dir, share, shares = pickle.loads(stdin.read(HEADER.unpack(header)[0]))
+        reply: list[str] | dict[str, object]
         try:
             drawings = drawings_of(kind, source)[share::shares]
             reply = [str(d.save(plots_dir)) for d in drawings]
         except Exception as exc:  # reported to the caller, which raises it
             from rdf_ttbar.errors import UserError
 
-            reply = {"error": str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}",
-                     "user_error": isinstance(exc, UserError)}
+            reply = {
+                "error": str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}",
+                "user_error": isinstance(exc, UserError),
+            }
         stdout.write(json.dumps(reply) + "\n")
         stdout.flush()
 
