@@ -320,7 +320,7 @@ def test_bench_compares_ttree_and_rntuple(tmp_path):
 
 
 def test_per_repetition_ratios_pair_the_runs_of_each_repetition():
-    from rdf_ttbar.cli import bench
+    from rdf_ttbar.cli import bench_runs
 
     runs = [
         {"mode": mode, "mt": mt, "repetition": rep, "event_rate_hz": rate}
@@ -334,7 +334,7 @@ def test_per_repetition_ratios_pair_the_runs_of_each_repetition():
             ("io_only_analysis", 2, 0, 200.0),
         ]
     ]
-    assert bench.per_repetition_ratios(runs, [1, 2], 2) == {"1": [0.8, 1.0], "2": [0.75]}
+    assert bench_runs.per_repetition_ratios(runs, [1, 2], 2) == {"1": [0.8, 1.0], "2": [0.75]}
 
 
 def test_bench_generates_its_set_once_into_the_cache(tmp_path):

@@ -14,6 +14,7 @@ import yaml
 
 from helpers import REPO
 from rdf_ttbar import config
+from rdf_ttbar.cli import options
 from rdf_ttbar.cli.main import config_from, main_parser
 from rdf_ttbar.config import RunConfig
 from rdf_ttbar.errors import UserError
@@ -86,7 +87,7 @@ def test_message_names_the_layer_that_set_the_bad_value(tmp_path):
     with pytest.raises(UserError, match=re.escape(f"config file {path}: 'mt' must be >= 0, got -2")):
         config.load(path)
     with pytest.raises(UserError, match=re.escape("option --mt: 'mt' must be >= 0, got -1")):
-        config.from_args(parse(config.add_arguments, ["--config", path, "--mt", "-1"]))
+        options.from_args(parse(options.add_arguments, ["--config", path, "--mt", "-1"]))
     config.load(path, {"mt": 1})  # the file's bad value, overridden, is never checked
 
 
@@ -131,9 +132,9 @@ def test_argparse_options_are_generated_for_every_field():
 def test_command_line_beats_yaml_beats_default(tmp_path, monkeypatch):
     path = tmp_path / "c.yaml"
     path.write_text("mt: 3\ntree: T\ndemo:\n  seed: 5\n  events_per_sample: 10\n")
-    c = config.from_args(
+    c = options.from_args(
         parse(
-            config.add_arguments,
+            options.add_arguments,
             [
                 "--config",
                 path,
@@ -153,9 +154,9 @@ def test_command_line_beats_yaml_beats_default(tmp_path, monkeypatch):
     assert (c.fit, c.io_percent, c.agc.inputs, c.output_dir, c.ncores) == (False, "analysis", "x", "results", 0)
     # without --config: ./config.yaml where present, else the built-in defaults
     monkeypatch.chdir(tmp_path)
-    assert config.from_args(parse(config.add_arguments, [])) == RunConfig()
+    assert options.from_args(parse(options.add_arguments, [])) == RunConfig()
     path.rename(tmp_path / "config.yaml")
-    assert config.from_args(parse(config.add_arguments, [])).tree == "T"
+    assert options.from_args(parse(options.add_arguments, [])).tree == "T"
 
 
 def test_api_configure_takes_a_path_a_mapping_or_a_config(tmp_path):
@@ -183,17 +184,17 @@ def test_sub_commands_reuse_the_generated_options(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)  # no config.yaml
     args = parse(deliver_command.add_arguments, ["--output-dir", "o", "--mt", 2, "-n", 1, "--seed", 3])
-    c = config.from_args(args)
+    c = options.from_args(args)
     assert (c.mt, c.files_per_sample, c.demo.seed) == (2, 1, 3)
     with pytest.raises(UserError, match="option --ncores: 'ncores' must be >= 0"):
-        config.from_args(parse(deliver_command.add_arguments, ["--output-dir", "o", "--ncores", -1]))
-    c = config.from_args(parse(demo.add_arguments, ["--events-per-sample", 300, "--mt", 1]))
+        options.from_args(parse(deliver_command.add_arguments, ["--output-dir", "o", "--ncores", -1]))
+    c = options.from_args(parse(demo.add_arguments, ["--events-per-sample", 300, "--mt", 1]))
     assert (c.demo.events_per_sample, c.mt, c.demo.seed) == (300, 1, 1)
     args = parse(bench.add_arguments, ["--cache-dir", "cache"])  # bench: --cache-dir is the demo cache
-    c = config.from_args(args)
+    c = options.from_args(args)
     assert (c.demo.cache_dir, c.demo.events_per_sample, c.cache_dir) == ("cache", bench.DEFAULT_EVENTS_PER_SAMPLE, None)
     with pytest.raises(UserError, match="option --events-per-sample: 'demo.events_per_sample' must be >= 1, got 0"):
-        config.from_args(parse(bench.add_arguments, ["--events-per-sample", 0]))
+        options.from_args(parse(bench.add_arguments, ["--events-per-sample", 0]))
 
 
 def test_no_options_dict_below_the_entry_points():

@@ -10,8 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from .. import config as configuration
-from ..execution import delivery, prepare
+import rdf_ttbar.cli.options as options
+
+from ..execution import delivered, delivery, prepare
 from ..execution import executor as execution
 
 # the run options that deliver shares with the main command (the rest comes from config.yaml / --config)
@@ -45,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"how the delivered files store the events (default {delivery.DEFAULT_FORMAT}; on Dask "
         f"{delivery.DASK_FORMAT}, the only one distributed RDataFrame writes)",
     )
-    configuration.add_arguments(
+    options.add_arguments(
         p,
         SHARED,
         helps={
@@ -56,7 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    config = configuration.from_args(args)
+    config = options.from_args(args)
     samples = prepare.resolve_samples(config)
     output_dir = Path(args.output_dir).expanduser()
     execution.configure_threads(config.mt)
@@ -68,8 +69,8 @@ def main(args: argparse.Namespace) -> int:
     finally:
         if executor is not None:
             executor.close()
-    path = delivery.write_file_list(samples, report, output_dir)
-    print(f"rdf_ttbar: {delivery.summary(report, output_dir)}")
+    path = delivered.write_file_list(samples, report, output_dir)
+    print(f"rdf_ttbar: {delivered.summary(report, output_dir)}")
     print(f"rdf_ttbar: analyse them with: python -m rdf_ttbar --inputs {path}")
     sys.stdout.flush()
     return 0

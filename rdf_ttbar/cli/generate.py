@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .. import config as configuration
+import rdf_ttbar.cli.options as options
+
 from ..inputs.demo import DEFAULT_EVENTS_PER_FILE, FORMATS, ensure_demo_set, generate
 
 
@@ -17,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "seed and the number of events, not on the thread count."
     )
     # the options shared with the main command: the set that '--inputs demo' reads with the same options
-    configuration.add_arguments(
+    options.add_arguments(
         parser,
         ("demo.events_per_sample", "demo.seed", "demo.cache_dir", "mt"),
         helps={
@@ -58,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run ``generate`` from parsed options; prints the path of the inputs JSON."""
-    config = configuration.from_args(args)
+    config = options.from_args(args)
     threads, d = config.mt or None, config.demo
     if args.output_dir is None:
         path = ensure_demo_set(

@@ -9,6 +9,8 @@ import signal
 import sys
 from pathlib import Path
 
+import rdf_ttbar.cli.options as options
+
 from .. import __version__, quiet
 from .. import config as configuration
 from ..errors import UserError, kept_note
@@ -38,13 +40,13 @@ def main_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--version", action="version", version=version_text(), help="print the versions of rdf_ttbar and ROOT and exit"
     )
-    configuration.add_arguments(p)  # every option of config.yaml, generated from config.RunConfig
+    options.add_arguments(p)  # every option of config.yaml, generated from config.RunConfig
     return p
 
 
 def config_from(args: argparse.Namespace) -> configuration.RunConfig:
     """config.yaml (or --config) updated with the options given on the command line."""
-    config = configuration.from_args(args)
+    config = options.from_args(args)
     if args.io_percent is not None and not config.io_only:
         raise UserError("--io-percent chooses the branches of an I/O-only run: add --io-only")
     return config

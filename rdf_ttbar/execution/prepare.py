@@ -86,11 +86,11 @@ def prepare_inputs(
         start = time.perf_counter()
         samples = remote.localize(samples, Path(config.cache_dir))
     if config.deliver_cache:  # deliver what is missing, then read only the delivered files (delivery.py)
-        from . import delivery
+        from . import delivered
 
-        samples, report = delivery.deliver_cache(samples, Path(config.deliver_cache), tree=config.tree)
+        samples, report = delivered.deliver_cache(samples, Path(config.deliver_cache), tree=config.tree)
         if report.delivered:
-            log.info("%s", delivery.summary(report, Path(config.deliver_cache)))
+            log.info("%s", delivered.summary(report, Path(config.deliver_cache)))
         preparation_s += time.perf_counter() - start
     inputs.check_files(samples, config.tree, branches, missing_branches_hint)
     return samples, preparation_s

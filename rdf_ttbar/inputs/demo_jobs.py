@@ -1,0 +1,97 @@
+"""The demo set's C++ generator (cpp/demo_generator.h) driven from Python: its declaration, options and jobs,
+run on their own threads while this thread reports progress. Used by :mod:`rdf_ttbar.inputs.demo`."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+from .. import cpp
+from . import branch_lists
+
+# ZSTD level 1: as small as ZLIB level 1, several times faster to write
+COMPRESSION = 501
+
+_declared = False
+
+
+def _generator():
+    """The C++ namespace ``rdf_ttbar::demo``, declared to ROOT's interpreter once per process."""
+    global _declared
+    import ROOT
+
+    if not _declared:
+        header = cpp.cpp_dir() / "demo_generator.h"
+        if not ROOT.gInterpreter.Declare(f'#include "{header}"'):
+            raise RuntimeError(f"ROOT could not compile {header}")
+        ROOT.rdf_ttbar.demo.run_jobs.__release_gil__ = True  # lets Python report progress meanwhile
+        _declared = True
+    return ROOT.rdf_ttbar.demo
+
+
+def _noise_specs(gen):
+    """The extra branches of the full set (``branch_lists.EXTRA_BRANCHES``) as C++ specs."""
+    import ROOT
+
+    specs = ROOT.std.vector[gen.NoiseSpec]()
+    for name, (kind, lo, hi, bits, default_fraction, default) in branch_lists.EXTRA_BRANCHES.items():
+        spec = gen.NoiseSpec()
+        spec.name, spec.type, spec.counter = name, kind, "n" + name.split("_")[0]
+        spec.lo, spec.hi, spec.bits = lo, hi, bits
+        spec.default_fraction, spec.default_value = default_fraction, default
+        specs.push_back(spec)
+    return specs
+
+
+def _cpp_options(gen, seed: int, full: bool, threads: int):
+    """``RunOptions``: seed, compression, threads, and the extra branches of the full set."""
+    options = gen.RunOptions()
+    options.seed, options.compression, options.nthreads = seed, COMPRESSION, threads
+    if full:
+        options.noise = _noise_specs(gen)
+        for name, (mean, maximum) in branch_lists.EXTRA_COUNTERS.items():
+            counter = gen.ExtraCounter()
+            counter.name, counter.mean, counter.max = name, mean, maximum
+            options.counters.push_back(counter)
+    return options
+
+
+def run_jobs(jobs: list[dict], seed: int, full: bool, threads: int, progress: bool) -> None:
+    """Write the files of ``jobs`` (path, sample, first, count) with ``threads`` threads.
+
+    The C++ loop runs in a helper thread (it releases the GIL) while this one
+    shows the progress on a terminal.
+    """
+    import ROOT
+
+    gen = _generator()
+    cpp_jobs = ROOT.std.vector[gen.FileJob]()
+    for job in jobs:
+        j = gen.FileJob()
+        j.path, j.sample, j.first, j.count = str(job["path"]), job["sample"], job["first"], job["count"]
+        cpp_jobs.push_back(j)
+    options = _cpp_options(gen, seed, full, threads)
+    outcome: dict = {}
+
+    def work():
+        try:
+            outcome["error"] = str(gen.run_jobs(cpp_jobs, options))
+        except Exception as err:  # re-raised by the calling thread
+            outcome["exception"] = err
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    show = progress and sys.stderr.isatty()
+    total = sum(job["count"] for job in jobs)
+    while worker.is_alive():
+        worker.join(0.5)
+        if show:
+            sys.stderr.write(f"\r  {100 * int(gen.events_done()) // total:3d}% of {total} events")
+            sys.stderr.flush()
+    if show:
+        sys.stderr.write("\r" + " " * 40 + "\r")
+        sys.stderr.flush()
+    if "exception" in outcome:
+        raise outcome["exception"]
+    if outcome["error"]:
+        raise RuntimeError(f"demo generation failed: {outcome['error']}")
