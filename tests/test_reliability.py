@@ -264,12 +264,19 @@ def test_signal_during_the_fit_keeps_the_event_loop(tmp_path, demo_inputs, signu
 
 
 # ---------------------------------------------------------------------------- 7. deliver interrupted
+SMALL_FILES = 40  # per sample (1,000 events each): 360 files
+
+
 @pytest.fixture(scope="module")
 def many_small_files(tmp_path_factory) -> Path:
-    """A demo set of many small files: the delivery runs in many batches (8 files each)."""
+    """A demo set of many small files: the delivery runs in many batches (8 files each), long enough that the
+    signal arrives while it runs even on a loaded machine (with 108 files, a delivery under load once finished
+    between the first stamp and the signal)."""
     from conftest import generate_demo
 
-    return generate_demo(tmp_path_factory.mktemp("small-files"), events_per_file=1_000, events_per_sample=12_000)
+    return generate_demo(
+        tmp_path_factory.mktemp("small-files"), events_per_file=1_000, events_per_sample=SMALL_FILES * 1_000
+    )
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -289,12 +296,12 @@ def test_deliver_interrupted_keeps_finished_files(tmp_path, many_small_files, si
     delivered = sorted(p.name for p in files.glob("*.root"))
     stamps = sorted(p.name[: -len(".json")] for p in files.glob("*.root.json"))
     assert delivered and delivered == stamps  # every file kept is finished and stamped
-    assert len(delivered) < 108
+    assert len(delivered) < 9 * SMALL_FILES
     assert not [p.name for p in files.iterdir() if ".part-" in p.name]  # no temporaries left
     word = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
     assert (
-        f"rdf_ttbar: {word}; {len(delivered)} of the 108 file(s) to deliver were delivered and are kept in "
-        f"{files}; a re-run delivers the rest"
+        f"rdf_ttbar: {word}; {len(delivered)} of the {9 * SMALL_FILES} file(s) to deliver were delivered and are "
+        f"kept in {files}; a re-run delivers the rest"
     ) in stderr, stderr
     assert "were not written" not in stderr and "Traceback" not in stderr
     assert not (out / "nanoaod_inputs.json").exists()  # the list is written once every file is delivered
