@@ -37,31 +37,25 @@ _declared: set[Path] = set()
 
 def declare(extra=()) -> None:
     """Declare the helpers (and the extra headers) to ROOT's interpreter, each once per process."""
-    from .quiet import import_root
-
-    ROOT = import_root()
-
     for header in header_paths(extra):
-        if header in _declared:
-            continue
-        if not header.is_file():
-            raise FileNotFoundError(
-                f"the C++ helper {header} is missing (reinstall the package, or fix the analysis definition's headers)"
-            )
-        if not ROOT.gInterpreter.Declare(f'#include "{header}"'):
-            raise RuntimeError(f"ROOT could not compile {header}")
-        _declared.add(header)
+        _declare_once(header)
 
 
 def declare_header(name: str) -> None:
     """Declare one more helper of ``cpp/`` (e.g. ``remote.h``), once per process, on its own."""
-    header = cpp_dir() / name
+    _declare_once(cpp_dir() / name)
+
+
+def _declare_once(header: Path) -> None:
     if header in _declared:
         return
-    import ROOT
+    from .quiet import import_root
 
+    ROOT = import_root()
     if not header.is_file():
-        raise FileNotFoundError(f"rdf_ttbar's C++ helper {header} is missing: reinstall the package")
+        raise FileNotFoundError(
+            f"the C++ helper {header} is missing (reinstall the package, or fix the analysis definition's headers)"
+        )
     if not ROOT.gInterpreter.Declare(f'#include "{header}"'):
         raise RuntimeError(f"ROOT could not compile {header}")
     _declared.add(header)

@@ -45,17 +45,13 @@ from pathlib import Path
 import rdf_ttbar.cli.options as options
 
 from ..errors import UserError
-from ..execution import io_only
 from ..inputs import branch_lists
-from .bench_runs import child_env, measure
+from .bench_runs import IO_PERCENT, child_env, measure
 from .bench_table import compare_formats, format_table
 
 DEFAULT_EVENTS_PER_SAMPLE = 1_000_000
 DEFAULT_REPEAT = 2
-# (bench_table.IO_PERCENT) the I/O-only mode the analysis is compared with: its own columns
-IO_PERCENT = io_only.ANALYSIS
 AGC_IO_PERCENT = 2.7  # the AGC's analysis columns, measured too for comparisons with other implementations
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # what python -m rdf_ttbar needs on sys.path
 
 FORMATS = ("ttree", "rntuple")
 

@@ -21,14 +21,9 @@ from ..execution import io_only
 from .bench_os import evict_from_page_cache, maxrss_mb, root_install_files, warm_page_cache
 from .bench_table import mode_key, mode_label, short_loops
 
-DEFAULT_EVENTS_PER_SAMPLE = 1_000_000
-DEFAULT_REPEAT = 2
 # (bench_table.IO_PERCENT) the I/O-only mode the analysis is compared with: its own columns
 IO_PERCENT = io_only.ANALYSIS
-AGC_IO_PERCENT = 2.7  # the AGC's analysis columns, measured too for comparisons with other implementations
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # what python -m rdf_ttbar needs on sys.path
-
-FORMATS = ("ttree", "rntuple")
 
 
 def child_env(cache_dir: str | Path | None = None) -> dict:
