@@ -8,8 +8,10 @@ all nine samples. The reference is ``--scheduler mt`` on the same files.
   the same graph, where ROOT reuses the graph (the case that crashed workers);
 - ``dask-remote``: a real ``dask scheduler`` with two ``dask worker``
   processes started by tests/servers.py; their Python path does not include
-  the repository, so the C++ helpers reach them only through RDataFrame's
-  DistributeHeaders (right histograms = the helpers were there);
+  the repository, so the C++ helpers reach them only as text in the tasks'
+  set-up (right histograms = the helpers were there);
+- a helper that does not compile on the workers ends the run with an error
+  that names it (the compiler's messages are in the worker's log);
 - ``dask-remote --npartitions 3`` with root:// inputs from a real XRootD
   server, so the workers also read remote files;
 - no worker may crash on the way (Dask would hide a crash by re-running the
@@ -19,6 +21,8 @@ all nine samples. The reference is ``--scheduler mt`` on the same files.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -27,7 +31,7 @@ import pytest
 import edge_cases
 import oracle
 from conftest import real_ttbar_file
-from helpers import N_HISTOGRAMS, run_cli, same_files_everywhere
+from helpers import N_HISTOGRAMS, REPO, run_cli, same_files_everywhere
 from servers import free_port
 
 RTOL = 1e-9
@@ -58,9 +62,15 @@ def mt_histograms(inputs, tmp_path_factory) -> dict:
     return hists
 
 
-def run_dask(inputs: Path, out: Path, *options) -> str:
-    """The analysis on Dask; its stderr (where LocalCluster workers also write)."""
-    result = run_cli("--inputs", inputs, "--output-dir", out, "--no-fit", *options)
+def run_dask(inputs: Path, out: Path, *options, cluster=None) -> str:
+    """The analysis on Dask; its stderr (where LocalCluster workers also write). A failure shows the logs of
+    ``cluster``'s workers (what they compiled and read happens there)."""
+    try:
+        result = run_cli("--inputs", inputs, "--output-dir", out, "--no-fit", *options)
+    except AssertionError as err:
+        if cluster is None:
+            raise
+        raise AssertionError(f"{err}\nthe Dask workers' logs:\n{cluster.logs()}") from None
     metrics = (out / "metrics.json").read_text()
     assert '"scheduler": "dask' in metrics
     return result.stderr
@@ -85,7 +95,15 @@ def test_dask_local(inputs, mt_histograms, tmp_path):
 
 
 def test_dask_remote(inputs, mt_histograms, tmp_path, dask_cluster):
-    run_dask(inputs, tmp_path, "--scheduler", "dask-remote", "--scheduler-address", dask_cluster.address)
+    run_dask(
+        inputs,
+        tmp_path,
+        "--scheduler",
+        "dask-remote",
+        "--scheduler-address",
+        dask_cluster.address,
+        cluster=dask_cluster,
+    )
     assert_same(tmp_path, mt_histograms)
     assert_no_crash(dask_cluster.logs(full=True), "the dask worker logs")
 
@@ -102,6 +120,7 @@ def test_dask_remote_partitions_and_remote_files(files, mt_histograms, tmp_path,
         dask_cluster.address,
         "--npartitions",
         "3",
+        cluster=dask_cluster,
     )
     assert_same(tmp_path / "out", mt_histograms)
     assert_no_crash(dask_cluster.logs(full=True), "the dask worker logs")
@@ -200,8 +219,47 @@ def test_dask_remote_rntuple_input(tmp_path, dask_cluster):
     from test_rntuple import real_rntuple_file
 
     inputs = same_files_everywhere(tmp_path / "rntuple.json", [(real_rntuple_file(), 10)])
-    run_dask(inputs, tmp_path / "out", "--scheduler", "dask-remote", "--scheduler-address", dask_cluster.address)
+    run_dask(
+        inputs,
+        tmp_path / "out",
+        "--scheduler",
+        "dask-remote",
+        "--scheduler-address",
+        dask_cluster.address,
+        cluster=dask_cluster,
+    )
     expected = oracle.all_histograms(str(inputs))
     assert len(expected) == N_HISTOGRAMS
     assert_same(tmp_path / "out", expected)
     assert_no_crash(dask_cluster.logs(full=True), "the dask worker logs")
+
+
+BROKEN_HELPER_RUN = """
+import sys
+from rdf_ttbar.execution.executor import Executor
+executor = Executor("dask-remote", address=sys.argv[1], headers=(sys.argv[2],))
+try:
+    executor.dataframe([sys.argv[3]], "Events").Count().GetValue()
+    print("no error")
+except Exception as err:
+    print("error:", err)
+finally:
+    executor.close()
+"""
+
+
+def test_a_helper_that_does_not_compile_on_the_workers_is_named(tmp_path, files, dask_cluster):
+    """Last in this module: the failed declaration stays in the workers' interpreters."""
+    helper = tmp_path / "broken_helper.h"
+    helper.write_text("inline int rdf_ttbar_broken_helper() { return rdf_ttbar_undefined_name; }\n")
+    result = subprocess.run(
+        [sys.executable, "-c", BROKEN_HELPER_RUN, dask_cluster.address, str(helper), str(files[1][0])],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
+    assert "rdf_ttbar's C++ helper broken_helper.h did not compile on this Dask worker" in result.stdout, (
+        result.stdout + result.stderr
+    )
+    assert "rdf_ttbar_undefined_name" in dask_cluster.logs(full=True)  # the compiler's message, where it was said

@@ -263,6 +263,32 @@ def test_signal_during_the_fit_keeps_the_event_loop(tmp_path, demo_inputs, signu
     assert json.loads((out / "metrics.json").read_text())["events_processed"] == 9 * 20_000
 
 
+INTERRUPTED_IN_EMBEDDED_CODE = """
+import ctypes, sys
+import importlib
+cli = importlib.import_module("rdf_ttbar.cli.main")
+run = ctypes.pythonapi.PyRun_StringFlags
+run.restype = ctypes.py_object
+run.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.py_object, ctypes.py_object, ctypes.c_void_p]
+def interrupted(argv):  # a Ctrl-C that lands while cppyy runs Python code through PyRun_String
+    run(b"raise KeyboardInterrupt", 257, {}, {}, None)
+cli.run_main = interrupted
+sys.exit(cli.main([]))
+"""
+
+
+def test_ctrl_c_inside_embedded_python_still_exits_130(tmp_path):
+    # CPython marks such an interrupt as unhandled, and ``python -m`` then ended by SIGINT (status -2) although the
+    # CLI had caught it and printed its line: what test 6's SIGINT case once got, the signal landing inside cppyy
+    (tmp_path / "interrupted_cli.py").write_text(INTERRUPTED_IN_EMBEDDED_CODE)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
+    result = subprocess.run(
+        [sys.executable, "-m", "interrupted_cli"], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120
+    )
+    assert result.returncode == 130, (result.returncode, result.stderr)
+    assert "rdf_ttbar: interrupted; the outputs of this run were not written" in result.stderr
+
+
 # ---------------------------------------------------------------------------- 7. deliver interrupted
 SMALL_FILES = 40  # per sample (1,000 events each): 360 files
 

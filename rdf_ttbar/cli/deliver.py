@@ -63,7 +63,9 @@ def main(args: argparse.Namespace) -> int:
     execution.configure_threads(config.mt)
     executor = None
     if config.scheduler != "mt":
-        executor = execution.Executor(config.scheduler, config.ncores, config.scheduler_address)
+        executor = execution.Executor(
+            config.scheduler, config.ncores, config.scheduler_address, headers=delivery.ANALYSIS.headers
+        )
     try:
         report = delivery.deliver(samples, output_dir, tree=config.tree, fmt=args.format, executor=executor)
     finally:

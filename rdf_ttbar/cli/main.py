@@ -118,6 +118,22 @@ def _terminate(signum, frame):
     raise Terminated(signum)
 
 
+def forget_unhandled_interrupt() -> None:
+    """Let ``python -m rdf_ttbar`` exit 130 after a Ctrl-C it handled.
+
+    CPython marks a KeyboardInterrupt as unhandled when it ends a ``PyRun_String``
+    call (cppyy runs some) even if Python code catches it further up; at exit,
+    ``python -m`` then kills itself with SIGINT (status -2 for a parent process,
+    not 130). Each ``PyRun_String`` call clears the mark first: run a trivial one.
+    """
+    import ctypes
+
+    run = ctypes.pythonapi.PyRun_StringFlags
+    run.restype = ctypes.py_object
+    run.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.py_object, ctypes.py_object, ctypes.c_void_p]
+    run(b"None", 258, {}, {}, None)  # 258: Py_eval_input
+
+
 def install_signal_handlers() -> None:
     """SIGTERM and SIGHUP raise Terminated in the main thread (the default would leave staging folders)."""
     import threading
@@ -172,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"rdf_ttbar: interrupted; {kept_note(err) or 'the outputs of this run were not written'}", file=sys.stderr
         )
+        forget_unhandled_interrupt()
         return 130
     except BrokenPipeError:  # the reader of our output went away (| head): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

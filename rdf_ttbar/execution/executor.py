@@ -50,11 +50,16 @@ class Executor:
 
     ``dataframe(sample, tree)`` makes the sample's RDataFrame: a local one for
     "mt" (None: graph.book_sample makes it), a distributed one otherwise,
-    with the C++ helpers shipped to every worker.
+    with the C++ helpers (cpp/'s and ``headers``, the analysis definition's) shipped to every worker.
     """
 
     def __init__(
-        self, scheduler: str = "mt", ncores: int = 0, address: str | None = None, npartitions: int | None = None
+        self,
+        scheduler: str = "mt",
+        ncores: int = 0,
+        address: str | None = None,
+        npartitions: int | None = None,
+        headers: tuple[str, ...] = (),
     ):
         if scheduler not in SCHEDULERS:
             raise UserError(f"unknown scheduler '{scheduler}': choose one of {', '.join(SCHEDULERS)}")
@@ -83,12 +88,10 @@ class Executor:
                 ) from None
         try:
             dask_cluster.prepare_workers(self.client)  # before ROOT first runs there (its warning, jitting times)
-            import ROOT
-
-            ROOT.RDF.Distributed.DistributeHeaders([str(p) for p in cpp.header_paths()])
             from ..inputs import remote
 
-            remote.setup_dask_workers()  # ROOT 6.40 work-arounds on every worker (remote.py)
+            # ROOT 6.40 work-arounds and the C++ helpers (with the definition's own) on every worker (remote.py)
+            remote.setup_dask_workers(cpp.header_paths(headers))
         except BaseException:
             self.close()
             raise

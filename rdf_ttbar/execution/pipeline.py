@@ -40,7 +40,9 @@ def process(config: RunConfig, *, progress: bool | None = None) -> Processed:
     from . import executor as execution
 
     execution.configure_threads(config.mt)
-    executor = execution.Executor(config.scheduler, config.ncores, config.scheduler_address, config.npartitions)
+    executor = execution.Executor(
+        config.scheduler, config.ncores, config.scheduler_address, config.npartitions, analysis.headers
+    )
     with execution.RDFTiming() as timing, execution.event_loop_errors(executor):
         distributed = executor.client is not None  # Dask's graphs are Python proxies: jitted
         builds = graph.Builds(analysis, compiled=not distributed, distributed=distributed)

@@ -8,7 +8,7 @@
   network access once it has been checked to open as a ROOT file (a damaged
   copy is copied again).
 - ``fatal_read_errors``: I/O errors end an event loop with an exception.
-- ``setup_dask_workers()``: the same client time-outs and fixes on Dask workers.
+- ``setup_dask_workers(headers)``: the same client time-outs and fixes on Dask workers, and the C++ helpers.
 
 Opening and checking files is ``probe.py``'s job (the layer below, with the C++ of cpp/remote.h).
 """
@@ -75,10 +75,16 @@ if in_worker:
         atexit.register(ROOT.rdf_ttbar.remote.EndFatalReadErrors)
     exec({http_fix!r}, {{}})
     exec({force_remote!r}, {{}})
+    for name, text in {helpers!r}:  # the analysis's C++ helpers, each behind its own include guard
+        if not ROOT.gInterpreter.Declare(text):
+            raise RuntimeError(
+                f"rdf_ttbar's C++ helper {{name}} did not compile on this Dask worker "
+                "(the worker's log shows the compiler's messages)"
+            )
 """
 
 
-def setup_dask_workers() -> None:
+def setup_dask_workers(headers: list[Path]) -> None:
     """Prepare every task of a distributed RDataFrame on the Dask workers (call once the client exists).
 
     At the start of each task, on the worker: the XRootD client time-outs of
@@ -86,9 +92,13 @@ def setup_dask_workers() -> None:
     exception (``fatal_read_errors``) instead of crashing the worker, and an empty
     distributed-RDF graph cache (the reused graph of a second task crashes the
     worker when the graph has VariationsFor results, ROOT 6.40) and working
-    http(s):// access (``probe.HTTP_PLUGIN_FIX``). The code runs
-    through ``exec`` (a builtin) and carries the text of cpp/remote.h, so the
-    workers need neither rdf_ttbar nor its headers, only ROOT.
+    http(s):// access (``probe.HTTP_PLUGIN_FIX``); then the C++ ``headers`` the
+    graph calls, in their order, each checked: a helper that does not compile
+    there ends the task with an error that names it (RDataFrame's own
+    DistributeHeaders declares them in a set's order and ignores a failure, which
+    left only a failed jitting of the graph to report). The code runs through
+    ``exec`` (a builtin) and carries the text of cpp/remote.h and of the headers,
+    so the workers need neither rdf_ttbar nor its files, only ROOT.
     """
     import ROOT
 
@@ -97,8 +107,15 @@ def setup_dask_workers() -> None:
         cpp=probe.header_text(),
         http_fix=probe.HTTP_PLUGIN_FIX,
         force_remote=probe.FORCE_REMOTE,
+        helpers=[(p.name, _guarded(p.read_text())) for p in headers],
     )
     ROOT.RDF.Distributed.initialize(exec, code, {})  # also runs here: a no-op outside a worker
+
+
+def _guarded(text: str) -> str:
+    """The C++ text behind an include guard of its own hash: declared again by the next task, it is skipped."""
+    guard = "RDF_TTBAR_SHIPPED_" + hashlib.sha256(text.encode()).hexdigest()[:20]
+    return f"#ifndef {guard}\n#define {guard}\n{text}\n#endif\n"
 
 
 # ---------------------------------------------------------------------------- cache
