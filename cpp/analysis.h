@@ -124,7 +124,8 @@ inline int count_btagged(const ROOT::RVecU &jets, const RVecF &btag, float thres
 }
 
 // HT: scalar sum of the (varied) pT of the selected jets.
-inline double ht(const ROOT::RVecU &jets, const RVecF &pt)
+template <typename P>
+double ht(const ROOT::RVecU &jets, const ROOT::RVec<P> &pt)
 {
    double sum = 0.;
    for (auto i : jets)
@@ -137,8 +138,9 @@ inline double ht(const ROOT::RVecU &jets, const RVecF &pt)
 // b-tag, the invariant mass of the one with the largest summed pT.
 // Four-vectors are built once per jet; no heap allocation for <= kMaxJets jets.
 // ---------------------------------------------------------------------------
-inline double trijet_mass(const ROOT::RVecU &jets, const RVecF &pt, const RVecF &eta, const RVecF &phi,
-                          const RVecF &mass, const RVecF &btag, float btag_threshold)
+template <typename P>
+double trijet_mass(const ROOT::RVecU &jets, const ROOT::RVec<P> &pt, const RVecF &eta, const RVecF &phi,
+                   const RVecF &mass, const RVecF &btag, float btag_threshold)
 {
    constexpr std::size_t kMaxJets = 32;
    const std::size_t n = jets.size() < kMaxJets ? jets.size() : kMaxJets;

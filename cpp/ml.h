@@ -137,6 +137,41 @@ public:
    }
 
    float probability(const float *x) const { return sigmoid(margin(x)); }
+
+   // The probabilities of n rows of float32 features (row-major, num_feature per row): the same sums
+   // as probability(), tree after tree in order, but each tree walked for kLanes rows at once (the
+   // walks are independent: the processor overlaps them instead of waiting on one at a time).
+   void probabilities(const float *rows, std::size_t n, float *out) const
+   {
+      RDF_TTBAR_ML_NO_FMA
+      constexpr std::size_t kLanes = 8;
+      for (std::size_t r = 0; r < n; ++r)
+         out[r] = base_margin;
+      const std::size_t stride = static_cast<std::size_t>(num_feature);
+      for (std::size_t t = 0; t < roots.size(); ++t) {
+         const Node *base = nodes.data() + roots[t];
+         for (std::size_t r0 = 0; r0 < n; r0 += kLanes) {
+            const std::size_t m = std::min(kLanes, n - r0);
+            std::int32_t at[kLanes] = {};
+            for (bool moved = true; moved;) {
+               moved = false;
+               for (std::size_t k = 0; k < m; ++k) {
+                  const Node &node = base[at[k]];
+                  if (node.left < 0)
+                     continue;
+                  const float v = rows[(r0 + k) * stride + node.feature];
+                  at[k] = std::isnan(v) ? (node.default_left ? node.left : node.right)
+                                        : (v < node.value ? node.left : node.right);
+                  moved = true;
+               }
+            }
+            for (std::size_t k = 0; k < m; ++k)
+               out[r0 + k] += base[at[k]].value;
+         }
+      }
+      for (std::size_t r = 0; r < n; ++r)
+         out[r] = sigmoid(out[r]);
+   }
 };
 
 // "5E-1" or "[5E-1]" (xgboost >= 3 writes a vector) -> 0.5f
@@ -440,21 +475,22 @@ inline Assignment assign(std::string_view model_even, std::string_view model_odd
    out.scores.resize(perms.size());
    if (keep_all)
       out.all_features.resize(perms.size() * kNumFeatures);
-   std::array<double, kNumFeatures> best{};
-   float x[kNumFeatures];
+   // the float32 features of every permutation (what xgboost is given), then all scores at once
+   thread_local std::vector<float> x;
+   x.resize(perms.size() * kNumFeatures);
    for (std::size_t i = 0; i < perms.size(); ++i) {
       const auto f = features(perms[i], j, v, lep);
       for (int k = 0; k < kNumFeatures; ++k)
-         x[k] = static_cast<float>(f[k]);
-      const float s = forest.probability(x);
-      out.scores[i] = s;
+         x[i * kNumFeatures + k] = static_cast<float>(f[k]);
       if (keep_all)
          std::copy(f.begin(), f.end(), out.all_features.begin() + i * kNumFeatures);
-      if (out.best < 0 || s > out.scores[out.best]) { // first maximum
-         out.best = static_cast<int>(i);
-         best = f;
-      }
    }
+   forest.probabilities(x.data(), perms.size(), out.scores.data());
+   out.best = 0;
+   for (std::size_t i = 1; i < perms.size(); ++i)
+      if (out.scores[i] > out.scores[out.best]) // the first maximum
+         out.best = static_cast<int>(i);
+   const auto best = features(perms[out.best], j, v, lep);
    out.features = ROOT::RVecD(best.begin(), best.end());
    return out;
 }

@@ -182,10 +182,11 @@ def run_job(config: RunConfig | Mapping | str | os.PathLike | None = None, **ove
     with OutputFolder(config.output_dir) as out, Painters() as painters:
         processed = pipeline.process(config)
         metrics = processed.metrics
+        from .analysis import get as definition
         from .execution import histograms
 
         with write_errors(out.final):
-            histograms.write(processed.histograms, out.staging / HISTOGRAMS_FILE)
+            histograms.write_outputs(definition(config.analysis), processed.histograms, out.staging)
         try:
             fit_summary = fit_and_plots(processed.histograms, config.fit, out, metrics, painters)
         except Exception as err:

@@ -23,6 +23,7 @@ import yaml
 from .errors import UserError
 
 SCHEDULERS = ("mt", "dask-local", "dask-remote")
+ANALYSIS_VERSIONS = ("v1", "v2")  # --analysis: the definitions of rdf_ttbar.analysis.VERSIONS
 AGC_LIST = (
     "https://raw.githubusercontent.com/iris-hep/analysis-grand-challenge/main/"
     "analyses/cms-open-data-ttbar/nanoaod_inputs.json"
@@ -170,6 +171,12 @@ class RunConfig(_Section):
         minimum=1,
         flags=("-n", "--files-per-sample"),
         metavar="N",
+    )
+    analysis: str = option(
+        "v1",
+        "the AGC analysis version: v1, or v2 (tighter lepton and jet selections, and the ML jet-parton "
+        "assignment of 4j2b events, whose 20 feature histograms go to histograms_ml.root)",
+        choices=ANALYSIS_VERSIONS,
     )
     tree: str = option("Events", "name of the TTree (or RNTuple) in the input files", metavar="NAME")
     mt: int = option(

@@ -1,14 +1,22 @@
-"""The analysis definition and its graph builds (the lowest stage of rdf_ttbar).
+"""The analysis definitions and their graph builds (the lowest stage of rdf_ttbar).
 
 - :mod:`.model`: the building blocks (samples, selection steps, regions, histograms, systematics)
-- :mod:`.agc_v1`: the AGC ttbar analysis, version 1: ``ANALYSIS``
+- :mod:`.agc_v1`, :mod:`.agc_v2`: the AGC ttbar analysis, versions 1 and 2 (``ANALYSIS`` of each)
 - :mod:`.nodes`: the graph as a list of nodes, and the delivery preselection
 - :mod:`.graph`: both builds (compiled, jitted) and the histograms they fill
 """
 
 from .agc_v1 import ANALYSIS as AGC_V1
+from .agc_v2 import ANALYSIS as AGC_V2
 from .model import Analysis, histogram_name, pseudodata_name
 
+VERSIONS = {"v1": AGC_V1, "v2": AGC_V2}  # --analysis
 DEFAULT = AGC_V1
 
-__all__ = ["AGC_V1", "Analysis", "DEFAULT", "histogram_name", "pseudodata_name"]
+
+def get(version: str) -> Analysis:
+    """The definition that ``--analysis`` names (v1, v2)."""
+    return VERSIONS[version]
+
+
+__all__ = ["AGC_V1", "AGC_V2", "Analysis", "DEFAULT", "VERSIONS", "get", "histogram_name", "pseudodata_name"]

@@ -20,6 +20,7 @@ FIT_EDGES = tuple(110.0 + 40.0 * i for i in range(12))
 
 ANALYSIS = Analysis(
     name="AGC ttbar v1",
+    version="v1",
     luminosity_pb=3378.0,
     processes=(
         Process("ttbar", 396.87 + 332.97, "ttbar", ("nominal", "scaledown", "scaleup", "ME_var", "PS_var")),

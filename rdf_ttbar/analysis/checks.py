@@ -22,6 +22,10 @@ def check(analysis) -> None:
             known.add(step.name)
     if analysis.weight_column in {n for s in analysis.selection for n in identifiers(s.expression)}:
         problems.append(f"the selection reads '{analysis.weight_column}': a delivery could not apply it")
+    for region in analysis.regions:
+        for d in region.defines:
+            if d.name in known:
+                problems.append(f"region '{region.name}' defines '{d.name}', a column of the selection already")
     regions = {r.name for r in analysis.regions}
     prefixes = [h.prefix for h in analysis.histograms]
     if len(set(prefixes)) != len(prefixes):

@@ -189,7 +189,8 @@ def book_variations(booked: list[BookedSample]) -> None:
 # ------------------------------------------------------------------------------------------- histograms
 def collect(analysis: Analysis, booked: list[BookedSample]) -> dict:
     """All filled histograms as {AGC name: hist.Hist} (Weight storage, flow bins), pseudo-data included
-    when its samples are there. Each is its slot of the sample's one histogram (ROOT's UHI arrays)."""
+    when its samples are there. Each is its slot of the sample's one histogram (ROOT's UHI arrays), plus
+    its Histogram's ``offset`` in every bin (and its square in every variance), pseudo-data made after."""
     import hist
 
     slots, _ = layout(analysis)
@@ -201,8 +202,9 @@ def collect(analysis: Analysis, booked: list[BookedSample]) -> dict:
             variation = b.sample.variation if str(key) == "nominal" else str(key).replace(":", "_")
             for slot in slots:
                 binning, part = slot.histogram.binning, slice(slot.offset + 1, slot.offset + 1 + slot.size)
+                offset = slot.histogram.offset  # the AGC's "+= offset" on a Weight histogram
                 out[histogram_name(slot.histogram.prefix, b.sample.process, variation)] = _hist(
-                    hist, binning, slot.histogram.label, values[part], variances[part]
+                    hist, binning, slot.histogram.label, values[part] + offset, variances[part] + offset * offset
                 )
     out.update(pseudodata(analysis, out))
     return out

@@ -20,9 +20,13 @@ from .steps import Define, Filter, identifiers, rename  # noqa: F401  (part of t
 
 @dataclass(frozen=True)
 class Region:
+    """Events of the selection that meet ``condition``. ``defines`` are columns of its own observables,
+    computed only for its events (e.g. an expensive reconstruction that only one region uses)."""
+
     name: str  # prefix of its histograms' names (AGC: 4j1b, 4j2b)
     condition: str  # C++ condition on the selected events
     fit_name: str = ""  # the region's name in the cabinetry configuration ("" : not fitted)
+    defines: tuple[Define, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,8 @@ class Histogram:
     label: str = ""  # axis label of the plots
     name: str = ""
     fit_edges: tuple[float, ...] = ()  # bin edges of the fit (a merge of the histogram's bins); (): not fitted
+    output: str = "histograms"  # the file it is written to: {output}.root in the output folder
+    offset: float = 0.0  # added to every bin (flow bins too) of its filled histograms, as the AGC does for ML ones
 
     @property
     def prefix(self) -> str:
@@ -121,6 +127,7 @@ class Analysis:
     variation_plots: tuple[VariationPlot, ...] = ()
     headers: tuple[str, ...] = ("analysis.h",)  # C++ helpers: in cpp/, or absolute paths
     weight_column: str = "weight"
+    version: str = ""  # the short name that selects it (--analysis)
 
     def __post_init__(self):
         from .checks import check
@@ -172,6 +179,22 @@ class Analysis:
 
     def pseudodata_names(self) -> list[str]:
         return [pseudodata_name(h.prefix) for h in self.histograms]
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The histogram files (without .root), the main one first."""
+        return tuple(dict.fromkeys(h.output for h in self.histograms))
+
+    def outputs_by_name(self) -> dict[str, str]:
+        """{histogram name: its file (without .root)} for every name of histogram_names()."""
+        by_prefix = {h.prefix: h.output for h in self.histograms}
+        out = {}
+        for p, v in self.samples:
+            for h in self.histograms:
+                for suffix in self.sample_suffixes(p, v):
+                    out[histogram_name(h.prefix, p, suffix)] = h.output
+        out.update({pseudodata_name(prefix): o for prefix, o in by_prefix.items()})
+        return out
 
     def histogram_names(self) -> list[str]:
         """Every histogram a full run writes, pseudo-data included (124 for the AGC v1)."""

@@ -61,8 +61,9 @@ def layout(analysis: Analysis) -> tuple[list[Slot], int]:
 
 
 def positions_body(analysis: Analysis) -> str:
-    """C++ body of the positions column: per region, if the event is in it, each observable's position
-    (``rdf_ttbar::HistogramAxis``, bins as TH1's); observables are evaluated only in their region."""
+    """C++ body of the positions column: per region, if the event is in it, its own columns (``defines``)
+    and each observable's position (``rdf_ttbar::HistogramAxis``, bins as TH1's); observables are evaluated
+    only in their region."""
     slots, _ = layout(analysis)
     axes = ", ".join(
         f"h{i}({s.offset}, {s.histogram.binning.bins}, {s.histogram.binning.low!r}, {s.histogram.binning.high!r})"
@@ -76,7 +77,8 @@ def positions_body(analysis: Analysis) -> str:
             if s.histogram.region == region.name
         ]
         if fills:
-            lines.append(f"if ({region.condition}) {{ {' '.join(fills)} }}")
+            defines = [f"const auto {d.name} = {d.expression};" for d in region.defines]
+            lines.append(f"if ({region.condition}) {{ {' '.join(defines + fills)} }}")
     lines.append("return positions;")
     return "\n".join(lines)
 

@@ -18,3 +18,14 @@ def write(histograms: dict, path: str | Path) -> Path:
             for name in sorted(histograms):
                 f[name] = histograms[name]
     return path
+
+
+def write_outputs(analysis, histograms: dict, folder: str | Path) -> list[Path]:
+    """Write the histograms into the definition's files (``{output}.root``: histograms.root, and for the AGC v2
+    histograms_ml.root); a histogram not of the definition goes to the first. Returns their paths."""
+    main = analysis.outputs[0]
+    parts: dict[str, dict] = {o: {} for o in analysis.outputs}
+    outputs = analysis.outputs_by_name()
+    for name, h in histograms.items():
+        parts[outputs.get(name, main)][name] = h
+    return [write(part, Path(folder) / f"{output}.root") for output, part in parts.items()]

@@ -34,9 +34,19 @@ def process(config: RunConfig, *, progress: bool | None = None) -> Processed:
         The histograms under their AGC names and the metrics of the run.
     """
     start = prepare.run_start()
-    samples, preparation_s = prepare_inputs(config, jitted_loop=not native.expected(config.scheduler))
-    from ..analysis import DEFAULT as analysis
+    from ..analysis import get as definition
     from ..analysis import graph
+
+    analysis = definition(config.analysis)
+    samples, preparation_s = prepare_inputs(
+        config,
+        branches=tuple(analysis.columns_read()),
+        missing_branches_hint=None
+        if analysis.version == "v1"
+        else f"The {analysis.name} analysis (--analysis {analysis.version}) reads them; use --analysis v1 for "
+        "files without them.",
+        jitted_loop=not native.expected(config.scheduler),
+    )
     from . import executor as execution
 
     execution.configure_threads(config.mt)

@@ -1,0 +1,156 @@
+"""The AGC CMS Open Data ttbar analysis, version 2: v1's samples, regions and systematics with the tighter
+object selection and the ML jet-parton assignment of 4j2b events, whose 20 features are histogrammed.
+
+As the AGC's v2 coffea processor does it (``../shared/peers/coffea-v2/README.md``, "The v2 physics exactly
+as the code does it"); C++ helpers in ``cpp/agc_v2.h`` (selection, jet pT) and ``cpp/ml.h`` (the xgboost
+models, evaluated in the event loop). The jet pT is a double column, ``jet_pt``, varied by the jet
+energy scale and resolution: the whole selection and the assignment follow each variation, and the
+weight variations reuse the nominal ones (RDataFrame's Vary).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from . import agc_v1
+from .model import Analysis, Binning, Define, Filter, Histogram, Region
+
+MODELS_DIR = Path(__file__).resolve().parents[1] / "data" / "models"  # the AGC's two xgboost models, sha256 beside
+MIN_JETS = 4
+BTAG_THRESHOLD = 0.5
+ML_OFFSET = 1e-6  # the AGC adds it to every bin of the ML histograms (utils/file_output.py, add_offset=True)
+
+# (name, plot label, low, high): 25 bins each (the AGC's utils/config.py)
+FEATURES = (
+    ("deltar_leptonbtoplep", r"$\Delta R$ between $b_{top-lep}$ jet and lepton", 0, 6),
+    ("deltar_w1w2", r"$\Delta R$ between the two W jets", 0, 6),
+    ("deltar_w1btophad", r"$\Delta R$ between first W jet and $b_{top-had}$ jet", 0, 6),
+    ("deltar_w2btophad", r"$\Delta R$ between second W jet and $b_{top-had}$ jet", 0, 6),
+    ("mass_leptonbtoplep", r"Combined mass of $b_{top-lep}$ jet and lepton [GeV]", 50, 300),
+    ("mass_w1w2", "Combined mass of the two W jets [GeV]", 50, 300),
+    ("mass_w1w2btophad", r"Combined mass of $b_{top-had}$ jet and the two W jets [GeV]", 50, 550),
+    ("pt_w1w2btophad", r"Combined $p_T$ of $b_{top-had}$ jet and the two W jets [GeV]", 50, 550),
+    ("pt_w1", r"$p_T$ of the first W jet [GeV]", 25, 300),
+    ("pt_w2", r"$p_T$ of the second W jet [GeV]", 25, 300),
+    ("pt_btophad", r"$p_T$ of the $b_{top-had}$ jet [GeV]", 25, 300),
+    ("pt_btoplep", r"$p_T$ of the $b_{top-lep}$ jet [GeV]", 25, 300),
+    ("btag_w1", "btagCSVV2 of the first W jet", 0, 1),
+    ("btag_w2", "btagCSVV2 of the second W jet", 0, 1),
+    ("btag_btophad", r"btagCSVV2 of the $b_{top-had}$ jet", 0, 1),
+    ("btag_btoplep", r"btagCSVV2 of the $b_{top-lep}$ jet", 0, 1),
+    ("qgl_w1", "Quark-gluon likelihood of the first W jet", -1, 1),
+    ("qgl_w2", "Quark-gluon likelihood of the second W jet", -1, 1),
+    ("qgl_btophad", r"Quark-gluon likelihood of the $b_{top-had}$ jet", -1, 1),
+    ("qgl_btoplep", r"Quark-gluon likelihood of the $b_{top-lep}$ jet", -1, 1),
+)
+FEATURE_NAMES = tuple(name for name, *_ in FEATURES)
+# the features drawn pre- and post-fit with the main fit's parameters (the AGC's cabinetry_config_ml)
+POSTFIT_FEATURES = tuple(FEATURE_NAMES[i] for i in (0, 1, 2, 4, 5, 6, 7))
+
+ELECTRONS = "rdf_ttbar::v2::tight_electrons(Electron_pt, Electron_eta, Electron_cutBased, Electron_sip3d)"
+MUONS = "rdf_ttbar::v2::tight_muons(Muon_pt, Muon_eta, Muon_tightId, Muon_sip3d, Muon_pfRelIso04_all)"
+
+
+def make(models_dir: Path = MODELS_DIR) -> Analysis:
+    """The v2 definition with the xgboost models of ``models_dir`` (model_even.json, model_odd.json)."""
+    even, odd = (str(Path(models_dir, f"model_{parity}.json").resolve()) for parity in ("even", "odd"))
+    assignment = Define(
+        "ml_features",
+        f'rdf_ttbar::v2::best_features("{even}", "{odd}", event, jets, jet_pt, Jet_eta, Jet_phi, Jet_mass, '
+        "Jet_btagCSVV2, Jet_qgl, lepton)",
+    )
+    v1 = agc_v1.ANALYSIS
+    jet_systematics = {
+        "pt_scale": "rdf_ttbar::v2::scaled(jet_pt, 1.03)",
+        "pt_res": "rdf_ttbar::v2::resolution_varied(jet_pt, run, luminosityBlock, event)",
+    }
+    systematics = tuple(
+        replace(s, column="jet_pt", expression=jet_systematics[s.name]) if s.name in jet_systematics else s
+        for s in v1.systematics
+    )
+    assert all(s.column != "Jet_pt" for s in systematics if s.kind == "vary")
+    return Analysis(
+        name="AGC ttbar v2",
+        version="v2",
+        luminosity_pb=v1.luminosity_pb,
+        processes=v1.processes,
+        inputs={
+            "Jet_pt": "ROOT::RVecF",
+            "Jet_eta": "ROOT::RVecF",
+            "Jet_phi": "ROOT::RVecF",
+            "Jet_mass": "ROOT::RVecF",
+            "Jet_btagCSVV2": "ROOT::RVecF",
+            "Jet_jetId": "ROOT::RVecI",
+            "Jet_qgl": "ROOT::RVecF",
+            "Electron_pt": "ROOT::RVecF",
+            "Electron_eta": "ROOT::RVecF",
+            "Electron_phi": "ROOT::RVecF",
+            "Electron_mass": "ROOT::RVecF",
+            "Electron_cutBased": "ROOT::RVecI",
+            "Electron_sip3d": "ROOT::RVecF",
+            "Muon_pt": "ROOT::RVecF",
+            "Muon_eta": "ROOT::RVecF",
+            "Muon_phi": "ROOT::RVecF",
+            "Muon_mass": "ROOT::RVecF",
+            "Muon_tightId": "ROOT::RVec<bool>",
+            "Muon_sip3d": "ROOT::RVecF",
+            "Muon_pfRelIso04_all": "ROOT::RVecF",
+            "run": "UInt_t",
+            "luminosityBlock": "UInt_t",
+            "event": "ULong64_t",
+        },
+        selection=(
+            Define("electrons", ELECTRONS),
+            Define("muons", MUONS),
+            Filter("exactly one lepton", "rdf_ttbar::v2::count(electrons) + rdf_ttbar::v2::count(muons) == 1"),
+            Define(
+                "lepton",
+                "rdf_ttbar::v2::lepton(electrons, Electron_pt, Electron_eta, Electron_phi, Electron_mass, "
+                "muons, Muon_pt, Muon_eta, Muon_phi, Muon_mass)",
+            ),
+            Define("jet_pt", "rdf_ttbar::v2::as_double(Jet_pt)"),
+            Define("jets", "rdf_ttbar::v2::select_jets(jet_pt, Jet_eta, Jet_jetId)"),
+            Define(
+                "nbtag",
+                f"jets.size() >= {MIN_JETS} ? rdf_ttbar::count_btagged(jets, Jet_btagCSVV2, {BTAG_THRESHOLD}f) : 0",
+            ),
+            Filter(f">= {MIN_JETS} jets, >= 1 b-tag", "nbtag >= 1"),
+        ),
+        regions=(
+            Region("4j1b", "nbtag == 1", "4j1b CR"),
+            Region("4j2b", "nbtag >= 2", "4j2b SR", defines=(assignment,)),
+        ),
+        histograms=(
+            Histogram(
+                "4j1b", "rdf_ttbar::ht(jets, jet_pt)", agc_v1.BINNING, r"$H_T$ [GeV]", fit_edges=agc_v1.FIT_EDGES
+            ),
+            Histogram(
+                "4j2b",
+                f"rdf_ttbar::trijet_mass(jets, jet_pt, Jet_eta, Jet_phi, Jet_mass, Jet_btagCSVV2, {BTAG_THRESHOLD}f)",
+                agc_v1.BINNING,
+                r"$m_{bjj}$ [GeV]",
+                fit_edges=agc_v1.FIT_EDGES,
+            ),
+            *(
+                Histogram(
+                    "4j2b",
+                    f"ml_features[{i}]",
+                    Binning(25, float(low), float(high)),
+                    label,
+                    name=name,
+                    output="histograms_ml",
+                    offset=ML_OFFSET,
+                )
+                for i, (name, label, low, high) in enumerate(FEATURES)
+            ),
+        ),
+        systematics=systematics,
+        # the AGC's code (utils/file_output.py): (ttbar ME_var + ttbar PS_var) / 2 + wjets
+        pseudodata=((0.5, "ttbar", "ME_var"), (0.5, "ttbar", "PS_var"), (1.0, "wjets", "nominal")),
+        variation_plots=v1.variation_plots,
+        headers=("analysis.h", "ml.h", "agc_v2.h"),
+    )
+
+
+ANALYSIS = make()
