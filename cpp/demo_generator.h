@@ -8,6 +8,13 @@
 // selection gives region fractions and observable means near the real samples
 // (spec "Per-sample fraction of events in each region").
 //
+// Also written: Jet_qgl, a quark-gluon likelihood drawn from the shape of the
+// parton that makes most of the jet (gluons low, light quarks high, b jets in
+// between, extra radiation a sample-dependent gluon/quark mix), and, as truth
+// for the demo set only, Jet_truthParton: the role of that parton in a
+// lepton+jets ttbar decay (0 none, 1 hadronic-W quark, 2 b of the hadronic top,
+// 3 b of the leptonic top).
+//
 // Reproducible: every event draws its random numbers from a counter-based
 // stream keyed on (seed, sample, event index), and every file is written by
 // one thread, so the output does not depend on the thread count.
@@ -231,6 +238,7 @@ struct SampleConfig {
    double isr_mean = 1.0;        // mean number of radiated partons above kRadPtMin
    double isr_alpha = 1.5;       // their pT spectrum ~ pT^-(alpha+1)
    double isr_b = 0.03, isr_c = 0.05; // heavy-flavour fractions of the radiated partons
+   double isr_gluon = 0.75;      // gluon fraction of the light radiated partons (Jet_qgl shape)
    double spectator_b = 0.0;     // chance of an extra b quark from the initial state (t-channel, tW)
    double spectator_b_scale = 16.0; // its pT scale [GeV]
    double fsr_prob = 0.2;        // chance that a decay parton radiates a separate hard gluon
@@ -277,17 +285,20 @@ inline SampleConfig config_for(const std::string &sample)
       c.process = Process::SingleTopS;
       c.system_scale = 100.0;
       c.isr_mean = 0.8;
+      c.isr_gluon = 0.6;
       c.b_tag_eff = 0.8;
       c.neg_weight_fraction = 0.2;
    } else if (sample == "single_top_t_chan__nominal") {
       c.process = Process::SingleTopT;
       c.system_scale = 65.0;
       c.isr_mean = 0.1;
+      c.isr_gluon = 0.6;
       c.spectator_b = 1.0;
       c.spectator_b_scale = 19.0;
    } else if (sample == "single_top_tW__nominal") {
       c.process = Process::TW;
       c.isr_mean = 1.2;
+      c.isr_gluon = 0.7;
       c.spectator_b = 0.75;
       c.spectator_b_scale = 22.0;
    } else if (sample == "wjets__nominal") {
@@ -295,6 +306,7 @@ inline SampleConfig config_for(const std::string &sample)
       c.isr_mean = 1.1;
       c.isr_b = 0.06;
       c.isr_c = 0.1;
+      c.isr_gluon = 0.4; // qg -> Wq dominates: the extra jets are mostly quarks
       c.neg_weight_fraction = 0.25;
    } else {
       throw std::invalid_argument("rdf_ttbar::demo: unknown sample " + sample);
@@ -307,10 +319,19 @@ inline SampleConfig config_for(const std::string &sample)
 // ===========================================================================
 enum class Kind : std::uint8_t { Light, Charm, Bottom, TauHad, Electron, Muon, Neutrino };
 
+// what a light parton is, for the quark-gluon likelihood: a quark, a gluon, or a radiated parton
+// whose gluon/quark nature is drawn with the jet's Jet_qgl (SampleConfig::isr_gluon)
+enum class Origin : std::uint8_t { Quark, Gluon, Radiated };
+
+// Jet_truthParton: the parton's role in a lepton+jets ttbar decay
+enum Role : std::uint8_t { kNoRole = 0, kWQuark = 1, kBTopHad = 2, kBTopLep = 3 };
+
 struct Particle {
    P4 p;
    Kind kind;
    bool decay_parton; // from a top or W decay (may radiate a hard gluon)
+   Origin origin = Origin::Quark;
+   std::uint8_t role = kNoRole;
 };
 
 // ===========================================================================
@@ -324,6 +345,8 @@ struct Event {
    std::uint32_t nJet = 0;
    float Jet_pt[kMaxJets], Jet_eta[kMaxJets], Jet_phi[kMaxJets], Jet_mass[kMaxJets], Jet_btagCSVV2[kMaxJets];
    std::int32_t Jet_jetId[kMaxJets];
+   float Jet_qgl[kMaxJets];
+   std::int32_t Jet_truthParton[kMaxJets]; // demo truth, not a NanoAOD branch
    std::uint32_t nElectron = 0;
    float Electron_pt[kMaxLeptons], Electron_eta[kMaxLeptons], Electron_phi[kMaxLeptons],
       Electron_mass[kMaxLeptons], Electron_sip3d[kMaxLeptons], Electron_pfRelIso03_all[kMaxLeptons];
@@ -369,6 +392,8 @@ public:
       met_x_ += rng.gauss(0.0, 9.0);
       met_y_ += rng.gauss(0.0, 9.0);
       ev.MET_pt = static_cast<float>(std::hypot(met_x_, met_y_));
+      // drawn last, so that the draws above (and the AGC v1 branches) stay those of generator version 2
+      fill_qgl(rng, ev);
    }
 
 private:
@@ -381,6 +406,11 @@ private:
       double pt = 0, eta = 0, phi = 0, mass = 0; // cached from p
       float btag = 0;
       int jet_id = 0;
+      // the constituent with the largest true pT: its kind, origin and ttbar role
+      double lead_true_pt = 0;
+      Kind lead_kind = Kind::Light;
+      Origin lead_origin = Origin::Quark;
+      std::uint8_t role = kNoRole;
 
       void update()
       {
@@ -418,7 +448,7 @@ private:
          sum_py += pt * std::sin(phi);
          const double u = rng.uniform();
          if (u >= cfg_.isr_b + cfg_.isr_c) {
-            particles_.push_back({from_pt_eta_phi_m(pt, eta, phi, 0.0), Kind::Light, false});
+            particles_.push_back({from_pt_eta_phi_m(pt, eta, phi, 0.0), Kind::Light, false, Origin::Radiated});
             continue;
          }
          const Kind kind = u < cfg_.isr_b ? Kind::Bottom : Kind::Charm;
@@ -445,8 +475,24 @@ private:
       const double m1 = rng.breit_wigner(kMTop, kWTop, 10.0), m2 = rng.breit_wigner(kMTop, kWTop, 10.0);
       P4 t1, t2;
       decay2(rng, system(rng, m1, m2, cfg_.system_scale, rx, ry), m1, m2, t1, t2);
+      const std::size_t first1 = particles_.size();
       top_decay(rng, t1);
+      const std::size_t first2 = particles_.size();
       top_decay(rng, t2);
+      set_ttbar_roles(first1, first2);
+   }
+
+   // Jet_truthParton roles, in lepton+jets events only (exactly one W -> l nu, tau included);
+   // `first1`, `first2`: index of each top's b, followed by its W's decay products (top_decay)
+   void set_ttbar_roles(std::size_t first1, std::size_t first2)
+   {
+      const auto hadronic = [this](std::size_t b) { return particles_[b + 1].decay_parton; }; // W -> q q'
+      if (hadronic(first1) == hadronic(first2))
+         return; // dilepton or all-hadronic
+      const std::size_t had = hadronic(first1) ? first1 : first2, lep = had == first1 ? first2 : first1;
+      particles_[had].role = kBTopHad;
+      particles_[had + 1].role = particles_[had + 2].role = kWQuark;
+      particles_[lep].role = kBTopLep;
    }
 
    void single_top_s(Rng &rng)
@@ -566,7 +612,7 @@ private:
          const P4 gluon = from_pt_eta_phi_m(z * parent.pt(), parent.eta() + dr * std::cos(a),
                                             parent.phi() + dr * std::sin(a), 0.0);
          particles_[i].p = parent * (1.0 - z);
-         particles_.push_back({gluon, Kind::Light, false});
+         particles_.push_back({gluon, Kind::Light, false, Origin::Gluon});
       }
    }
 
@@ -598,6 +644,10 @@ private:
          response = std::max(response, 0.05);
          Jet seed{p.p * response, true_pt, p.kind, lepton, false};
          seed.update();
+         seed.lead_true_pt = true_pt;
+         seed.lead_kind = p.kind;
+         seed.lead_origin = p.origin;
+         seed.role = p.role;
          seeds_.push_back(seed);
       }
       const auto by_pt = [](const Jet &a, const Jet &b) { return a.pt > b.pt; };
@@ -626,6 +676,12 @@ private:
             j.lepton = false;
             if (seed.flavour == Kind::Bottom || (seed.flavour == Kind::Charm && j.flavour != Kind::Bottom))
                j.flavour = seed.flavour;
+            if (seed.true_pt > j.lead_true_pt) {
+               j.lead_true_pt = seed.true_pt;
+               j.lead_kind = seed.lead_kind;
+               j.lead_origin = seed.lead_origin;
+               j.role = seed.role;
+            }
             return;
          }
       }
@@ -639,6 +695,8 @@ private:
          const double pt = std::min(rng.pareto(12.0, 3.2), 200.0);
          Jet j{from_pt_eta_phi_m(pt, rng.uniform(-4.7, 4.7), rng.phi(), 0.0), pt, Kind::Light, false, true};
          j.update();
+         j.lead_true_pt = pt;
+         j.lead_origin = Origin::Gluon; // diffuse, many soft particles: gluon-like
          jets_.push_back(j);
       }
    }
@@ -664,28 +722,71 @@ private:
       return static_cast<float>(s);
    }
 
-   // NanoAOD jetId: 6 (tight + tightLepVeto), 2 (tight only: lepton-dominated), 0
+   // NanoAOD jetId: 6 (tight + tightLepVeto), 2 (tight only: lepton-dominated), 0. Jets not made of a
+   // lepton have jetId 6 as often as in the real ttbar file (jets whose leading lepton has less than half
+   // the jet pT: 97% for |eta| < 2.4, 71% at 2.4-2.7, 88% beyond; jetId 2 almost never)
    static int jet_id(Rng &rng, const Jet &j)
    {
       if (j.lepton)
          return rng.chance(0.9) ? 2 : 0;
-      const double u = rng.uniform();
-      return u < 0.86 ? 6 : (u < 0.94 ? 2 : 0);
+      const double u = rng.uniform(), eta = std::abs(j.eta);
+      const double tight = eta < 2.4 ? 0.97 : (eta < 2.7 ? 0.75 : 0.9);
+      return u < tight ? 6 : (u < tight + 0.005 ? 2 : 0);
    }
 
    void fill_jets(Event &ev)
    {
       ev.nJet = 0;
+      written_.clear();
       for (const Jet &j : jets_) {
          if (j.pt < 15.0 || std::abs(j.eta) > 4.7 || ev.nJet == kMaxJets)
             continue;
          const std::uint32_t k = ev.nJet++;
+         written_.push_back(&j - jets_.data());
          ev.Jet_pt[k] = reduce_mantissa(static_cast<float>(j.pt), 10);
          ev.Jet_eta[k] = reduce_mantissa(static_cast<float>(j.eta), 12);
          ev.Jet_phi[k] = reduce_mantissa(static_cast<float>(j.phi), 12);
          ev.Jet_mass[k] = reduce_mantissa(static_cast<float>(j.mass), 10);
          ev.Jet_btagCSVV2[k] = reduce_mantissa(j.btag, 10);
          ev.Jet_jetId[k] = j.jet_id;
+         ev.Jet_truthParton[k] = j.role;
+      }
+   }
+
+   // Kumaraswamy(a, b) on (0, 1), a Beta-like shape from one uniform draw
+   static double kumaraswamy(Rng &rng, double a, double b)
+   {
+      return std::pow(1.0 - std::pow(rng.uniform(), 1.0 / b), 1.0 / a);
+   }
+
+   // Jet_qgl of the written jets, in their order. -1 ("undefined") below 20 GeV, as in the real
+   // files, and for 1.5% of the others; else a shape per leading parton (mean): gluon (0.25), light
+   // quark (0.69), charm (0.62), b (0.49), lepton or hadronic tau: narrow, quark-like (0.91)
+   void fill_qgl(Rng &rng, Event &ev)
+   {
+      for (std::uint32_t k = 0; k < ev.nJet; ++k) {
+         const Jet &j = jets_[written_[k]];
+         if (ev.Jet_pt[k] < 20.0f || rng.chance(0.015)) { // the written pT
+            ev.Jet_qgl[k] = -1.0f;
+            continue;
+         }
+         double a, b;
+         switch (j.lead_kind) {
+         case Kind::Bottom: a = 1.3, b = 1.4; break;
+         case Kind::Charm: a = 1.5, b = 0.9; break;
+         case Kind::TauHad:
+         case Kind::Electron:
+         case Kind::Muon: a = 6.0, b = 0.5; break;
+         default: {
+            const bool gluon = j.lead_origin == Origin::Gluon ||
+                               (j.lead_origin == Origin::Radiated && rng.chance(cfg_.isr_gluon));
+            if (gluon)
+               a = 0.8, b = 2.2;
+            else
+               a = 1.6, b = 0.7;
+         }
+         }
+         ev.Jet_qgl[k] = reduce_mantissa(static_cast<float>(kumaraswamy(rng, a, b)), 10);
       }
    }
 
@@ -768,8 +869,9 @@ private:
             ev.Electron_mass[k] = reduce_mantissa(static_cast<float>(rng.gauss(0.0, 0.02)), 8);
             ev.Electron_sip3d[k] = reduce_mantissa(sip3d, 10);
             ev.Electron_pfRelIso03_all[k] = reduce_mantissa(iso, 10);
+            // prompt electrons: tight (4) for 75%, as in the real ttbar file (24 of 32 with pT > 20)
             const double u = rng.uniform();
-            ev.Electron_cutBased[k] = l.prompt ? (u < 0.6 ? 4 : (u < 0.8 ? 3 : (u < 0.9 ? 2 : (u < 0.95 ? 1 : 0))))
+            ev.Electron_cutBased[k] = l.prompt ? (u < 0.75 ? 4 : (u < 0.87 ? 3 : (u < 0.93 ? 2 : (u < 0.96 ? 1 : 0))))
                                                : (u < 0.7 ? 0 : (u < 0.85 ? 1 : 2));
          }
       }
@@ -779,6 +881,7 @@ private:
    std::uint64_t sample_key_;
    std::vector<Particle> particles_;
    std::vector<Jet> seeds_, jets_;
+   std::vector<std::size_t> written_; // indices in jets_ of the jets written, in order
    std::vector<Lepton> leptons_;
    double met_x_ = 0.0, met_y_ = 0.0;
 };
@@ -891,6 +994,8 @@ private:
       array_branch("Jet_mass", e.Jet_mass, "nJet", 'F');
       array_branch("Jet_btagCSVV2", e.Jet_btagCSVV2, "nJet", 'F');
       array_branch("Jet_jetId", e.Jet_jetId, "nJet", 'I');
+      array_branch("Jet_qgl", e.Jet_qgl, "nJet", 'F');
+      array_branch("Jet_truthParton", e.Jet_truthParton, "nJet", 'I');
       tree_->Branch("nElectron", &e.nElectron, "nElectron/i");
       array_branch("Electron_pt", e.Electron_pt, "nElectron", 'F');
       array_branch("Electron_eta", e.Electron_eta, "nElectron", 'F');

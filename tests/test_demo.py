@@ -81,13 +81,17 @@ def test_inputs_json_lists_every_file_with_its_true_event_count(small_set):
 def test_branch_types_are_those_of_the_real_files(small_set):
     real = uproot.open(real_ttbar_file())["Events"]
     demo_tree = uproot.open(sample_files(small_set, "ttbar__nominal")[0])["Events"]
-    assert set(demo_tree.keys()) <= set(real.keys())
-    for name in demo_tree.keys():
+    nanoaod = [name for name in demo_tree.keys() if name not in demo.TRUTH_BRANCHES]  # truth: demo only
+    assert set(nanoaod) <= set(real.keys()) and "Jet_qgl" in nanoaod
+    assert set(demo.TRUTH_BRANCHES) <= set(demo_tree.keys()) and not set(demo.TRUTH_BRANCHES) & set(real.keys())
+    for name in nanoaod:
         assert demo_tree[name].typename == real[name].typename, name
     expected = {
         "nJet": "uint32_t",
         "Jet_pt": "float[]",
         "Jet_jetId": "int32_t[]",
+        "Jet_qgl": "float[]",
+        "Jet_truthParton": "int32_t[]",
         "Muon_tightId": "bool[]",
         "Electron_cutBased": "int32_t[]",
         "MET_pt": "float",
@@ -103,16 +107,19 @@ def test_root_reads_the_files_with_nanoaod_column_types(small_set):
     import ROOT
 
     df = ROOT.RDataFrame("Events", sample_files(small_set, "ttbar__nominal"))
-    types = {c: df.GetColumnType(c) for c in ("nJet", "Jet_pt", "Jet_jetId", "Muon_tightId", "event")}
+    columns = ("nJet", "Jet_pt", "Jet_jetId", "Jet_qgl", "Jet_truthParton", "Muon_tightId", "event")
+    types = {c: df.GetColumnType(c) for c in columns}
     assert types == {
         "nJet": "UInt_t",
         "Jet_pt": "ROOT::VecOps::RVec<Float_t>",
         "Jet_jetId": "ROOT::VecOps::RVec<Int_t>",
+        "Jet_qgl": "ROOT::VecOps::RVec<Float_t>",
+        "Jet_truthParton": "ROOT::VecOps::RVec<Int_t>",
         "Muon_tightId": "ROOT::VecOps::RVec<Bool_t>",
         "event": "ULong64_t",
     }
     n_jets = df.Sum("nJet")
-    check = df.Filter("Jet_pt.size() == nJet").Count()
+    check = df.Filter("Jet_pt.size() == nJet && Jet_qgl.size() == nJet && Jet_truthParton.size() == nJet").Count()
     assert check.GetValue() == df.Count().GetValue() == 20_000
     assert n_jets.GetValue() > 20_000 * 4
 

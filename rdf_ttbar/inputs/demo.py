@@ -6,10 +6,12 @@ and W decays, radiation, pile-up jets, jet response, b-tag scores and prompt,
 non-prompt and fake leptons, tuned so that the AGC selection gives region
 fractions and observable means near the real samples. The ttbar alternative
 samples (scaledown, scaleup, ME_var, PS_var) move them the way the real ones
-do. Files have the branches and exact types of the AGC ntuples; with
-``full=True`` they also carry the branches that the AGC I/O-only benchmark
-reads (``branch_lists.BRANCHES_BY_PERCENT``), filled with noise of the
-entropy that gives them their real compressed size.
+do. Files have the branches and exact types of the AGC ntuples (with
+``Jet_qgl``, the quark-gluon likelihood of the AGC v2 ML, drawn per parton
+type), plus the demo-only truth branch ``Jet_truthParton`` (``TRUTH_BRANCHES``);
+with ``full=True`` they also carry the branches that the AGC I/O-only
+benchmark reads (``branch_lists.BRANCHES_BY_PERCENT``), filled with noise of
+the entropy that gives them their real compressed size.
 
 Reproducible: event ``i`` of a sample is a function of (seed, sample, i)
 only, whatever the thread count or the split into files. The set is written
@@ -42,7 +44,15 @@ from .demo_jobs import COMPRESSION, run_jobs
 log = logging.getLogger(__name__)
 
 # bump whenever the generated content changes: cached sets of other versions are regenerated
-GENERATOR_VERSION = 2  # 2: clusters of 10,000 events (cpp/demo_generator.h) instead of one per file
+GENERATOR_VERSION = 3  # 2: clusters of 10,000 events (cpp/demo_generator.h) instead of one per file
+# 3: new branches Jet_qgl (quark-gluon likelihood, for the AGC v2 ML features) and Jet_truthParton (the ttbar
+#    decay parton of each jet); Jet_jetId and Electron_cutBased (read by the v2 selection only) as often passing
+#    as in the real files; all other branches hold the same values as in version 2
+
+# demo-only truth branches, absent from real NanoAOD files: Jet_truthParton, the role of the jet's leading parton in
+# a lepton+jets ttbar event (TRUTH_ROLES), 0 in every other event and sample
+TRUTH_BRANCHES = ("Jet_truthParton",)
+TRUTH_ROLES = {0: "none/other", 1: "quark of the hadronic W", 2: "b of the hadronic top", 3: "b of the leptonic top"}
 
 # 200k events per sample: 1.8M events, 0.26 GB, about 9 s to generate on 2 cores, 20 s for the whole
 # analysis with fit and plots; 40k ttbar events in 4j2b and 1k W+jets events in 4j1b: smooth templates

@@ -12,6 +12,9 @@ from . import branch_lists
 # ZSTD level 1: as small as ZLIB level 1, several times faster to write
 COMPRESSION = 501
 
+# branches of ``branch_lists.EXTRA_BRANCHES`` that the generator writes with physics content itself (not noise)
+GENERATED_EXTRA_BRANCHES = frozenset({"Jet_qgl"})
+
 _declared = False
 
 
@@ -30,11 +33,14 @@ def _generator():
 
 
 def _noise_specs(gen):
-    """The extra branches of the full set (``branch_lists.EXTRA_BRANCHES``) as C++ specs."""
+    """The extra branches of the full set (``branch_lists.EXTRA_BRANCHES``, less those the generator writes) as
+    C++ specs."""
     import ROOT
 
     specs = ROOT.std.vector[gen.NoiseSpec]()
     for name, (kind, lo, hi, bits, default_fraction, default) in branch_lists.EXTRA_BRANCHES.items():
+        if name in GENERATED_EXTRA_BRANCHES:
+            continue
         spec = gen.NoiseSpec()
         spec.name, spec.type, spec.counter = name, kind, "n" + name.split("_")[0]
         spec.lo, spec.hi, spec.bits = lo, hi, bits
