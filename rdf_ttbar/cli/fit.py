@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from ..analysis import get as definition
 from ..errors import UserError
 from ..execution.outputs import write_errors
 from ..inference.configuration import (
@@ -18,6 +19,7 @@ from ..inference.configuration import (
     FitWarning,
 )
 from ..inference.fitting import run_fit
+from . import options
 
 # ---------------------------------------------------------------------------
 # command line
@@ -32,8 +34,8 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
         "--reference",
         metavar="N|FILE.json",
         help="fit an AGC reference histogram JSON instead (histos_N_file_per_process.json, or just "
-        "N: 1, 2, 5, 10, 20, 50, 100, 200, all for the packaged AGC v1.4.0 copies), with exact "
-        "variances from the AGC file list",
+        "N: 1, 2, 5, 10, 20, 50, 100, 200, all for the packaged copies of --analysis's version), with "
+        "exact variances from the AGC file list",
     )
     parser.add_argument(
         "-n",
@@ -63,6 +65,14 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
         "per parameter) and draw plots/ranking.png",
     )
     parser.add_argument("--no-plots", action="store_true", help="do not draw the plots (input histograms and fit)")
+    options.add_arguments(
+        parser,
+        ("analysis",),
+        helps={
+            "analysis": "the analysis version whose fit it is, and whose packaged references --reference N "
+            "names: v1 (AGC v1.4.0) or v2 (AGC main)"
+        },
+    )
     return parser
 
 
@@ -77,17 +87,19 @@ def format_result(summary: dict[str, Any]) -> str:
     return text
 
 
-def run_fit_and_plots(histograms_path, output_dir, plots: bool = True, ranking: bool = False) -> dict[str, Any]:
+def run_fit_and_plots(
+    histograms_path, output_dir, plots: bool = True, ranking: bool = False, analysis=None
+) -> dict[str, Any]:
     """:func:`run_fit`, then the input-histogram plots, all into ``output_dir/plots`` (their
     paths are listed under "plots" in the returned summary)."""
     if not plots:
-        return run_fit(histograms_path, output_dir, ranking=ranking)
+        return run_fit(histograms_path, output_dir, ranking=ranking, analysis=analysis)
     from ..plots.painters import Painters
 
     plots_dir = Path(output_dir) / "plots"
     with Painters() as painters:  # warm plot workers: the histogram plots are drawn while the fit runs
         histogram_plots = painters.draw("histograms", histograms_path, plots_dir)
-        summary = run_fit(histograms_path, output_dir, ranking=ranking)
+        summary = run_fit(histograms_path, output_dir, ranking=ranking, analysis=analysis)
         fit_plots = painters.draw("fit", summary, plots_dir)
         summary["plots"] = [str(p) for p in histogram_plots.result() + fit_plots.result()]
     return summary
@@ -98,13 +110,18 @@ def fit_only_main(args: argparse.Namespace) -> int:
     if (args.histograms is None) == (args.reference is None):
         print("rdf_ttbar fit: error: give either HISTOGRAMS.root or --reference N|FILE.json", file=sys.stderr)
         return 2
+    try:
+        analysis = definition(options.from_args(args).analysis)
+    except UserError as exc:
+        print(f"rdf_ttbar fit: error: {exc}", file=sys.stderr)
+        return 2
     if args.reference is not None:
         from ..inputs import reference
 
         output_dir = args.output_dir if args.output_dir is not None else Path("results-reference")
         n = -1 if args.files_per_sample is None else (args.files_per_sample or None)
         try:
-            histograms = reference.read(args.reference, n, args.agc_list)
+            histograms = reference.read(args.reference, n, args.agc_list, analysis)
         except UserError as exc:
             print(f"rdf_ttbar fit: error: {exc}", file=sys.stderr)
             return 2
@@ -115,7 +132,9 @@ def fit_only_main(args: argparse.Namespace) -> int:
     try:
         with warnings.catch_warnings(), write_errors(Path(output_dir)):
             warnings.simplefilter("ignore", FitWarning)  # printed below instead
-            summary = run_fit_and_plots(args.histograms, output_dir, plots=not args.no_plots, ranking=args.ranking)
+            summary = run_fit_and_plots(
+                args.histograms, output_dir, plots=not args.no_plots, ranking=args.ranking, analysis=analysis
+            )
     except (FitError, UserError) as exc:
         print(f"rdf_ttbar fit: error: {exc}", file=sys.stderr)
         return 2

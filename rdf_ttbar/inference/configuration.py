@@ -62,15 +62,16 @@ def _systematic_config(syst) -> dict[str, Any]:
 
 
 def cabinetry_config(
-    histograms_path: str | os.PathLike, histogram_folder: str | os.PathLike = "histograms"
+    histograms_path: str | os.PathLike, histogram_folder: str | os.PathLike = "histograms", analysis=None
 ) -> dict[str, Any]:
-    """The cabinetry configuration of the AGC fit, generated from the analysis definition.
+    """The cabinetry configuration of the AGC fit, generated from the analysis definition (default: v1's).
 
     Histogram paths follow ``{histograms_path}:{RegionPath}_{SamplePath}{VariationPath}``,
     i.e. the AGC names ``{region}_{process}[_{variation}]``.
     Regions carry the fit ``Binning`` (used by the template router and by the plots).
     ``histogram_folder`` is where cabinetry keeps its templates.
     """
+    analysis = analysis or ANALYSIS
     input_path = f"{Path(histograms_path)}:{{RegionPath}}_{{SamplePath}}{{VariationPath}}"
     config = {
         "General": {
@@ -82,15 +83,15 @@ def cabinetry_config(
         },
         "Regions": [
             {
-                "Name": ANALYSIS.region(h.region).fit_name,
+                "Name": analysis.region(h.region).fit_name,
                 "RegionPath": h.prefix,
                 "Variable": h.label,
                 "Binning": [float(x) for x in h.fit_edges],
             }
-            for h in ANALYSIS.fit_histograms
+            for h in analysis.fit_histograms
         ],
         "Samples": [{"Name": DATA_SAMPLE, "SamplePath": DATA_SAMPLE_PATH, "Data": True}]
-        + [{"Name": _sample_label(p), "SamplePath": p} for p in ANALYSIS.process_names],
+        + [{"Name": _sample_label(p), "SamplePath": p} for p in analysis.process_names],
         "NormFactors": [
             {
                 "Name": POI,
@@ -99,7 +100,7 @@ def cabinetry_config(
                 "Bounds": [float(b) for b in POI_BOUNDS],
             }
         ],
-        "Systematics": [_systematic_config(s) for s in ANALYSIS.systematics],
+        "Systematics": [_systematic_config(s) for s in analysis.systematics],
     }
     return config
 

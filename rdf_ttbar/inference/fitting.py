@@ -74,7 +74,7 @@ def fit_workspace(ws: dict[str, Any]):
     return model, data, fit_results, result
 
 
-def fit(histograms, *, ranking: bool = False) -> FitReport:
+def fit(histograms, *, ranking: bool = False, analysis=None) -> FitReport:
     """Build the model from ``histograms`` and fit it; nothing is written (see :func:`write`).
 
     Args:
@@ -82,6 +82,7 @@ def fit(histograms, *, ranking: bool = False) -> FitReport:
             uproot TH1) in the analysis binning.
         ranking: also compute the impact of every nuisance parameter on ttbar_norm (cabinetry's
             ranking: about four fits per parameter), under ``summary["ranking"]``.
+        analysis: the definition whose fit it is (rdf_ttbar.analysis.get(version)); default: v1's.
 
     Raises:
         FitError: the histograms do not make a usable model, or the fit did not converge.
@@ -89,7 +90,9 @@ def fit(histograms, *, ranking: bool = False) -> FitReport:
     source = str(histograms) if isinstance(histograms, (str, os.PathLike)) else "(in memory)"
     with tempfile.TemporaryDirectory(prefix="rdf_ttbar-fit-") as tmp:  # cabinetry's template files
         ws, config, messages, dropped = build_workspace(
-            histograms if isinstance(histograms, (str, os.PathLike)) else dict(histograms), Path(tmp) / "templates"
+            histograms if isinstance(histograms, (str, os.PathLike)) else dict(histograms),
+            Path(tmp) / "templates",
+            analysis,
         )
         model, data, fit_results, minuit = fit_workspace(ws)
         summary = fit_summary(source, model, data, fit_results, config, messages, dropped, minuit)
@@ -163,8 +166,10 @@ def write(
     ]
 
 
-def run_fit(histograms_path: str | os.PathLike, output_dir: str | os.PathLike, ranking: bool = False) -> dict[str, Any]:
+def run_fit(
+    histograms_path: str | os.PathLike, output_dir: str | os.PathLike, ranking: bool = False, analysis=None
+) -> dict[str, Any]:
     """:func:`fit` then :func:`write` into ``output_dir``; returns the summary (fit_results.json)."""
-    report = fit(histograms_path, ranking=ranking)
+    report = fit(histograms_path, ranking=ranking, analysis=analysis)
     write(report, output_dir)
     return report.published(output_dir)

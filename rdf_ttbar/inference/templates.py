@@ -338,16 +338,17 @@ def _warn(msg: str) -> None:
 def build_workspace(
     histograms: str | os.PathLike | Mapping[str, Any],
     template_dir: str | os.PathLike,
+    analysis=None,
 ) -> tuple[dict[str, Any], dict[str, Any], list[str], list[str]]:
     """Check the inputs (a histograms.root path, or {AGC name: UHI histogram}), build the templates in
-    ``template_dir`` and the pyhf workspace.
+    ``template_dir`` and the pyhf workspace of ``analysis``'s fit (default: v1's).
 
     Returns (workspace, config used, warning messages, dropped samples).
     """
     import cabinetry
 
     hfile = _HistogramFile.in_memory(histograms) if isinstance(histograms, Mapping) else _HistogramFile(histograms)
-    config = cabinetry_config(hfile.path, histogram_folder=template_dir)
+    config = cabinetry_config(hfile.path, histogram_folder=template_dir, analysis=analysis)
     cabinetry.configuration.validate(config)
     _check_histograms(config, hfile)
     config, messages, dropped = _prune_empty_samples(config, hfile)

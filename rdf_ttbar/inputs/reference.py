@@ -8,7 +8,8 @@ samples (and, for the jet-pT variations, of the nominal sample's weight); the ps
 squared coefficients. (For the b-tag and W+jets-scale weight variations it is an approximation; pyhf takes
 statistical uncertainties from the nominal templates only, so the fit does not use them.)
 
-Copies of the AGC v1.4.0 reference files and of the AGC file list ship in ``rdf_ttbar/data``.
+Copies of the AGC v1.4.0 reference files and of the AGC file list ship in ``rdf_ttbar/data``, the AGC v2
+reference files (its main branch's ``reference/``) in ``rdf_ttbar/data/reference-v2``.
 """
 
 from __future__ import annotations
@@ -31,12 +32,17 @@ FILE_LIST = DATA_DIR / "nanoaod_inputs.json"
 _NAME = re.compile(r"histos_(\d+|all)_file_per_process\.json$")
 
 
-def resolve_path(reference: str) -> Path:
-    """A reference file: a path, or N / 'all' for the packaged ``histos_N_file_per_process.json``."""
+REFERENCE_DIRS = {"v1": DATA_DIR, "v2": DATA_DIR / "reference-v2"}  # the packaged references of each version
+
+
+def resolve_path(reference: str, version: str = "v1") -> Path:
+    """A reference file: a path, or N / 'all' for the packaged ``histos_N_file_per_process.json`` of the
+    analysis ``version``."""
     if re.fullmatch(r"\d+|all", reference):
-        path = DATA_DIR / f"histos_{reference}_file_per_process.json"
+        folder = REFERENCE_DIRS[version]
+        path = folder / f"histos_{reference}_file_per_process.json"
         if not path.is_file():
-            shipped = sorted(p.name for p in DATA_DIR.glob("histos_*_file_per_process.json"))
+            shipped = sorted(p.name for p in folder.glob("histos_*_file_per_process.json"))
             raise UserError(
                 f"no packaged AGC reference for {reference} files per sample; shipped: "
                 f"{', '.join(shipped)}. Fix: pass one of those numbers or the path of a reference JSON."
@@ -78,25 +84,27 @@ def sample_nevts(file_list: Path, files_per_sample: int | None) -> dict[tuple[st
     }
 
 
-def _sample_of(name: str) -> tuple[str, str, str]:
+def _sample_of(name: str, analysis) -> tuple[str, str, str]:
     """(region, process, sample variation) of an AGC histogram name."""
     region, _, rest = name.partition("_")
-    for process in sorted(ANALYSIS.process_names, key=len, reverse=True):
+    for process in sorted(analysis.process_names, key=len, reverse=True):
         if rest == process or rest.startswith(process + "_"):
             suffix = rest[len(process) + 1 :]
-            variation = suffix if suffix in ANALYSIS.process(process).variations[1:] else "nominal"
+            variation = suffix if suffix in analysis.process(process).variations[1:] else "nominal"
             return region, process, variation
     raise KeyError(name)
 
 
-def read(reference: str, files_per_sample: int | None = -1, file_list: str | Path | None = None):
+def read(reference: str, files_per_sample: int | None = -1, file_list: str | Path | None = None, analysis=None):
     """The reference histograms as {AGC name: hist.Hist} with exact variances.
 
-    ``files_per_sample``: -1 (default) reads N from the file name; None means all files.
+    ``files_per_sample``: -1 (default) reads N from the file name; None means all files. ``analysis``: the
+    definition (default v1's) whose packaged references N names, and whose pseudo-data the file holds.
     """
     import hist
 
-    path = resolve_path(str(reference))
+    analysis = analysis or ANALYSIS
+    path = resolve_path(str(reference), analysis.version)
     n = files_per_sample_of(path) if files_per_sample == -1 else files_per_sample
     named = _NAME.search(path.name)
     if files_per_sample != -1 and named and named.group(1) != ("all" if n is None else str(n)):
@@ -147,18 +155,18 @@ def read(reference: str, files_per_sample: int | None = -1, file_list: str | Pat
         key = (process, variation)
         if not nevts.get(key):
             raise UserError(f"the AGC file list has no events for {process}/{variation}")
-        return ANALYSIS.weight(process, nevts[key])
+        return analysis.weight(process, nevts[key])
 
-    pseudodata = set(ANALYSIS.pseudodata_names())
+    pseudodata = set(analysis.pseudodata_names())
     out = {}
     for name, (edges, contents) in arrays.items():
         if name in pseudodata:
             region = name.split("_")[0]
             sumw2 = sum(
-                c * c * weight(p, v) * arrays[histogram_name(region, p, v)][1] for c, p, v in ANALYSIS.pseudodata
+                c * c * weight(p, v) * arrays[histogram_name(region, p, v)][1] for c, p, v in analysis.pseudodata
             )
         else:
-            _, process, variation = _sample_of(name)
+            _, process, variation = _sample_of(name, analysis)
             sumw2 = weight(process, variation) * contents
         h = hist.Hist(hist.axis.Variable(edges, name="x"), storage=hist.storage.Weight())
         view = h.view(flow=True)
