@@ -305,11 +305,10 @@ def many_small_files(tmp_path_factory) -> Path:
     )
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_deliver_interrupted_keeps_finished_files(tmp_path, many_small_files, signum):
-    out = tmp_path / "delivered"
+def interrupted_delivery(inputs: Path, out: Path, signum: int) -> tuple[subprocess.Popen, str]:
+    """A delivery, sent ``signum`` as soon as its first file is stamped; its stderr."""
     files = out / "files"
-    process = start("deliver", "--inputs", many_small_files, "--mt", 1, "--format", "ttree", "--output-dir", out)
+    process = start("deliver", "--inputs", inputs, "--mt", 1, "--format", "ttree", "--output-dir", out)
     try:
         wait_for(lambda: list(files.glob("*.root.json")) or process.poll() is not None, "the first delivered file")
         process.send_signal(signum)
@@ -318,6 +317,21 @@ def test_deliver_interrupted_keeps_finished_files(tmp_path, many_small_files, si
         if process.poll() is None:
             process.kill()
             process.wait()
+    return process, stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_deliver_interrupted_keeps_finished_files(tmp_path, many_small_files, signum):
+    # on a loaded machine this test process may not run for seconds between seeing the first stamp and sending
+    # the signal, and the delivery then finishes first (exit 0, every file delivered: twice in CI's suite beside
+    # a second suite). That is the test's race, not the product's: such an attempt is made again, up to 3 times.
+    for attempt in range(3):
+        out = tmp_path / f"delivered-{attempt}"
+        process, stderr = interrupted_delivery(many_small_files, out, signum)
+        finished_first = process.returncode == 0 and (out / "nanoaod_inputs.json").exists()
+        if not finished_first:
+            break
+    files = out / "files"
     assert process.returncode == 128 + signum, stderr
     delivered = sorted(p.name for p in files.glob("*.root"))
     stamps = sorted(p.name[: -len(".json")] for p in files.glob("*.root.json"))
