@@ -12,12 +12,14 @@ from pathlib import Path
 
 import rdf_ttbar.cli.options as options
 
+from ..analysis import get as definition
 from ..execution import delivered, delivery, prepare
 from ..execution import executor as execution
 
 # the run options that deliver shares with the main command (the rest comes from config.yaml / --config)
 SHARED = (
     "inputs",
+    "analysis",
     "files_per_sample",
     "mt",
     "tree",
@@ -58,16 +60,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     config = options.from_args(args)
+    analysis = definition(config.analysis)
     samples = prepare.resolve_samples(config)
     output_dir = Path(args.output_dir).expanduser()
     execution.configure_threads(config.mt)
     executor = None
     if config.scheduler != "mt":
         executor = execution.Executor(
-            config.scheduler, config.ncores, config.scheduler_address, headers=delivery.ANALYSIS.headers
+            config.scheduler, config.ncores, config.scheduler_address, headers=analysis.headers
         )
     try:
-        report = delivery.deliver(samples, output_dir, tree=config.tree, fmt=args.format, executor=executor)
+        report = delivery.deliver(
+            samples, output_dir, tree=config.tree, fmt=args.format, executor=executor, analysis=analysis
+        )
     finally:
         if executor is not None:
             executor.close()

@@ -67,13 +67,15 @@ def summary(report: Report, output_dir: Path) -> str:
 
 
 def deliver_cache(
-    samples: list[inputs.Sample], cache_dir: Path, *, tree: str, executor=None
+    samples: list[inputs.Sample], cache_dir: Path, *, tree: str, executor=None, analysis=None
 ) -> tuple[list[inputs.Sample], Report]:
-    """``--deliver-cache``: deliver what is missing into ``cache_dir``; the samples reading the delivered files.
+    """``--deliver-cache``: deliver what is missing into ``cache_dir`` (for ``analysis``, default v1); the samples
+    reading the delivered files.
 
     The samples keep their ``nevts`` (normalisation unchanged); nothing is re-read from a file
     delivered before.
     """
     cache_dir = Path(cache_dir).expanduser()
-    report = deliver(samples, cache_dir, tree=tree, executor=executor)
+    extra = {"analysis": analysis} if analysis is not None else {}
+    report = deliver(samples, cache_dir, tree=tree, executor=executor, **extra)
     return delivered_samples(samples, cache_dir), report

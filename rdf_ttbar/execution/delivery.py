@@ -4,7 +4,7 @@ Each input file becomes one delivered file ``DIR/files/<stem>-<hash>.root`` that
 
 - the events that pass the selection under at least one jet-pT variation, and only those
   (``preselect``: the argument is written there), and
-- only the columns the analysis reads (``inputs.REQUIRED_BRANCHES``, with ``run``,
+- only the columns the analysis reads (``Analysis.columns_read()``, with ``run``,
   ``luminosityBlock`` and ``event`` for the resolution factors; RDataFrame's Snapshot adds the
   ``nJet``-style counters of a TTree), all jets of a kept event, in their stored order and with
   the input's types: the analysis of the delivered files gives the same 124 histograms.
@@ -35,7 +35,7 @@ from pathlib import Path
 
 from .. import cpp, inputs
 from ..analysis import DEFAULT as ANALYSIS
-from ..analysis import nodes
+from ..analysis import Analysis, nodes
 from ..analysis.model import Define
 from ..errors import UserError, note_kept
 from .delivery_stamps import (
@@ -56,7 +56,6 @@ FORMATS = ("ttree", "rntuple")
 # files 0.7x, and the RNTuple files are 30% smaller; distributed RDataFrame (ROOT 6.40) snapshots TTrees only
 DEFAULT_FORMAT = "rntuple"
 DASK_FORMAT = "ttree"
-COLUMNS = tuple(inputs.REQUIRED_BRANCHES)
 FILES_DIR = "files"
 BATCH_FILES = 8  # input files whose event loops run together: memory stays flat in the number of files
 PROGRESS_EVERY = 10_000
@@ -72,17 +71,17 @@ GUARD_HEADER = "delivery_guard.h"  # declared by the delivery only
 # (all jets are kept, in order): exactly "passes under some variation", not a bound. The same
 # preselection is applied to every file, also to files of samples that the analysis reads at nominal
 # only (alternative samples), so that a file shared by samples is delivered once.
-def preselection_id() -> str:
+def preselection_id(analysis: Analysis = ANALYSIS) -> str:
     """What the stamps record of the preselection: a change of its code or of its helpers changes it."""
-    steps = nodes.preselection(ANALYSIS)
-    text = "\n".join([repr(steps)] + [cpp.header_path(h).read_text() for h in ("graph.h", *ANALYSIS.headers)])
+    steps = nodes.preselection(analysis)
+    text = "\n".join([repr(steps)] + [cpp.header_path(h).read_text() for h in ("graph.h", *analysis.headers)])
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
-def preselect(dataframe):
-    """The events that pass the selection under at least one variation (see above)."""
-    cpp.declare(ANALYSIS.headers)
-    for step in nodes.preselection(ANALYSIS):
+def preselect(dataframe, analysis: Analysis = ANALYSIS):
+    """The events that pass the selection of ``analysis`` under at least one variation (see above)."""
+    cpp.declare(analysis.headers)
+    for step in nodes.preselection(analysis):
         if isinstance(step, Define):
             dataframe = dataframe.Define(step.name, step.expression)
         else:
@@ -99,6 +98,7 @@ class Job:
     output: Path
     expected: dict  # what its stamp must say (delivery_stamps.expected_stamp)
     estimated_events: int  # for the progress bar
+    analysis: Analysis = ANALYSIS  # whose preselection and columns
     stamp: dict | None = None  # set once delivered
 
 
@@ -116,10 +116,13 @@ class Report:
     stamps: dict  # input path -> stamp
 
 
-def plan(samples: list[inputs.Sample], output_dir: Path, tree: str, fmt: str) -> list[Job]:
+def plan(
+    samples: list[inputs.Sample], output_dir: Path, tree: str, fmt: str, analysis: Analysis = ANALYSIS
+) -> list[Job]:
     """One job per distinct input file; those already delivered carry their stamp."""
     jobs: dict[str, Job] = {}
-    preselection = preselection_id()
+    preselection = preselection_id(analysis)
+    columns = tuple(analysis.columns_read())
     for s in samples:
         for path in s.files:
             if path in jobs:
@@ -132,8 +135,9 @@ def plan(samples: list[inputs.Sample], output_dir: Path, tree: str, fmt: str) ->
             job = Job(
                 path,
                 output,
-                expected_stamp(identity, preselection, COLUMNS, tree, fmt),
+                expected_stamp(identity, preselection, columns, tree, fmt),
                 s.nevts // max(len(s.files), 1),
+                analysis,
             )
             job.stamp = read_stamp(output, job.expected)
             jobs[path] = job
@@ -148,8 +152,10 @@ def deliver(
     fmt: str | None = None,
     executor=None,
     progress: bool | None = None,
+    analysis: Analysis = ANALYSIS,
 ) -> Report:
-    """Deliver every input file of ``samples`` not yet delivered into ``output_dir/files``.
+    """Deliver every input file of ``samples`` not yet delivered into ``output_dir/files``, for the
+    selection and columns of ``analysis`` (default: v1's).
 
     ``executor``: an ``execution.Executor`` for Dask (None or "mt": in this process, with ROOT's
     implicit multi-threading as configured). ``fmt``: "rntuple" or "ttree"; None: DEFAULT_FORMAT, on Dask
@@ -176,10 +182,11 @@ def deliver(
         ) from None
     start = time.perf_counter()
     remove_stale_temporaries(output_dir / FILES_DIR)
-    jobs = plan(samples, output_dir, tree, fmt)
+    jobs = plan(samples, output_dir, tree, fmt, analysis)
     todo = [j for j in jobs if j.stamp is None]
     if todo:
-        inputs.check_files([dataclasses.replace(samples[0], files=[j.source for j in todo])], tree, COLUMNS)
+        columns = tuple(analysis.columns_read())
+        inputs.check_files([dataclasses.replace(samples[0], files=[j.source for j in todo])], tree, columns)
         _run(todo, tree, fmt, executor, progress)
     stamps: dict[str, dict] = {}
     for j in jobs:
@@ -277,14 +284,14 @@ def _book(job: Job, tree: str, fmt: str, client, progress: bool) -> tuple:
     n_in = df.Count()
     if progress:
         ROOT.rdf_ttbar.report_progress(n_in, PROGRESS_EVERY)
-    kept = preselect(df)
+    kept = preselect(df, job.analysis)
     n_out = kept.Count()
     options = ROOT.RDF.RSnapshotOptions()
     options.fLazy = True
     if fmt == "rntuple":
         options.fOutputFormat = ROOT.RDF.ESnapshotOutputFormat.kRNTuple
     tmp = temporary_name(job.output)
-    snapshot = kept.Snapshot(tree, str(tmp), list(COLUMNS), options)
+    snapshot = kept.Snapshot(tree, str(tmp), job.analysis.columns_read(), options)
     return job, n_in, n_out, snapshot
 
 

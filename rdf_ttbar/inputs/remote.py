@@ -107,9 +107,16 @@ def setup_dask_workers(headers: list[Path]) -> None:
         cpp=probe.header_text(),
         http_fix=probe.HTTP_PLUGIN_FIX,
         force_remote=probe.FORCE_REMOTE,
-        helpers=[(p.name, _guarded(p.read_text())) for p in headers],
+        helpers=[(p.name, _guarded(_without_includes_of(p.read_text(), {h.name for h in headers}))) for p in headers],
     )
     ROOT.RDF.Distributed.initialize(exec, code, {})  # also runs here: a no-op outside a worker
+
+
+def _without_includes_of(text: str, names: set[str]) -> str:
+    """The C++ text without its ``#include "NAME"`` lines of the shipped headers (declared before it, in order:
+    as text they have no file beside it to be found in)."""
+    pattern = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.MULTILINE)
+    return pattern.sub(lambda m: f"// (shipped) {m.group(0).strip()}" if m.group(1) in names else m.group(0), text)
 
 
 def _guarded(text: str) -> str:
