@@ -178,6 +178,13 @@ class RunConfig(_Section):
         "assignment of 4j2b events, whose 20 feature histograms go to histograms_ml.root)",
         choices=ANALYSIS_VERSIONS,
     )
+    ml_models: str | None = option(
+        None,
+        "with --analysis v2: a folder with your own xgboost models for the jet-parton assignment (model_even.json, "
+        "trained on even event numbers, and model_odd.json; 20 features as the AGC's); null: the AGC's, shipped "
+        "with rdf_ttbar",
+        metavar="DIR",
+    )
     tree: str = option("Events", "name of the TTree (or RNTuple) in the input files", metavar="NAME")
     mt: int = option(
         0, "threads for ROOT's implicit multi-threading; 0: all cores, 1: single-threaded", minimum=0, metavar="N"

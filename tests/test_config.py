@@ -59,7 +59,7 @@ def test_config_is_frozen_and_checked_when_made():
 @pytest.mark.parametrize(
     "options, message",
     [
-        ({"threads": 2}, "src: unknown option 'threads' (known: agc, cache_dir, deliver_cache, demo,"),
+        ({"threads": 2}, "src: unknown option 'threads' (known: agc, analysis, cache_dir, deliver_cache, demo,"),
         ({"mt": "two"}, "src: 'mt' must be of type int, got 'two'"),
         ({"mt": True}, "src: 'mt' must be of type int, got True"),
         ({"mt": -1}, "src: 'mt' must be >= 0, got -1"),

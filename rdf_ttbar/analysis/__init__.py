@@ -19,4 +19,15 @@ def get(version: str) -> Analysis:
     return VERSIONS[version]
 
 
-__all__ = ["AGC_V1", "AGC_V2", "Analysis", "DEFAULT", "VERSIONS", "get", "histogram_name", "pseudodata_name"]
+def of(config) -> Analysis:
+    """The definition a RunConfig chooses: ``analysis``, and for v2 the xgboost models of ``ml_models``."""
+    if config.analysis == "v2" and config.ml_models:
+        from pathlib import Path
+
+        from .agc_v2 import make
+
+        return make(Path(config.ml_models).expanduser())
+    return get(config.analysis)
+
+
+__all__ = ["AGC_V1", "AGC_V2", "Analysis", "DEFAULT", "VERSIONS", "get", "histogram_name", "of", "pseudodata_name"]

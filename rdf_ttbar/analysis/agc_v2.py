@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from ..errors import UserError
 from . import agc_v1
 from .model import Analysis, Binning, Define, Filter, Histogram, Region
 
@@ -55,6 +56,12 @@ MUONS = "rdf_ttbar::v2::tight_muons(Muon_pt, Muon_eta, Muon_tightId, Muon_sip3d,
 def make(models_dir: Path = MODELS_DIR) -> Analysis:
     """The v2 definition with the xgboost models of ``models_dir`` (model_even.json, model_odd.json)."""
     even, odd = (str(Path(models_dir, f"model_{parity}.json").resolve()) for parity in ("even", "odd"))
+    missing = [p for p in (even, odd) if not Path(p).is_file()]
+    if missing:
+        raise UserError(
+            f"the xgboost model(s) {', '.join(missing)} do not exist: --ml-models names a folder with "
+            "model_even.json (trained on even event numbers) and model_odd.json, in xgboost's JSON format"
+        )
     assignment = Define(
         "ml_features",
         f'rdf_ttbar::v2::best_features("{even}", "{odd}", event, jets, jet_pt, Jet_eta, Jet_phi, Jet_mass, '

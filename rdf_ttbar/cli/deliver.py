@@ -12,7 +12,7 @@ from pathlib import Path
 
 import rdf_ttbar.cli.options as options
 
-from ..analysis import get as definition
+from ..analysis import of as definition
 from ..execution import delivered, delivery, prepare
 from ..execution import executor as execution
 
@@ -60,7 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     config = options.from_args(args)
-    analysis = definition(config.analysis)
+    analysis = definition(config)
     samples = prepare.resolve_samples(config)
     output_dir = Path(args.output_dir).expanduser()
     execution.configure_threads(config.mt)

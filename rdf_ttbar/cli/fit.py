@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ..analysis import get as definition
+from ..analysis import of as definition
 from ..errors import UserError
 from ..execution.outputs import write_errors
 from ..inference.configuration import (
@@ -111,7 +111,7 @@ def fit_only_main(args: argparse.Namespace) -> int:
         print("rdf_ttbar fit: error: give either HISTOGRAMS.root or --reference N|FILE.json", file=sys.stderr)
         return 2
     try:
-        analysis = definition(options.from_args(args).analysis)
+        analysis = definition(options.from_args(args))
     except UserError as exc:
         print(f"rdf_ttbar fit: error: {exc}", file=sys.stderr)
         return 2

@@ -34,10 +34,10 @@ def process(config: RunConfig, *, progress: bool | None = None) -> Processed:
         The histograms under their AGC names and the metrics of the run.
     """
     start = prepare.run_start()
-    from ..analysis import get as definition
     from ..analysis import graph
+    from ..analysis import of as definition
 
-    analysis = definition(config.analysis)
+    analysis = definition(config)
     samples, preparation_s = prepare_inputs(
         config,
         branches=tuple(analysis.columns_read()),

@@ -86,11 +86,11 @@ def prepare_inputs(
         start = time.perf_counter()
         samples = remote.localize(samples, Path(config.cache_dir))
     if config.deliver_cache:  # deliver what is missing, then read only the delivered files (delivery.py)
-        from ..analysis import get as definition
+        from ..analysis import of as definition
         from . import delivered
 
         samples, report = delivered.deliver_cache(
-            samples, Path(config.deliver_cache), tree=config.tree, analysis=definition(config.analysis)
+            samples, Path(config.deliver_cache), tree=config.tree, analysis=definition(config)
         )
         if report.delivered:
             log.info("%s", delivered.summary(report, Path(config.deliver_cache)))
