@@ -14,7 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import UserError
-from . import agc_v1
+from .agc_v1 import ANALYSIS as V1
+from .agc_v1 import BINNING, FIT_EDGES
 from .model import Analysis, Binning, Define, Filter, Histogram, Region
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "data" / "models"  # the AGC's two xgboost models, sha256 beside
@@ -67,7 +68,7 @@ def make(models_dir: Path = MODELS_DIR) -> Analysis:
         f'rdf_ttbar::v2::best_features("{even}", "{odd}", event, jets, jet_pt, Jet_eta, Jet_phi, Jet_mass, '
         "Jet_btagCSVV2, Jet_qgl, lepton)",
     )
-    v1 = agc_v1.ANALYSIS
+    v1 = V1
     jet_systematics = {
         "pt_scale": "rdf_ttbar::v2::scaled(jet_pt, 1.03)",
         "pt_res": "rdf_ttbar::v2::resolution_varied(jet_pt, run, luminosityBlock, event)",
@@ -82,30 +83,14 @@ def make(models_dir: Path = MODELS_DIR) -> Analysis:
         version="v2",
         luminosity_pb=v1.luminosity_pb,
         processes=v1.processes,
-        inputs={
-            "Jet_pt": "ROOT::RVecF",
-            "Jet_eta": "ROOT::RVecF",
-            "Jet_phi": "ROOT::RVecF",
-            "Jet_mass": "ROOT::RVecF",
-            "Jet_btagCSVV2": "ROOT::RVecF",
+        inputs={  # v1's, and the columns of the v2 object selection and of the assignment
+            **v1.inputs,
             "Jet_jetId": "ROOT::RVecI",
             "Jet_qgl": "ROOT::RVecF",
-            "Electron_pt": "ROOT::RVecF",
-            "Electron_eta": "ROOT::RVecF",
-            "Electron_phi": "ROOT::RVecF",
-            "Electron_mass": "ROOT::RVecF",
+            **{f"Electron_{c}": "ROOT::RVecF" for c in ("eta", "phi", "mass", "sip3d")},
             "Electron_cutBased": "ROOT::RVecI",
-            "Electron_sip3d": "ROOT::RVecF",
-            "Muon_pt": "ROOT::RVecF",
-            "Muon_eta": "ROOT::RVecF",
-            "Muon_phi": "ROOT::RVecF",
-            "Muon_mass": "ROOT::RVecF",
+            **{f"Muon_{c}": "ROOT::RVecF" for c in ("eta", "phi", "mass", "sip3d", "pfRelIso04_all")},
             "Muon_tightId": "ROOT::RVec<bool>",
-            "Muon_sip3d": "ROOT::RVecF",
-            "Muon_pfRelIso04_all": "ROOT::RVecF",
-            "run": "UInt_t",
-            "luminosityBlock": "UInt_t",
-            "event": "ULong64_t",
         },
         selection=(
             Define("electrons", ELECTRONS),
@@ -129,15 +114,13 @@ def make(models_dir: Path = MODELS_DIR) -> Analysis:
             Region("4j2b", "nbtag >= 2", "4j2b SR", defines=(assignment,)),
         ),
         histograms=(
-            Histogram(
-                "4j1b", "rdf_ttbar::ht(jets, jet_pt)", agc_v1.BINNING, r"$H_T$ [GeV]", fit_edges=agc_v1.FIT_EDGES
-            ),
+            Histogram("4j1b", "rdf_ttbar::ht(jets, jet_pt)", BINNING, r"$H_T$ [GeV]", fit_edges=FIT_EDGES),
             Histogram(
                 "4j2b",
                 f"rdf_ttbar::trijet_mass(jets, jet_pt, Jet_eta, Jet_phi, Jet_mass, Jet_btagCSVV2, {BTAG_THRESHOLD}f)",
-                agc_v1.BINNING,
+                BINNING,
                 r"$m_{bjj}$ [GeV]",
-                fit_edges=agc_v1.FIT_EDGES,
+                fit_edges=FIT_EDGES,
             ),
             *(
                 Histogram(
