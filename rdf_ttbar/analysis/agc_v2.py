@@ -15,12 +15,9 @@ from pathlib import Path
 
 from ..errors import UserError
 from .agc_v1 import ANALYSIS as V1
-from .agc_v1 import BINNING, FIT_EDGES
-from .model import Analysis, Binning, Define, Filter, Histogram, Region
+from .model import Analysis, Binning, Define, Filter, Histogram, rename
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "data" / "models"  # the AGC's two xgboost models, sha256 beside
-MIN_JETS = 4
-BTAG_THRESHOLD = 0.5
 ML_OFFSET = 1e-6  # the AGC adds it to every bin of the ML histograms (utils/file_output.py, add_offset=True)
 
 # (name, plot label, low, high): 25 bins each (the AGC's utils/config.py)
@@ -103,25 +100,12 @@ def make(models_dir: Path = MODELS_DIR) -> Analysis:
             ),
             Define("jet_pt", "rdf_ttbar::v2::as_double(Jet_pt)"),
             Define("jets", "rdf_ttbar::v2::select_jets(jet_pt, Jet_eta, Jet_jetId)"),
-            Define(
-                "nbtag",
-                f"jets.size() >= {MIN_JETS} ? rdf_ttbar::count_btagged(jets, Jet_btagCSVV2, {BTAG_THRESHOLD}f) : 0",
-            ),
-            Filter(f">= {MIN_JETS} jets, >= 1 b-tag", "nbtag >= 1"),
+            *V1.selection[2:],  # v1's b-tag count and its filter, on v2's jets
         ),
-        regions=(
-            Region("4j1b", "nbtag == 1", "4j1b CR"),
-            Region("4j2b", "nbtag >= 2", "4j2b SR", defines=(assignment,)),
-        ),
+        regions=tuple(replace(r, defines=(assignment,)) if r.name == "4j2b" else r for r in V1.regions),
         histograms=(
-            Histogram("4j1b", "rdf_ttbar::ht(jets, jet_pt)", BINNING, r"$H_T$ [GeV]", fit_edges=FIT_EDGES),
-            Histogram(
-                "4j2b",
-                f"rdf_ttbar::trijet_mass(jets, jet_pt, Jet_eta, Jet_phi, Jet_mass, Jet_btagCSVV2, {BTAG_THRESHOLD}f)",
-                BINNING,
-                r"$m_{bjj}$ [GeV]",
-                fit_edges=FIT_EDGES,
-            ),
+            # v1's HT and m_bjj, of v2's jet pT
+            *(replace(h, observable=rename(h.observable, {"Jet_pt": "jet_pt"})) for h in V1.histograms),
             *(
                 Histogram(
                     "4j2b",
