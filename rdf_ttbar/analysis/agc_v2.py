@@ -20,28 +20,32 @@ from .model import Analysis, Binning, Define, Filter, Histogram, rename
 MODELS_DIR = Path(__file__).resolve().parents[1] / "data" / "models"  # the AGC's two xgboost models, sha256 beside
 ML_OFFSET = 1e-6  # the AGC adds it to every bin of the ML histograms (utils/file_output.py, add_offset=True)
 
-# (name, plot label, low, high): 25 bins each (the AGC's utils/config.py)
-FEATURES = (
-    ("deltar_leptonbtoplep", r"$\Delta R$ between $b_{top-lep}$ jet and lepton", 0, 6),
-    ("deltar_w1w2", r"$\Delta R$ between the two W jets", 0, 6),
-    ("deltar_w1btophad", r"$\Delta R$ between first W jet and $b_{top-had}$ jet", 0, 6),
-    ("deltar_w2btophad", r"$\Delta R$ between second W jet and $b_{top-had}$ jet", 0, 6),
-    ("mass_leptonbtoplep", r"Combined mass of $b_{top-lep}$ jet and lepton [GeV]", 50, 300),
-    ("mass_w1w2", "Combined mass of the two W jets [GeV]", 50, 300),
-    ("mass_w1w2btophad", r"Combined mass of $b_{top-had}$ jet and the two W jets [GeV]", 50, 550),
-    ("pt_w1w2btophad", r"Combined $p_T$ of $b_{top-had}$ jet and the two W jets [GeV]", 50, 550),
-    ("pt_w1", r"$p_T$ of the first W jet [GeV]", 25, 300),
-    ("pt_w2", r"$p_T$ of the second W jet [GeV]", 25, 300),
-    ("pt_btophad", r"$p_T$ of the $b_{top-had}$ jet [GeV]", 25, 300),
-    ("pt_btoplep", r"$p_T$ of the $b_{top-lep}$ jet [GeV]", 25, 300),
-    ("btag_w1", "btagCSVV2 of the first W jet", 0, 1),
-    ("btag_w2", "btagCSVV2 of the second W jet", 0, 1),
-    ("btag_btophad", r"btagCSVV2 of the $b_{top-had}$ jet", 0, 1),
-    ("btag_btoplep", r"btagCSVV2 of the $b_{top-lep}$ jet", 0, 1),
-    ("qgl_w1", "Quark-gluon likelihood of the first W jet", -1, 1),
-    ("qgl_w2", "Quark-gluon likelihood of the second W jet", -1, 1),
-    ("qgl_btophad", r"Quark-gluon likelihood of the $b_{top-had}$ jet", -1, 1),
-    ("qgl_btoplep", r"Quark-gluon likelihood of the $b_{top-lep}$ jet", -1, 1),
+# the 20 features of the best assignment, in the models' order: name, range of its 25 bins (the AGC's
+# utils/config.py), plot label
+_FEATURE_TABLE = r"""
+deltar_leptonbtoplep  0  6    $\Delta R$ between the $b_{top-lep}$ jet and the lepton
+deltar_w1w2           0  6    $\Delta R$ between the two W jets
+deltar_w1btophad      0  6    $\Delta R$ between the first W jet and the $b_{top-had}$ jet
+deltar_w2btophad      0  6    $\Delta R$ between the second W jet and the $b_{top-had}$ jet
+mass_leptonbtoplep    50 300  Combined mass of the $b_{top-lep}$ jet and the lepton [GeV]
+mass_w1w2             50 300  Combined mass of the two W jets [GeV]
+mass_w1w2btophad      50 550  Combined mass of the $b_{top-had}$ jet and the two W jets [GeV]
+pt_w1w2btophad        50 550  Combined $p_T$ of the $b_{top-had}$ jet and the two W jets [GeV]
+"""
+_JETS = {"w1": "the first W jet", "w2": "the second W jet", "btophad": "the $b_{top-had}$ jet"}
+_JETS["btoplep"] = "the $b_{top-lep}$ jet"
+_PER_JET = (
+    ("pt", 25, 300, "$p_T$ of {} [GeV]"),
+    ("btag", 0, 1, "btagCSVV2 of {}"),
+    ("qgl", -1, 1, "Quark-gluon likelihood of {}"),
+)
+FEATURES: tuple[tuple[str, str, float, float], ...] = tuple(
+    (name, label, float(low), float(high))
+    for name, low, high, label in (line.split(maxsplit=3) for line in _FEATURE_TABLE.strip().splitlines())
+) + tuple(
+    (f"{kind}_{jet}", label.format(text), low, high)
+    for kind, low, high, label in _PER_JET
+    for jet, text in _JETS.items()
 )
 FEATURE_NAMES = tuple(name for name, *_ in FEATURES)
 # the features drawn pre- and post-fit with the main fit's parameters (the AGC's cabinetry_config_ml)
