@@ -5,6 +5,12 @@ turns into a clear message."""
 class UserError(Exception):
     """A problem the user can fix: the message names the problem and the fix."""
 
+    @classmethod
+    def listing(cls, problems: list[str], what: str, advice: str) -> "UserError":
+        """One error for several problems: ``{n} {what}:``, one problem per indented line, then ``advice``."""
+        lines = "".join(f"\n  {p}" for p in problems)
+        return cls(f"{len(problems)} {what}:{lines}\n{advice}")
+
 
 class DefinitionError(UserError):
     """An analysis definition that cannot be booked: the message names the part and the fix."""

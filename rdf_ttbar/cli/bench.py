@@ -38,7 +38,6 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -46,7 +45,7 @@ import rdf_ttbar.cli.options as options
 
 from ..errors import UserError
 from ..inputs import branch_lists
-from .bench_runs import IO_PERCENT, child_env, measure
+from .bench_runs import IO_PERCENT, child_env, measure, rdf_ttbar_command
 from .bench_table import compare_formats, format_table
 
 DEFAULT_EVENTS_PER_SAMPLE = 1_000_000
@@ -165,18 +164,9 @@ def ensure_inputs(args, fmt: str = "ttree") -> Path:
             f"{', --full' if args.full else ''}, {fmt}) in {directory}; later runs reuse it",
             flush=True,
         )
-        command = [
-            sys.executable,
-            "-m",
-            "rdf_ttbar",
-            "generate",
-            "--events-per-sample",
-            str(d.events_per_sample),
-            "--seed",
-            str(d.seed),
-            "--format",
-            fmt,
-        ] + (["--full"] if args.full else [])
+        command = rdf_ttbar_command(
+            "generate", "--events-per-sample", d.events_per_sample, "--seed", d.seed, "--format", fmt
+        ) + (["--full"] if args.full else [])
         result = subprocess.run(command, env=child_env(d.cache_dir), cwd=tempfile.gettempdir())
         if result.returncode != 0 or not (directory / demo.STAMP).is_file():
             raise UserError(f"generating the benchmark set failed (exit code {result.returncode}); see above")

@@ -60,23 +60,17 @@ def interpreter_start_s(repeat: int = 3) -> float:
     return best or 0.0
 
 
+def rdf_ttbar_command(*args) -> list[str]:
+    """``python -m rdf_ttbar ARGS`` with this interpreter."""
+    return [sys.executable, "-m", "rdf_ttbar", *map(str, args)]
+
+
 def run_once(inputs_json: Path, mt: int, io_percent, offset_s: float, workdir: Path) -> dict:
     """One measurement in a fresh process; returns its numbers."""
     out_dir = Path(tempfile.mkdtemp(prefix="run-", dir=workdir))
-    command = [
-        sys.executable,
-        "-m",
-        "rdf_ttbar",
-        "--inputs",
-        str(inputs_json),
-        "--mt",
-        str(mt),
-        "--scheduler",
-        "mt",
-        "--output-dir",
-        str(out_dir),
-        "--no-fit",
-    ]
+    command = rdf_ttbar_command(
+        "--inputs", inputs_json, "--mt", mt, "--scheduler", "mt", "--output-dir", out_dir, "--no-fit"
+    )
     if io_percent is not None:
         command += ["--io-only", "--io-percent", str(io_percent)]
     log_path = out_dir.with_suffix(".log")

@@ -11,13 +11,7 @@ from typing import Any
 from ..analysis import of as definition
 from ..errors import UserError
 from ..execution.outputs import write_errors
-from ..inference.configuration import (
-    FIT_RESULTS_FILE,
-    POI,
-    WORKSPACE_FILE,
-    FitError,
-    FitWarning,
-)
+from ..inference.configuration import FIT_RESULTS_FILE, POI, WORKSPACE_FILE, FitError, FitWarning
 from ..inference.fitting import run_fit
 from . import options
 

@@ -257,11 +257,11 @@ def _run(todo: list[Job], tree: str, fmt: str, executor, progress: bool | None) 
         if progress:
             ROOT.rdf_ttbar.progress_bar().Finish()
     if problems:
-        listing = "\n  ".join(problems)
-        raise UserError(
-            f"{len(problems)} input file(s) could not be delivered:\n  {listing}\n"
+        raise UserError.listing(
+            problems,
+            "input file(s) could not be delivered",
             "Check the inputs and the free space where the files go; a re-run delivers the rest "
-            "(files delivered so far are kept)."
+            "(files delivered so far are kept).",
         )
 
 

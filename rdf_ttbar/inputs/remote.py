@@ -266,11 +266,11 @@ def _copy_all(missing: dict[str, Path], cache_dir: Path, progress: bool | None) 
             seconds,
         )
     if problems:
-        listing = "\n  ".join(problems)
-        raise UserError(
-            f"{len(problems)} remote input file(s) could not be copied into the cache {cache_dir}:\n"
-            f"  {listing}\nCheck the server and the paths in the input list; files copied so far "
-            "stay in the cache and are not copied again."
+        raise UserError.listing(
+            problems,
+            f"remote input file(s) could not be copied into the cache {cache_dir}",
+            "Check the server and the paths in the input list; files copied so far "
+            "stay in the cache and are not copied again.",
         )
 
 

@@ -153,12 +153,11 @@ def check_files(
     for sample in samples:
         problems += _sample_problems(sample, found)
     if problems:
-        listing = "\n  ".join(problems)
         advice = "Fix or remove these entries in the input list (or check the server / --tree)."
         if missing_branches_hint and any(MISSING_BRANCHES in p for p in problems):
             only_branches = all(MISSING_BRANCHES in p for p in problems)
             advice = missing_branches_hint if only_branches else f"{advice}\n{missing_branches_hint}"
-        raise UserError(f"{len(problems)} input file(s) cannot be used:\n  {listing}\n{advice}")
+        raise UserError.listing(problems, "input file(s) cannot be used", advice)
 
 
 def _sample_problems(sample: Sample, found: dict) -> list[str]:
