@@ -18,21 +18,26 @@ from .. import cpp
 from .model import Analysis
 from .nodes import POSITIONS, Node, sample_nodes
 
-# RDataFrame's spellings of a column type -> one C++ spelling (TTree and RNTuple name them differently)
+# RDataFrame's spellings of a column type -> one C++ spelling (TTree and RNTuple name them differently):
+# each line is the canonical spelling, then ":" and the others
+_SCALAR_TABLE = """
+float: Float_t
+double: Double_t
+bool: Bool_t
+unsigned char: UChar_t std::uint8_t
+char: Char_t std::int8_t
+short: Short_t std::int16_t
+unsigned short: UShort_t std::uint16_t
+int: Int_t std::int32_t
+unsigned int: UInt_t std::uint32_t
+long: Long_t std::int64_t
+unsigned long: ULong_t std::uint64_t
+long long: Long64_t
+unsigned long long: ULong64_t
+"""
 _SCALARS = {
-    "float": ("Float_t", "float"),
-    "double": ("Double_t", "double"),
-    "bool": ("Bool_t", "bool"),
-    "unsigned char": ("UChar_t", "unsigned char", "std::uint8_t"),
-    "char": ("Char_t", "char", "std::int8_t"),
-    "short": ("Short_t", "short", "std::int16_t"),
-    "unsigned short": ("UShort_t", "unsigned short", "std::uint16_t"),
-    "int": ("Int_t", "int", "std::int32_t"),
-    "unsigned int": ("UInt_t", "unsigned int", "std::uint32_t"),
-    "long": ("Long_t", "long", "std::int64_t"),
-    "unsigned long": ("ULong_t", "unsigned long", "std::uint64_t"),
-    "long long": ("Long64_t", "long long"),
-    "unsigned long long": ("ULong64_t", "unsigned long long"),
+    canonical: (*others.split(), canonical)
+    for canonical, others in (line.split(": ", 1) for line in _SCALAR_TABLE.strip().splitlines())
 }
 _CANONICAL = {spelling: c for c, spellings in _SCALARS.items() for spelling in spellings}
 _SHORT_VECTORS = {"ROOT::RVecF": "float", "ROOT::RVecD": "double", "ROOT::RVecI": "int", "ROOT::RVecU": "unsigned int"}
