@@ -95,16 +95,6 @@ inline RVecD scaled(const RVecD &pt, double factor)
    return pt * factor;
 }
 
-template <typename Run, typename Lumi, typename Event>
-RVecD resolution_varied(const RVecD &pt, Run run, Lumi lumi, Event event)
-{
-   const std::uint64_t key = event_key(run, lumi, event);
-   RVecD out(pt.size());
-   for (std::size_t i = 0; i < pt.size(); ++i)
-      out[i] = pt[i] * resolution_factor(key, i);
-   return out;
-}
-
 // true when every selected jet's pT is a float value (the nominal pass)
 inline bool float_valued(const ROOT::RVecU &jets, const RVecD &pt)
 {

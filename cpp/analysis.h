@@ -82,13 +82,15 @@ inline RVecF jet_energy_scale_up(const RVecF &pt)
    return pt_scaled(pt, 1.03f);
 }
 
-template <typename Run, typename Lumi, typename Event>
-RVecF pt_resolution_varied(const RVecF &pt, Run run, Lumi lumi, Event event)
+// the jet pT times the resolution factors, computed in double, stored in the pT's type (float in v1,
+// double for the AGC v2's double jet_pt)
+template <typename P, typename Run, typename Lumi, typename Event>
+ROOT::RVec<P> pt_resolution_varied(const ROOT::RVec<P> &pt, Run run, Lumi lumi, Event event)
 {
    const std::uint64_t key = event_key(run, lumi, event);
-   RVecF out(pt.size());
+   ROOT::RVec<P> out(pt.size());
    for (std::size_t i = 0; i < pt.size(); ++i)
-      out[i] = static_cast<float>(static_cast<double>(pt[i]) * resolution_factor(key, i));
+      out[i] = static_cast<P>(static_cast<double>(pt[i]) * resolution_factor(key, i));
    return out;
 }
 

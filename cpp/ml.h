@@ -87,13 +87,24 @@ constexpr int kMaxJets = 6;
 // ---------------------------------------------------------------------------
 // The forest
 // ---------------------------------------------------------------------------
+// One node of a tree in 8 bytes. The two children of a split are adjacent (read_forest numbers each tree's
+// nodes breadth first), so one index finds both: left, and right = left + 1.
 struct Node {
-   float value = 0.f;      // split condition, or the leaf value (left == -1)
-   std::int32_t feature = 0;
-   std::int32_t left = -1; // -1: a leaf
-   std::int32_t right = -1;
-   bool default_left = false;
+   float value = 0.f;       // split condition, or the leaf value
+   std::uint16_t left = 0;  // index of the left child within its tree
+   std::uint8_t feature = 0;
+   std::uint8_t flags = 0;  // kLeaf, kDefaultLeft
 };
+constexpr std::uint8_t kLeaf = 1;
+constexpr std::uint8_t kDefaultLeft = 2;  // a missing (NaN) value goes left
+
+// The child of a split for the feature vector x: xgboost's "x < condition" goes left, a NaN the default way.
+inline std::uint32_t child(const Node &n, const float *x)
+{
+   const float v = x[n.feature];
+   const bool right = std::isnan(v) ? !(n.flags & kDefaultLeft) : !(v < n.value);
+   return n.left + static_cast<std::uint32_t>(right);
+}
 
 // xgboost's sigmoid (src/common/math.h): float throughout, exponent clamped at 88.7.
 inline float sigmoid(float x)
@@ -115,15 +126,9 @@ public:
    float leaf(std::size_t tree, const float *x) const
    {
       const Node *base = nodes.data() + roots[tree];
-      std::int32_t i = 0;
-      while (base[i].left >= 0) {
-         const Node &n = base[i];
-         const float v = x[n.feature];
-         if (std::isnan(v))
-            i = n.default_left ? n.left : n.right;
-         else
-            i = v < n.value ? n.left : n.right;
-      }
+      std::uint32_t i = 0;
+      while (!(base[i].flags & kLeaf))
+         i = child(base[i], x);
       return base[i].value;
    }
 
@@ -152,16 +157,14 @@ public:
          const Node *base = nodes.data() + roots[t];
          for (std::size_t r0 = 0; r0 < n; r0 += kLanes) {
             const std::size_t m = std::min(kLanes, n - r0);
-            std::int32_t at[kLanes] = {};
+            std::uint32_t at[kLanes] = {};
             for (bool moved = true; moved;) {
                moved = false;
                for (std::size_t k = 0; k < m; ++k) {
                   const Node &node = base[at[k]];
-                  if (node.left < 0)
+                  if (node.flags & kLeaf)
                      continue;
-                  const float v = rows[(r0 + k) * stride + node.feature];
-                  at[k] = std::isnan(v) ? (node.default_left ? node.left : node.right)
-                                        : (v < node.value ? node.left : node.right);
+                  at[k] = child(node, rows + (r0 + k) * stride);
                   moved = true;
                }
             }
@@ -233,20 +236,37 @@ inline Forest read_forest(const std::string &path)
       const std::size_t n = left.size();
       if (right.size() != n || index.size() != n || cond.size() != n || dleft.size() != n || type.size() != n)
          throw std::runtime_error("rdf_ttbar::ml: " + path + ": inconsistent tree arrays");
+      if (n == 0 || n > 65536)
+         throw std::runtime_error("rdf_ttbar::ml: " + path + ": a tree of no node or of more than 65536 nodes");
+      // breadth first from the root: the children of a split get adjacent numbers
+      std::vector<std::int32_t> order{0}, number(n, -1);
+      number[0] = 0;
+      for (std::size_t k = 0; k < order.size(); ++k) {
+         const std::int32_t i = order[k];
+         if (left[i] < 0)
+            continue;
+         if (left[i] >= static_cast<std::int32_t>(n) || right[i] < 0 || right[i] >= static_cast<std::int32_t>(n) ||
+             number[left[i]] >= 0 || number[right[i]] >= 0)
+            throw std::runtime_error("rdf_ttbar::ml: " + path + ": bad node");
+         for (std::int32_t c : {left[i], right[i]}) {
+            number[c] = static_cast<std::int32_t>(order.size());
+            order.push_back(c);
+         }
+      }
       f.roots.push_back(static_cast<std::int32_t>(f.nodes.size()));
-      for (std::size_t i = 0; i < n; ++i) {
+      for (std::int32_t i : order) {
          Node node;
          node.value = static_cast<float>(cond[i]);
-         node.left = left[i];
-         node.right = right[i];
-         node.feature = index[i];
-         node.default_left = dleft[i] != 0;
-         if (node.left >= 0) {
+         if (left[i] < 0) {
+            node.flags = kLeaf;
+         } else {
             if (type[i] != 0)
                throw std::runtime_error("rdf_ttbar::ml: " + path + ": categorical splits are not supported");
-            if (node.feature < 0 || node.feature >= f.num_feature || node.left >= static_cast<std::int32_t>(n) ||
-                node.right < 0 || node.right >= static_cast<std::int32_t>(n))
+            if (index[i] < 0 || index[i] >= f.num_feature || index[i] > 255)
                throw std::runtime_error("rdf_ttbar::ml: " + path + ": bad node");
+            node.feature = static_cast<std::uint8_t>(index[i]);
+            node.left = static_cast<std::uint16_t>(number[left[i]]);
+            node.flags = dleft[i] != 0 ? kDefaultLeft : 0;
          }
          f.nodes.push_back(node);
       }
