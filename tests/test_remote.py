@@ -568,3 +568,39 @@ def test_cache_summary_counts_this_runs_copies_and_a_damaged_copy_is_copied_agai
     assert f"copied 1 remote file(s), {sizes[urls[1]] / 1e6:,.1f} MB" in err, err[-2000:]
     assert copy.read_bytes() == real_ttbar_file().read_bytes()
     assert_same(tmp_path / "out3" / "histograms.root", local_files["hists"])
+
+
+ABORT_AFTER_READ_ERROR = r"""
+import sys
+from rdf_ttbar.inputs import probe
+ROOT = probe.root()
+guard = ROOT.rdf_ttbar.remote
+guard.BeginFatalReadErrors(sys.argv[1])
+if sys.argv[2] == "read error":  # what CaptureHandler records when it turns an I/O error into a ReadError
+    guard.RememberReadError("TNetXNGFile::ReadBuffer: [ERROR] Socket error: Connection error")
+ROOT.gInterpreter.ProcessLine("abort();")  # ROOT 6.40's double free while the loop unwinds ends so
+"""
+
+
+@pytest.mark.parametrize("before", ["read error", "nothing"])
+def test_a_crash_after_a_read_error_ends_with_its_line(tmp_path, before):
+    """The 1-in-60 case of test_server_dying_during_the_event_loop_again_and_again: glibc aborts on a double free
+    while the loop unwinds from a read error, and ROOT's abort handler deadlocked on the corrupted heap (a hang).
+    After a read error an abort prints that error's line, removes the (empty) staging folder and exits 2; any
+    other abort is still ROOT's crash report."""
+    staging = tmp_path / ".rdf_ttbar-partial-test"
+    staging.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-c", ABORT_AFTER_READ_ERROR, str(staging), before],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    if before == "read error":
+        assert_one_error(result.returncode, result.stderr, "the event loop failed", "Connection error")
+        assert "ROOT then crashed while stopping the loop (nothing was written)" in result.stderr
+        assert not staging.exists()
+    else:
+        assert result.returncode != 2 and "rdf_ttbar: error:" not in result.stderr
+        assert staging.is_dir()

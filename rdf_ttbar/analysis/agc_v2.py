@@ -72,7 +72,7 @@ def make(models_dir: Path = MODELS_DIR) -> Analysis:
     v1 = V1
     jet_systematics = {
         "pt_scale": "rdf_ttbar::v2::scaled(jet_pt, 1.03)",
-        "pt_res": "rdf_ttbar::v2::resolution_varied(jet_pt, run, luminosityBlock, event)",
+        "pt_res": "rdf_ttbar::pt_resolution_varied(jet_pt, run, luminosityBlock, event)",
     }
     systematics = tuple(
         replace(s, column="jet_pt", expression=jet_systematics[s.name]) if s.name in jet_systematics else s
@@ -119,6 +119,7 @@ def make(models_dir: Path = MODELS_DIR) -> Analysis:
                     name=name,
                     output="histograms_ml",
                     offset=ML_OFFSET,
+                    postfit_plot=name in POSTFIT_FEATURES,
                 )
                 for i, (name, label, low, high) in enumerate(FEATURES)
             ),

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .. import atomic
 from ..errors import UserError
+from ..inputs import remote
 
 log = logging.getLogger(__name__)
 
@@ -123,9 +124,11 @@ class OutputFolder:
             self.final.mkdir(parents=True, exist_ok=True)
             remove_abandoned(self.final)
             self._staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{_owner()}-", dir=self.final))
+        remote.remove_on_crash(self._staging)  # also if ROOT crashes after a read error (cpp/remote.h)
         return self
 
     def __exit__(self, *exc) -> None:
+        remote.remove_on_crash(None)
         if self._staging is not None:
             shutil.rmtree(self._staging, ignore_errors=True)
 

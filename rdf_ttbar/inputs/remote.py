@@ -35,6 +35,15 @@ log = logging.getLogger(__name__)
 COPY_CHUNK = 16 * 1024 * 1024  # bytes per read request while copying into the cache
 
 
+_crash_folder = ""  # the run's staging folder (remove_on_crash)
+
+
+def remove_on_crash(folder) -> None:
+    """The run's staging folder (None: none), removed when ROOT crashes after a read error (cpp/remote.h)."""
+    global _crash_folder
+    _crash_folder = str(folder) if folder else ""
+
+
 class fatal_read_errors:
     """While active, an I/O error in ROOT (a remote server gone, a damaged basket) ends the event loop
     with an exception (``ReadError``) instead of letting ROOT continue with missing data, where it can
@@ -42,7 +51,7 @@ class fatal_read_errors:
 
     def __enter__(self):
         self.ROOT = probe.root()
-        self.ROOT.rdf_ttbar.remote.BeginFatalReadErrors()
+        self.ROOT.rdf_ttbar.remote.BeginFatalReadErrors(_crash_folder)
         return self
 
     def __exit__(self, *exc):
@@ -69,6 +78,7 @@ if in_worker:
     _graph_cache._RDF_REGISTER.clear()
     import ROOT
     ROOT.gInterpreter.Declare({cpp!r})  # the text of cpp/remote.h
+    ROOT.rdf_ttbar.remote.ForgetReadError()  # a new task
     if ROOT.rdf_ttbar.remote.gFatalReadErrors.load() == 0:  # for the life of the worker process
         import atexit
         ROOT.rdf_ttbar.remote.BeginFatalReadErrors()
