@@ -21,12 +21,16 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import config as configuration
 from .config import RunConfig
 from .errors import UserError, note_kept
 from .execution import pipeline
 from .execution.outputs import OutputFolder, problem, write_errors
+
+if TYPE_CHECKING:
+    from .analysis import Analysis
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,7 @@ class RunResult:
 
     histograms: dict  # AGC name -> hist.Hist (Weight storage, flow bins), pseudo-data included
     metrics: dict  # as metrics.json: wall times, events, rates, bytes read, events per sample
+    analysis: Analysis | None = None  # the definition that filled them (fit and plot use it)
 
 
 def run(
@@ -87,7 +92,9 @@ def run(
     processed = pipeline.process(config, progress=progress)
     metrics = processed.metrics
     metrics["wall_time_s"]["total"] = round(time.perf_counter() - processed.start, 3)
-    return RunResult(processed.histograms, metrics)
+    from .analysis import of as definition
+
+    return RunResult(processed.histograms, metrics, definition(config))
 
 
 def write_histograms(result: RunResult, path: str | os.PathLike) -> Path:
@@ -115,18 +122,22 @@ def fit(histograms, *, ranking: bool = False):
     """
     from . import inference
 
+    analysis = None
     if isinstance(histograms, RunResult):
-        histograms = histograms.histograms
-    return inference.fit(histograms, ranking=ranking)
+        histograms, analysis = histograms.histograms, histograms.analysis
+    return inference.fit(histograms, ranking=ranking, analysis=analysis)
 
 
-def plot(histograms=None, report=None, *, plots_dir: str | os.PathLike = "plots") -> list[Path]:
+def plot(
+    histograms=None, report=None, *, plots_dir: str | os.PathLike = "plots", analysis: Analysis | None = None
+) -> list[Path]:
     """Draw the histogram plots and (given a fit report) the fit plots as PNG files into ``plots_dir``.
 
     Args:
         histograms: a :class:`RunResult`, a mapping {AGC name: UHI histogram} or a histograms.root path; None: none.
         report: the result of :func:`fit`; None: no fit plots.
         plots_dir: where the PNG files go.
+        analysis: the definition whose plots they are (default: a RunResult's, else the AGC v1's).
 
     Returns:
         The paths of the PNG files written.
@@ -134,12 +145,12 @@ def plot(histograms=None, report=None, *, plots_dir: str | os.PathLike = "plots"
     from . import plots
 
     if isinstance(histograms, RunResult):
-        histograms = histograms.histograms
+        histograms, analysis = histograms.histograms, analysis or histograms.analysis
     paths: list[Path] = []
     if histograms is not None:
-        paths += plots.plot_histograms(histograms, plots_dir)
+        paths += plots.plot_histograms(histograms, plots_dir, analysis)
     if report is not None:
-        paths += plots.plot_fit(report.summary, plots_dir)
+        paths += plots.plot_fit(report.summary, plots_dir, analysis)
     return paths
 
 
@@ -182,13 +193,13 @@ def run_job(config: RunConfig | Mapping | str | os.PathLike | None = None, **ove
     with OutputFolder(config.output_dir) as out, Painters() as painters:
         processed = pipeline.process(config)
         metrics = processed.metrics
-        from .analysis import get as definition
+        from .analysis import of as definition
         from .execution import histograms
 
         with write_errors(out.final):
-            histograms.write_outputs(definition(config.analysis), processed.histograms, out.staging)
+            histograms.write_outputs(definition(config), processed.histograms, out.staging)
         try:
-            fit_summary = fit_and_plots(processed.histograms, config.fit, out, metrics, painters)
+            fit_summary = fit_and_plots(processed.histograms, config.fit, out, metrics, painters, definition(config))
         except Exception as err:
             keep_event_loop(out, metrics, processed.start)
             kept = out.final / HISTOGRAMS_FILE
@@ -212,29 +223,48 @@ def run_job(config: RunConfig | Mapping | str | os.PathLike | None = None, **ove
     return JobResult(metrics, fit_summary, paths)
 
 
-def fit_and_plots(histograms: dict, do_fit: bool, out: OutputFolder, metrics: dict, painters) -> dict | None:
+def fit_and_plots(
+    histograms: dict, do_fit: bool, out: OutputFolder, metrics: dict, painters, analysis: Analysis | None = None
+) -> dict | None:
     """The fit of the event loops' histograms (in memory; written into the staging folder, naming the files
-    where they are published) and the plots (``plots/``), drawn by ``painters`` (warm plot workers,
-    :class:`rdf_ttbar.plots.painters.Painters`): the histogram plots while the fit runs, then the fit plots.
-    Fills the fit and plots times into ``metrics``; returns the fit summary as fit_results.json holds it."""
+    where they are published) and the plots (``plots/``) of ``analysis`` (the definition; default: the AGC v1's),
+    drawn by ``painters`` (warm plot workers, :class:`rdf_ttbar.plots.painters.Painters`): the histogram plots while
+    the fit runs, then the fit plots. With ML histograms in the definition (AGC v2), the main fit's result is
+    then applied to them (:mod:`rdf_ttbar.inference.ml_validation`, while the fit plots are drawn): their numbers
+    go into fit_results.json ("ml_validation"), their plots are ``ml_{prefit,postfit}_{feature}.png``; when they
+    make no usable model, a warning in the summary says so and the run goes on.
+    Fills the fit (the ML validation's included) and plots times into ``metrics``; returns the fit summary as
+    fit_results.json holds it."""
+    from .analysis import DEFAULT
+
+    analysis = analysis or DEFAULT
     plots_dir = out.staging / "plots"
     start = time.perf_counter()
-    histogram_plots = painters.draw("histograms", histograms, plots_dir)  # in memory: not histograms.root again
+    histogram_plots = painters.draw("histograms", histograms, plots_dir, analysis)  # in memory: not histograms.root
     if not do_fit:
         histogram_plots.result()
         metrics["wall_time_s"]["fit"], metrics["wall_time_s"]["plots"] = 0.0, round(time.perf_counter() - start, 3)
         return None
     from . import inference
+    from .inference import ml_validation
 
     with warnings.catch_warnings():  # they are in the summary (report.summary["warnings"]), which the CLI prints
         warnings.simplefilter("ignore", inference.FitWarning)
-        report = inference.fit(histograms)
+        report = inference.fit(histograms, analysis=analysis)
+    jobs = [histogram_plots, painters.draw("fit", report.summary, plots_dir, analysis)]
+    if ml_validation.ml_histograms(analysis):
+        try:
+            ml = ml_validation.ml_validation(histograms, report.summary, analysis)
+        except inference.FitError as err:
+            report = report.adding(warnings=[*report.summary["warnings"], f"no ML validation plots: {err}"])
+        else:
+            report = report.adding(ml_validation=ml)
+            jobs.append(painters.draw("ml", ml, plots_dir, analysis))
     inference.write(report, out.staging, published_in=out.final, histograms=out.final / HISTOGRAMS_FILE)
     summary = report.published(out.final, out.final / HISTOGRAMS_FILE)
     fit_done = time.perf_counter()
-    fit_plots = painters.draw("fit", summary, plots_dir)
-    histogram_plots.result()
-    fit_plots.result()
+    for job in jobs:
+        job.result()
     metrics["wall_time_s"]["fit"] = round(fit_done - start, 3)
     metrics["wall_time_s"]["plots"] = round(time.perf_counter() - fit_done, 3)  # beyond the fit
     return summary

@@ -27,7 +27,7 @@ def test_configure_from_mapping_and_keywords(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"threads": 2}, "configure(): unknown option 'threads' (known: agc, cache_dir,"),
+        ({"threads": 2}, "configure(): unknown option 'threads' (known: agc, analysis, cache_dir,"),
         ({"mt": "two"}, "configure(): 'mt' must be of type int, got 'two'"),
         ({"mt": -1}, "configure(): 'mt' must be >= 0, got -1"),
         ({"demo": {"events": 5}}, "configure(): unknown option 'demo.events' (known: demo.cache_dir,"),
@@ -81,7 +81,7 @@ def test_run_job_keeps_the_histograms_when_the_fit_fails(tmp_path, monkeypatch):
     for name in ("fit_results.json", "workspace.json", "plots/pulls.png", "histograms.root"):
         (out / name).write_text("from an earlier run")
 
-    def failing_fit(histograms, *, ranking=False):
+    def failing_fit(histograms, *, ranking=False, analysis=None):
         assert histograms["4j1b_ttbar"].values().sum() > 0  # it gets this run's histograms, in memory
         raise rdf_ttbar.UserError("the model has no parameters (stub)")
 
@@ -126,12 +126,14 @@ def test_run_job_publishes_final_paths(tmp_path, monkeypatch):
         (output_dir / "workspace.json").write_text("{}")
         return [path, output_dir / "workspace.json"]
 
-    monkeypatch.setattr(inference, "fit", lambda histograms, ranking=False: Report(), raising=False)
+    monkeypatch.setattr(inference, "fit", lambda histograms, ranking=False, analysis=None: Report(), raising=False)
     monkeypatch.setattr(inference, "write", write, raising=False)
     real_draw = painters.Painters.draw
 
-    def draw(self, kind, source, plots_dir):  # no fit plots for the stub's summary
-        return SimpleNamespace(result=lambda: []) if kind == "fit" else real_draw(self, kind, source, plots_dir)
+    def draw(self, kind, source, plots_dir, analysis=None):  # no fit plots for the stub's summary
+        if kind == "fit":
+            return SimpleNamespace(result=lambda: [])
+        return real_draw(self, kind, source, plots_dir, analysis)
 
     monkeypatch.setattr(painters.Painters, "draw", draw)
     inputs = same_files_everywhere(tmp_path / "in.json", [(real_ttbar_file(), 200)])

@@ -50,8 +50,12 @@ def test_notebook_runs_and_shows_the_fit(tmp_path):
     assert match, text
     value, uncertainty = map(float, match.groups())
     assert 0.5 < value < 1.5 and 0 < uncertainty < 0.5, (value, uncertainty)
-    images = [o for cell in cells for o in cell.outputs if "image/png" in o.get("data", {})]
+    images = [o for cell in cells[:-1] for o in cell.outputs if "image/png" in o.get("data", {})]
     assert len(images) >= 4 + 4  # the histogram plots and the fit plots, shown inline
+    # the last cell: AGC v2, its 1364 histograms, the plots of its 20 features among them, two shown
+    assert re.search(r"ttbar_analysis.ipynb: AGC v2: 1364 histograms, 24 plots in ", terminal), terminal
+    assert len([o for o in cells[-1].outputs if "image/png" in o.get("data", {})]) == 2
+    assert (outputs / "plots-v2" / "stacked_mass_w1w2btophad.png").is_file()
     assert "second run" in text
     assert "ttbar_analysis.ipynb:" not in text  # the terminal's copy does not show in the cells
 

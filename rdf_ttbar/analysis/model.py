@@ -53,6 +53,7 @@ class Histogram:
     fit_edges: tuple[float, ...] = ()  # bin edges of the fit (a merge of the histogram's bins); (): not fitted
     output: str = "histograms"  # the file it is written to: {output}.root in the output folder
     offset: float = 0.0  # added to every bin (flow bins too) of its filled histograms, as the AGC does for ML ones
+    postfit_plot: bool = False  # not fitted, but drawn pre- and post-fit with the fit's parameters (AGC v2's ML)
 
     @property
     def prefix(self) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from ..analysis import of as definition
 from ..errors import UserError
 from ..execution.outputs import write_errors
+from ..inference import ml_validation
 from ..inference.configuration import FIT_RESULTS_FILE, POI, WORKSPACE_FILE, FitError, FitWarning
 from ..inference.fitting import run_fit
 from . import options
@@ -92,11 +93,14 @@ def run_fit_and_plots(
 
     plots_dir = Path(output_dir) / "plots"
     with Painters() as painters:  # warm plot workers: the histogram plots are drawn while the fit runs
-        histogram_plots = painters.draw("histograms", histograms_path, plots_dir)
+        jobs = [painters.draw("histograms", histograms_path, plots_dir, analysis)]
         summary = run_fit(histograms_path, output_dir, ranking=ranking, analysis=analysis)
-        fit_plots = painters.draw("fit", summary, plots_dir)
-        summary["plots"] = [str(p) for p in histogram_plots.result() + fit_plots.result()]
-    return summary
+        jobs.append(painters.draw("fit", summary, plots_dir, analysis))
+        ml_files = {Path(histograms_path).with_name(f"{h.output}.root") for h in ml_validation.ml_histograms(analysis)}
+        if ml_files and all(f.is_file() for f in ml_files):  # AGC v2: the ML features with the fit's parameters
+            ml = ml_validation.ml_validation(histograms_path, summary, analysis)
+            jobs.append(painters.draw("ml", ml, plots_dir, analysis))
+        return {**summary, "plots": [str(p) for job in jobs for p in job.result()]}
 
 
 def fit_only_main(args: argparse.Namespace) -> int:

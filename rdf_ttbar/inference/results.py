@@ -3,6 +3,7 @@ writing."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -143,6 +144,10 @@ class FitReport:
 
     summary: dict[str, Any]
     workspace: dict[str, Any]
+
+    def adding(self, **entries: Any) -> "FitReport":
+        """A report whose summary also holds ``entries`` (e.g. a later stage's numbers, more warnings)."""
+        return dataclasses.replace(self, summary={**self.summary, **entries})
 
     def published(self, folder: str | os.PathLike, histograms: str | os.PathLike | None = None) -> dict[str, Any]:
         """The summary as fit_results.json in ``folder`` holds it: with the workspace's path there, and the

@@ -345,10 +345,20 @@ def build_workspace(
 
     Returns (workspace, config used, warning messages, dropped samples).
     """
+    hfile = _HistogramFile.in_memory(histograms) if isinstance(histograms, Mapping) else _HistogramFile(histograms)
+    ws, config, messages, dropped = workspace_of(cabinetry_config(hfile.path, template_dir, analysis), hfile)
+    for msg in messages:
+        _warn(msg)
+    return ws, config, messages, dropped
+
+
+def workspace_of(
+    config: dict[str, Any], hfile: _HistogramFile
+) -> tuple[dict[str, Any], dict[str, Any], list[str], list[str]]:
+    """The pyhf workspace of a cabinetry ``config`` whose templates come from ``hfile`` (checked; empty samples
+    and invalid modifiers dropped, with a message each). Returns (workspace, config used, messages, dropped)."""
     import cabinetry
 
-    hfile = _HistogramFile.in_memory(histograms) if isinstance(histograms, Mapping) else _HistogramFile(histograms)
-    config = cabinetry_config(hfile.path, histogram_folder=template_dir, analysis=analysis)
     cabinetry.configuration.validate(config)
     _check_histograms(config, hfile)
     config, messages, dropped = _prune_empty_samples(config, hfile)
@@ -363,6 +373,4 @@ def build_workspace(
     messages += _prune_invalid_modifiers(ws)
     with quiet_schema_warning():
         cabinetry.workspace.validate(ws)
-    for msg in messages:
-        _warn(msg)
     return ws, config, messages, dropped

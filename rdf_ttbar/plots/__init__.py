@@ -2,10 +2,13 @@
 figures out. This package imports neither the fit nor ROOT.
 
 - :func:`plot_histograms`: ``stacked_{histogram}.png`` and the variation plots of the definition
-  (see :mod:`rdf_ttbar.plots.histograms`)
+  (see :mod:`rdf_ttbar.plots.histograms`; AGC v2: also ``stacked_{feature}.png`` of its 20 ML features)
 - :func:`plot_fit`: ``data_mc_{prefit,postfit}_{4j1b_CR,4j2b_SR}.png``, ``pulls.png``,
-  ``correlations.png`` and, when the summary has a ranking, ``ranking.png``
-  (see :mod:`rdf_ttbar.plots.fit`)
+  ``correlations.png`` and, when the summary has a ranking, ``ranking.png``; when it has the ML validation
+  (AGC v2), ``ml_{prefit,postfit}_{feature}.png`` (see :mod:`rdf_ttbar.plots.fit`)
+- :func:`plot_ml`: those ML validation plots alone, from ``rdf_ttbar.inference.ml_validation``'s numbers
+
+Every function takes the analysis definition (``rdf_ttbar.analysis.get(version)``); default: the AGC v1's.
 
 Each plot is a :class:`~rdf_ttbar.plots.style.Drawing`: ``drawing.figure()`` returns its
 matplotlib Figure (e.g. to show it in a notebook), ``drawing.save(folder)`` writes it.
@@ -19,15 +22,17 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from rdf_ttbar.errors import UserError
-from rdf_ttbar.plots.fit import fit_drawings, region_file_name
+from rdf_ttbar.plots.fit import fit_drawings, ml_drawings, region_file_name
 from rdf_ttbar.plots.histograms import histogram_drawings
 from rdf_ttbar.plots.style import Drawing
 
 __all__ = [
     "plot_histograms",
     "plot_fit",
+    "plot_ml",
     "histogram_drawings",
     "fit_drawings",
+    "ml_drawings",
     "Drawing",
     "save_all",
     "region_file_name",
@@ -60,16 +65,24 @@ def save_all(drawings: Sequence[Drawing], plots_dir) -> list[Path]:
     return [d.save(plots_dir) for d in drawings]
 
 
-def plot_histograms(histograms, plots_dir) -> list[Path]:
-    """Draw the input histograms into ``plots_dir``; returns the paths of the PNG files written.
+def plot_histograms(histograms, plots_dir, analysis=None) -> list[Path]:
+    """Draw the input histograms of ``analysis`` (default: the AGC v1) into ``plots_dir``; returns the paths of
+    the PNG files written.
 
-    ``histograms``: the path of histograms.root, or a mapping {AGC name: UHI histogram}
-    (uproot TH1, hist.Hist). Missing histograms are left out (logged as a warning).
+    ``histograms``: the path of histograms.root (the definition's other files are read from beside it), or a
+    mapping {AGC name: UHI histogram} (uproot TH1, hist.Hist). Missing histograms are left out (logged as a
+    warning).
     """
-    return save_all(histogram_drawings(histograms), plots_dir)
+    return save_all(histogram_drawings(histograms, analysis), plots_dir)
 
 
-def plot_fit(summary, plots_dir) -> list[Path]:
+def plot_fit(summary, plots_dir, analysis=None) -> list[Path]:
     """Draw the fit plots into ``plots_dir`` from the fit summary (the dict of
     fit_results.json, or its path) alone; returns the paths of the PNG files written."""
-    return save_all(fit_drawings(load_summary(summary)), plots_dir)
+    return save_all(fit_drawings(load_summary(summary), analysis=analysis), plots_dir)
+
+
+def plot_ml(ml, plots_dir) -> list[Path]:
+    """Draw ``ml_{prefit,postfit}_{feature}.png`` of the ML validation (the dict that
+    ``rdf_ttbar.inference.ml_validation.ml_validation`` returns) into ``plots_dir``; returns their paths."""
+    return save_all(ml_drawings(ml), plots_dir)

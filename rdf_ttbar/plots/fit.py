@@ -1,6 +1,8 @@
 """The plots of the fit, drawn only from the numbers of the fit summary (fit_results.json):
 
 - ``data_mc_{prefit,postfit}_{region}.png``: stacked model, pseudo-data, pre-/post-fit band, ratio
+- ``ml_{prefit,postfit}_{feature}.png`` (when the summary has "ml_validation", AGC v2: 7 features): the same for
+  the ML feature histograms, post-fit with the main fit's parameters (``rdf_ttbar.inference.ml_validation``)
 - ``pulls.png``: pulls of the constrained nuisance parameters (MC-statistics ones left out)
 - ``correlations.png``: correlations of the parameters correlated with any other above a threshold
   (the per-bin MC-statistics parameters left out; the full matrix is in fit_results.json)
@@ -14,13 +16,20 @@ from typing import Any, Mapping
 import numpy as np
 
 import rdf_ttbar.plots.style as style
-from rdf_ttbar.analysis import DEFAULT as ANALYSIS
+from rdf_ttbar.analysis import DEFAULT, Analysis
 from rdf_ttbar.plots.stack import stack_figure
 
 CORRELATION_THRESHOLD = 0.2  # correlations.png: parameters with |rho| above this with another one
 RANKING_MAX = 20  # ranking.png: the largest impacts only
 STAGES = (("prefit", "pre-fit"), ("postfit", "post-fit"))
-XLABELS = {ANALYSIS.region(h.region).fit_name: h.label for h in ANALYSIS.fit_histograms}  # x-axis label per fit channel
+
+
+def xlabels_of(analysis: Analysis = DEFAULT) -> dict[str, str]:
+    """The x-axis label of each fit channel of a definition."""
+    return {analysis.region(h.region).fit_name: h.label for h in analysis.fit_histograms}
+
+
+XLABELS = xlabels_of()  # the AGC v1's
 
 
 def region_file_name(channel: str) -> str:
@@ -30,11 +39,6 @@ def region_file_name(channel: str) -> str:
 
 def _float(x) -> float:
     return np.nan if x is None else float(x)
-
-
-def _bin_width_label(edges) -> str:
-    widths = np.diff(edges)
-    return f"Events / {widths[0]:g} GeV" if np.allclose(widths, widths[0]) else "Events / bin"
 
 
 def _poi_text(summary: Mapping[str, Any]) -> str:
@@ -49,22 +53,25 @@ def _poi_text(summary: Mapping[str, Any]) -> str:
     return rf"$\mu_{{t\bar{{t}}}} = {result['value']:.3f} \pm {result['uncertainty']:.3f}$"
 
 
-def data_mc_drawings(summary: Mapping[str, Any], xlabels: Mapping[str, str] | None = None) -> list[style.Drawing]:
-    """``data_mc_{stage}_{region}.png`` per stage and channel of the summary's yields."""
-    xlabels = {**XLABELS, **(xlabels or {})}
+def _stage_drawings(
+    source: Mapping[str, Any], prefix: str, xlabels: Mapping[str, str], default_label: str, postfit_note: str = ""
+) -> list[style.Drawing]:
+    """``{prefix}_{stage}_{channel}.png`` per stage and channel of ``source``'s "{stage}_yields" (a channel's own
+    "label" and "region", when it has them, are its x label and the title's region; else the channel's name)."""
     drawings = []
     for stage, stage_label in STAGES:
-        for channel, yields in summary.get(f"{stage}_yields", {}).items():
+        for channel, yields in source.get(f"{stage}_yields", {}).items():
             bins = yields["bins"]
             processes = style.stack_order(style.process_of(s) for s in bins["samples"])
             by_process = {style.process_of(s): v for s, v in bins["samples"].items()}
-            title = f"{channel}, {stage_label}"
-            if stage == "postfit" and _poi_text(summary):
-                title += "\n" + _poi_text(summary)
+            title = f"{yields.get('region', channel)}, {stage_label}" + (postfit_note if stage == "postfit" else "")
+            if stage == "postfit" and _poi_text(source):
+                title += "\n" + _poi_text(source)
             edges = np.asarray(bins["edges"], dtype=float)
+            xlabel = yields.get("label") or xlabels.get(channel, default_label)
             drawings.append(
                 style.Drawing(
-                    f"data_mc_{stage}_{region_file_name(channel)}.png",
+                    f"{prefix}_{stage}_{region_file_name(channel)}.png",
                     stack_figure,
                     dict(
                         edges=edges,
@@ -75,14 +82,27 @@ def data_mc_drawings(summary: Mapping[str, Any], xlabels: Mapping[str, str] | No
                         total=np.array([_float(v) for v in bins["total"]]),
                         total_uncertainty=np.array([_float(v) for v in bins["total_uncertainty"]]),
                         data=np.array([_float(v) for v in bins["data"]]),
-                        xlabel=xlabels.get(channel, "observable [GeV]"),
-                        ylabel=_bin_width_label(edges),
+                        xlabel=xlabel,
+                        ylabel=style.bin_width_label(edges, xlabel),
                         title=title,
                         band_label=f"{stage_label.capitalize()} unc.",
                     ),
                 )
             )
     return drawings
+
+
+def data_mc_drawings(
+    summary: Mapping[str, Any], xlabels: Mapping[str, str] | None = None, analysis: Analysis | None = None
+) -> list[style.Drawing]:
+    """``data_mc_{stage}_{region}.png`` per stage and channel of the summary's yields."""
+    xlabels = {**xlabels_of(analysis or DEFAULT), **(xlabels or {})}
+    return _stage_drawings(summary, "data_mc", xlabels, "observable [GeV]")
+
+
+def ml_drawings(ml: Mapping[str, Any] | None) -> list[style.Drawing]:
+    """``ml_{stage}_{feature}.png`` of the ML validation's numbers (the summary's "ml_validation"; none: [])."""
+    return _stage_drawings(ml, "ml", {}, "observable", " (main fit)") if ml else []
 
 
 def _vertical_figure(n_rows: int, left_in: float = 4.4, width_in: float = 12.0):
@@ -269,8 +289,10 @@ def ranking_drawing(summary: Mapping[str, Any]) -> style.Drawing | None:
     )
 
 
-def fit_drawings(summary: Mapping[str, Any], xlabels: Mapping[str, str] | None = None) -> list[style.Drawing]:
-    """All the fit plots of a fit summary."""
-    drawings = data_mc_drawings(summary, xlabels) + [pulls_drawing(summary), correlations_drawing(summary)]
+def fit_drawings(
+    summary: Mapping[str, Any], xlabels: Mapping[str, str] | None = None, analysis: Analysis | None = None
+) -> list[style.Drawing]:
+    """All the fit plots of a fit summary (with its "ml_validation", when it has one: the ML plots last)."""
+    drawings = data_mc_drawings(summary, xlabels, analysis) + [pulls_drawing(summary), correlations_drawing(summary)]
     ranking = ranking_drawing(summary)
-    return drawings + ([ranking] if ranking is not None else [])
+    return drawings + ([ranking] if ranking is not None else []) + ml_drawings(summary.get("ml_validation"))

@@ -1,8 +1,14 @@
-"""The plots of the input histograms (``histograms.root`` or UHI histograms keyed by AGC name):
+"""The plots of the input histograms (``histograms.root`` or UHI histograms keyed by AGC name) of an analysis
+definition (default: the AGC v1's):
 
-- ``stacked_{histogram}.png``: the nominal samples stacked, pseudo-data, MC statistical band, ratio
-- ``{plot}_{histogram}.png``: the analysis definition's variation plots (AGC: the b-tag weight variations
+- ``stacked_{histogram}.png``: per histogram of the definition, the nominal samples stacked, pseudo-data, MC
+  statistical band, ratio (AGC v1: ``stacked_4j1b.png``, ``stacked_4j2b.png``; AGC v2: these and one per ML
+  feature, ``stacked_{feature}.png``, e.g. ``stacked_mass_w1w2.png``, 22 in all)
+- ``{plot}_{histogram}.png``: the definition's variation plots (AGC: the b-tag weight variations
   in 4j1b, the jet energy scale and resolution variations in 4j2b)
+
+Given the path of histograms.root, the definition's other files beside it (AGC v2: histograms_ml.root) are read
+too; a missing one leaves out its plots (one warning).
 """
 
 from __future__ import annotations
@@ -15,8 +21,7 @@ from typing import Any, Mapping
 import numpy as np
 
 import rdf_ttbar.plots.style as style
-from rdf_ttbar.analysis import DEFAULT as ANALYSIS
-from rdf_ttbar.analysis import histogram_name, pseudodata_name
+from rdf_ttbar.analysis import DEFAULT, Analysis, histogram_name, pseudodata_name
 from rdf_ttbar.errors import UserError
 from rdf_ttbar.plots.stack import MAIN_RECT, RATIO_RECT, stack_figure
 
@@ -25,11 +30,11 @@ log = logging.getLogger(__name__)
 VARIATION_COLORS = ("#5790fc", "#f89c20", "#e42536", "#964a8b")
 
 
-def variation_lines(plot) -> list[tuple[str, str, str, str]]:
+def variation_lines(plot, analysis: Analysis = DEFAULT) -> list[tuple[str, str, str, str]]:
     """(variation name, legend label, colour, line style) of each line of a definition's VariationPlot."""
     lines = []
     for i, name in enumerate(plot.systematics):
-        syst = ANALYSIS.systematic(name)
+        syst = analysis.systematic(name)
         lines += [
             (
                 f"{name}_{d}",
@@ -55,13 +60,39 @@ def _arrays(h) -> Arrays:
     )
 
 
-def read_histograms(histograms: str | os.PathLike | Mapping[str, Any]) -> dict[str, Arrays]:
-    """{name: (values, variances, edges)} from a histograms.root path or a mapping of UHI histograms."""
+def read_histograms(
+    histograms: str | os.PathLike | Mapping[str, Any], analysis: Analysis = DEFAULT
+) -> dict[str, Arrays]:
+    """{name: (values, variances, edges)} from a mapping of UHI histograms, or a histograms.root path and the
+    definition's other files beside it (``{output}.root``; a missing one is logged as a warning)."""
+    wanted = drawn_names(analysis)
     if isinstance(histograms, Mapping):
-        return {name: _arrays(h) for name, h in histograms.items()}
+        return {name: _arrays(h) for name, h in histograms.items() if name in wanted}
+    path = Path(histograms)
+    hists = _read_file(path, wanted)
+    if path.stem == analysis.outputs[0]:
+        for output in analysis.outputs[1:]:
+            other = path.with_name(f"{output}.root")
+            if other.is_file():
+                hists.update(_read_file(other, wanted))
+            else:
+                log.warning("%s does not exist: the plots of its histograms are left out", other)
+    return hists
+
+
+def drawn_names(analysis: Analysis = DEFAULT) -> set[str]:
+    """The names of the histograms the plots of ``analysis`` draw (nominal samples, pseudo-data, the variations
+    of the variation plots): the only ones read."""
+    names = {pseudodata_name(h.prefix) for h in analysis.histograms}
+    names |= {histogram_name(h.prefix, p) for h in analysis.histograms for p in analysis.process_names}
+    for plot in analysis.variation_plots:
+        names |= {histogram_name(plot.histogram, plot.process, v) for v, *_ in variation_lines(plot, analysis)}
+    return names
+
+
+def _read_file(path: Path, wanted: set[str]) -> dict[str, Arrays]:
     import uproot
 
-    path = Path(histograms)
     if not path.is_file():
         raise UserError(
             f"histograms file {path} does not exist. Fix: run the analysis first "
@@ -72,7 +103,7 @@ def read_histograms(histograms: str | os.PathLike | Mapping[str, Any]) -> dict[s
             return {
                 key.rsplit(";", 1)[0]: _arrays(f[key])
                 for key, cls in f.classnames(recursive=False).items()
-                if cls.startswith("TH1")
+                if cls.startswith("TH1") and key.rsplit(";", 1)[0] in wanted
             }
     except Exception as exc:  # uproot raises many kinds of errors on bad files
         raise UserError(
@@ -81,16 +112,15 @@ def read_histograms(histograms: str | os.PathLike | Mapping[str, Any]) -> dict[s
         ) from exc
 
 
-def _bin_width_label(edges) -> str:
-    widths = np.diff(edges)
-    return f"Events / {widths[0]:g} GeV" if np.allclose(widths, widths[0]) else "Events / bin"
-
-
-def stacked_drawings(hists: Mapping[str, Arrays]) -> list[style.Drawing]:
-    """``stacked_{region}.png`` per region: nominal samples, pseudo-data, MC statistical band."""
+def stacked_drawings(hists: Mapping[str, Arrays], analysis: Analysis = DEFAULT) -> list[style.Drawing]:
+    """``stacked_{histogram}.png`` per histogram of the definition: nominal samples, pseudo-data, MC statistical
+    band. The histograms of a file other than the main one are left out when none of them is there."""
     drawings = []
-    for region in ANALYSIS.histograms:
-        processes = style.stack_order(ANALYSIS.process_names)
+    present_outputs = {analysis.outputs[0]} | {o for n, o in analysis.outputs_by_name().items() if n in hists}
+    for region in analysis.histograms:
+        if region.output not in present_outputs:
+            continue  # e.g. plots of histograms.root alone (read_histograms warned about the other file)
+        processes = style.stack_order(analysis.process_names)
         present = [p for p in processes if histogram_name(region.prefix, p) in hists]
         missing = [histogram_name(region.prefix, p) for p in processes if p not in present]
         pd_name = pseudodata_name(region.prefix)
@@ -118,8 +148,8 @@ def stacked_drawings(hists: Mapping[str, Arrays]) -> list[style.Drawing]:
                     total_uncertainty=stat,
                     data=data,
                     xlabel=region.label,
-                    ylabel=_bin_width_label(edges),
-                    title=f"{region.prefix}, pre-fit",
+                    ylabel=style.bin_width_label(edges, region.label),
+                    title=f"{region.region}, pre-fit",
                     band_label="MC stat. unc.",
                 ),
             )
@@ -159,11 +189,12 @@ def variation_figure(edges, nominal, variations, *, xlabel: str, ylabel: str, ti
     return fig
 
 
-def variation_drawings(hists: Mapping[str, Arrays]) -> list[style.Drawing]:
+def variation_drawings(hists: Mapping[str, Arrays], analysis: Analysis = DEFAULT) -> list[style.Drawing]:
     """``{plot}_{histogram}.png`` for each of the definition's variation plots (AGC: b-tag and jet energy)."""
     drawings = []
-    for plot in ANALYSIS.variation_plots:
-        stem, region_name, process, variations = plot.name, plot.histogram, plot.process, variation_lines(plot)
+    for plot in analysis.variation_plots:
+        stem, region_name, process = plot.name, plot.histogram, plot.process
+        variations = variation_lines(plot, analysis)
         nominal_name = histogram_name(region_name, process)
         if nominal_name not in hists:
             log.warning("histogram %s is missing: %s_%s.png not drawn", nominal_name, stem, region_name)
@@ -182,8 +213,8 @@ def variation_drawings(hists: Mapping[str, Arrays]) -> list[style.Drawing]:
                     edges=edges,
                     nominal=values,
                     variations=lines,
-                    xlabel=ANALYSIS.histogram(region_name).label,
-                    ylabel=_bin_width_label(edges),
+                    xlabel=analysis.histogram(region_name).label,
+                    ylabel=style.bin_width_label(edges, analysis.histogram(region_name).label),
                     title=rf"{style.display_label(process)}, {region_name}",
                 ),
             )
@@ -191,7 +222,9 @@ def variation_drawings(hists: Mapping[str, Arrays]) -> list[style.Drawing]:
     return drawings
 
 
-def histogram_drawings(histograms) -> list[style.Drawing]:
-    """All the histogram plots of a histograms.root path or a mapping of UHI histograms."""
-    hists = read_histograms(histograms)
-    return stacked_drawings(hists) + variation_drawings(hists)
+def histogram_drawings(histograms, analysis: Analysis | None = None) -> list[style.Drawing]:
+    """All the histogram plots of a histograms.root path or a mapping of UHI histograms, for ``analysis`` (the
+    definition, default: the AGC v1's)."""
+    analysis = analysis or DEFAULT
+    hists = read_histograms(histograms, analysis)
+    return stacked_drawings(hists, analysis) + variation_drawings(hists, analysis)

@@ -7,7 +7,7 @@ plots. ``draw`` returns at once; ``Job.result()`` waits for the paths, in the or
 
     with Painters(2) as painters:
         ...                                            # event loops, histograms.root
-        job = painters.draw("histograms", histograms, plots_dir)
+        job = painters.draw("histograms", histograms, plots_dir, analysis)
         ...                                            # the fit, meanwhile
         paths = job.result()
 
@@ -24,9 +24,11 @@ import pickle
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import IO
+from typing import IO, Mapping
 
+from rdf_ttbar.analysis import DEFAULT
 from rdf_ttbar.errors import UserError
+from rdf_ttbar.plots.histograms import drawn_names
 from rdf_ttbar.plots.launch import command_and_env
 from rdf_ttbar.plots.worker import HEADER
 
@@ -106,16 +108,21 @@ class Painters:
     def __init__(self, n: int = WORKERS):
         self._workers = [_Worker() for _ in range(max(1, n))]
 
-    def draw(self, kind: str, source, plots_dir) -> Job:
+    def draw(self, kind: str, source, plots_dir, analysis=None) -> Job:
         """Draw the plots of ``kind`` ("histograms": source is a mapping {AGC name: UHI histogram}, sent to the
-        workers in memory, or a histograms.root path; "fit": the fit summary or its path) into ``plots_dir``, a
-        share in each worker."""
+        workers in memory (only the histograms drawn), or a histograms.root path; "fit": the fit summary or its
+        path; "ml": the ML validation's numbers) of ``analysis`` (the definition; None: the AGC v1's) into
+        ``plots_dir``, a share in each worker."""
         if isinstance(source, os.PathLike):
             source = str(source)
-        elif kind == "fit" and not isinstance(source, str):
+        elif kind in ("fit", "ml") and not isinstance(source, str):
             source = json.loads(json.dumps(source))  # plain data, as fit_results.json holds
+        elif kind == "histograms" and isinstance(source, Mapping):
+            drawn = drawn_names(analysis or DEFAULT)
+            source = {name: h for name, h in source.items() if name in drawn}
         n = len(self._workers)
-        return Job([(w, w.send((kind, source, str(plots_dir), i, n))) for i, w in enumerate(self._workers)])
+        job = (kind, source, str(plots_dir))
+        return Job([(w, w.send((*job, i, n, analysis))) for i, w in enumerate(self._workers)])
 
     def close(self) -> None:
         for worker in self._workers:

@@ -8,6 +8,7 @@ nothing until a plot is drawn), and the backend is never set: figures are
 from __future__ import annotations
 
 import functools
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,16 @@ def process_of(sample: str) -> str:
     """Process key of a fit sample name ('W+jets' -> 'wjets'); unknown names are returned as given."""
     by_label = {label: process for process, label in SAMPLE_LABELS.items()}
     return by_label.get(sample, sample)
+
+
+def bin_width_label(edges, xlabel: str = "[GeV]") -> str:
+    """'Events / 20 GeV' (the unit: the one in brackets at the end of ``xlabel``, if any), or 'Events / bin'
+    for bins of different widths."""
+    widths = np.diff(np.asarray(edges, dtype=float))
+    if not np.allclose(widths, widths[0]):
+        return "Events / bin"
+    unit = re.search(r"\[([^\]]+)\]\s*$", xlabel)
+    return f"Events / {widths[0]:g}" + (f" {unit.group(1)}" if unit else "")
 
 
 def display_label(process: str) -> str:

@@ -3,8 +3,9 @@
 ``python -m rdf_ttbar.plots.worker --serve``: import the drawing stack (matplotlib, mplhep, uproot)
   at once, then draw the jobs sent on standard input, one after another, until it closes
   (:class:`rdf_ttbar.plots.painters.Painters`). A job is a length-prefixed pickle of
-  (kind, source, plots_dir, share, shares): kind "histograms" (source: {name: UHI histogram} or a path) or
-  "fit" (source: the fit summary); the worker builds that kind's drawings and saves every
+  (kind, source, plots_dir, share, shares, analysis): kind "histograms" (source: {name: UHI histogram} or a
+  path), "fit" (source: the fit summary) or "ml" (source: the ML validation's numbers), analysis the
+  definition (None: the AGC v1's); the worker builds that kind's drawings and saves every
   ``shares``-th one starting at ``share``, then writes one JSON line: the paths written, or
   {"error": ...}.
 
@@ -46,13 +47,15 @@ def warm_up() -> None:
     style.poisson_interval([1.0])  # scipy.special
 
 
-def drawings_of(kind: str, source):
+def drawings_of(kind: str, source, analysis=None):
     from rdf_ttbar import plots
 
     if kind == "histograms":
-        return plots.histogram_drawings(source)
+        return plots.histogram_drawings(source, analysis)
     if kind == "fit":
-        return plots.fit_drawings(plots.load_summary(source))
+        return plots.fit_drawings(plots.load_summary(source), analysis=analysis)
+    if kind == "ml":
+        return plots.ml_drawings(source)
     raise ValueError(f"unknown kind of plots {kind!r}")
 
 
@@ -65,10 +68,10 @@ def serve(stdin, stdout) -> int:
         header = stdin.read(HEADER.size)
         if len(header) < HEADER.size:
             return 0  # closed: no more jobs
-        kind, source, plots_dir, share, shares = pickle.loads(stdin.read(HEADER.unpack(header)[0]))
+        kind, source, plots_dir, share, shares, analysis = pickle.loads(stdin.read(HEADER.unpack(header)[0]))
         reply: list[str] | dict[str, object]
         try:
-            drawings = drawings_of(kind, source)[share::shares]
+            drawings = drawings_of(kind, source, analysis)[share::shares]
             reply = [str(d.save(plots_dir)) for d in drawings]
         except Exception as exc:  # reported to the caller, which raises it
             from rdf_ttbar.errors import UserError
