@@ -17,7 +17,7 @@ import numpy as np
 
 import rdf_ttbar.plots.style as style
 from rdf_ttbar.analysis import DEFAULT, Analysis
-from rdf_ttbar.plots.stack import stack_figure
+from rdf_ttbar.plots.stack import stack_drawing
 
 CORRELATION_THRESHOLD = 0.2  # correlations.png: parameters with |rho| above this with another one
 RANKING_MAX = 20  # ranking.png: the largest impacts only
@@ -70,23 +70,17 @@ def _stage_drawings(
             edges = np.asarray(bins["edges"], dtype=float)
             xlabel = yields.get("label") or xlabels.get(channel, default_label)
             drawings.append(
-                style.Drawing(
+                stack_drawing(
                     f"{prefix}_{stage}_{region_file_name(channel)}.png",
-                    stack_figure,
-                    dict(
-                        edges=edges,
-                        stack=[
-                            (style.display_label(p), c, np.array([_float(v) for v in by_process[p]]))
-                            for p, c in zip(processes, style.colors_for(processes))
-                        ],
-                        total=np.array([_float(v) for v in bins["total"]]),
-                        total_uncertainty=np.array([_float(v) for v in bins["total_uncertainty"]]),
-                        data=np.array([_float(v) for v in bins["data"]]),
-                        xlabel=xlabel,
-                        ylabel=style.bin_width_label(edges, xlabel),
-                        title=title,
-                        band_label=f"{stage_label.capitalize()} unc.",
-                    ),
+                    edges,
+                    processes,
+                    [np.array([_float(v) for v in by_process[p]]) for p in processes],
+                    total=np.array([_float(v) for v in bins["total"]]),
+                    uncertainty=np.array([_float(v) for v in bins["total_uncertainty"]]),
+                    data=np.array([_float(v) for v in bins["data"]]),
+                    xlabel=xlabel,
+                    title=title,
+                    band_label=f"{stage_label.capitalize()} unc.",
                 )
             )
     return drawings
@@ -222,25 +216,12 @@ def ranking_figure(
     fig, ax = _vertical_figure(n)
     y = np.arange(n)[::-1]
     for values, kwargs in (
-        (
-            prefit_up,
-            dict(
-                facecolor="none",
-                edgecolor="#5790fc",
-                linewidth=1.5,
-                label=r"pre-fit $+1\sigma$",
-                gid="impact_prefit_up",
-            ),
-        ),
-        (
-            prefit_down,
-            dict(
-                facecolor="none",
-                edgecolor="#e42536",
-                linewidth=1.5,
-                label=r"pre-fit $-1\sigma$",
-                gid="impact_prefit_down",
-            ),
+        *(
+            (values, dict(facecolor="none", edgecolor=color, linewidth=1.5, label=rf"pre-fit ${sign}1\sigma$", gid=gid))
+            for values, color, sign, gid in (
+                (prefit_up, "#5790fc", "+", "impact_prefit_up"),
+                (prefit_down, "#e42536", "-", "impact_prefit_down"),
+            )
         ),
         (postfit_up, dict(color="#5790fc", alpha=0.8, label=r"post-fit $+1\sigma$", gid="impact_postfit_up")),
         (postfit_down, dict(color="#e42536", alpha=0.8, label=r"post-fit $-1\sigma$", gid="impact_postfit_down")),

@@ -23,7 +23,7 @@ import numpy as np
 import rdf_ttbar.plots.style as style
 from rdf_ttbar.analysis import DEFAULT, Analysis, histogram_name, pseudodata_name
 from rdf_ttbar.errors import UserError
-from rdf_ttbar.plots.stack import MAIN_RECT, RATIO_RECT, stack_figure
+from rdf_ttbar.plots.stack import MAIN_RECT, RATIO_RECT, stack_drawing
 
 log = logging.getLogger(__name__)
 
@@ -136,22 +136,17 @@ def stacked_drawings(hists: Mapping[str, Arrays], analysis: Analysis = DEFAULT) 
         stat = np.sqrt(np.maximum(np.sum([a[1] for a in arrays], axis=0), 0.0))
         data = hists[pd_name][0] if pd_name in hists else np.full_like(total, np.nan)
         drawings.append(
-            style.Drawing(
+            stack_drawing(
                 f"stacked_{region.prefix}.png",
-                stack_figure,
-                dict(
-                    edges=edges,
-                    stack=[
-                        (style.display_label(p), c, a[0]) for p, c, a in zip(present, style.colors_for(present), arrays)
-                    ],
-                    total=total,
-                    total_uncertainty=stat,
-                    data=data,
-                    xlabel=region.label,
-                    ylabel=style.bin_width_label(edges, region.label),
-                    title=f"{region.region}, pre-fit",
-                    band_label="MC stat. unc.",
-                ),
+                edges,
+                present,
+                [a[0] for a in arrays],
+                total=total,
+                uncertainty=stat,
+                data=data,
+                xlabel=region.label,
+                title=f"{region.region}, pre-fit",
+                band_label="MC stat. unc.",
             )
         )
     return drawings
@@ -182,10 +177,7 @@ def variation_figure(edges, nominal, variations, *, xlabel: str, ylabel: str, ti
     ax.legend(ncol=2, title=title, title_fontsize="x-small", loc="upper right")
     top = max([np.nanmax(nominal, initial=1.0)] + [np.nanmax(v[3], initial=0.0) for v in variations])
     ax.set_ylim(0.0, top * (1.3 + 0.07 * len(variations)))
-    ax.set_xlim(edges[0], edges[-1])
-    ax.set_ylabel(ylabel)
-    ax.tick_params(labelbottom=False)
-    style.cms_label(ax)
+    style.finish_main_panel(ax, edges, ylabel)
     return fig
 
 

@@ -18,6 +18,8 @@ import rdf_ttbar.plots.style as style
 MAIN_RECT = (0.15, 0.33, 0.81, 0.62)
 RATIO_RECT = (0.15, 0.09, 0.81, 0.22)
 
+BAND = dict(fill=True, facecolor="none", edgecolor="#555555", hatch="///", linewidth=0)  # an uncertainty band
+
 
 def _ratio_span(ratio, err_lo, err_hi, rel) -> float:
     """Half-height of the ratio panel around 1: everything drawn fits, within [0.02, 0.6]."""
@@ -73,18 +75,7 @@ def stack_figure(
             )
         )
         bottom = top
-    band = ax.stairs(
-        total + unc,
-        edges,
-        baseline=total - unc,
-        fill=True,
-        facecolor="none",
-        edgecolor="#555555",
-        hatch="///",
-        linewidth=0,
-        label=band_label,
-        gid="band",
-    )
+    band = ax.stairs(total + unc, edges, baseline=total - unc, label=band_label, gid="band", **BAND)
     points = ax.errorbar(
         centers,
         data,
@@ -105,10 +96,7 @@ def stack_figure(
     ax.text(0.04, 0.95, title, transform=ax.transAxes, ha="left", va="top", fontsize="small")
     ymax = np.nanmax(np.concatenate([total + unc, hi, [1.0]]))
     ax.set_ylim(0.0, 1.6 * ymax)
-    ax.set_xlim(edges[0], edges[-1])
-    ax.set_ylabel(ylabel)
-    ax.tick_params(labelbottom=False)
-    style.cms_label(ax)
+    style.finish_main_panel(ax, edges, ylabel)
 
     with np.errstate(divide="ignore", invalid="ignore"):
         ok = total > 0
@@ -116,17 +104,7 @@ def stack_figure(
         ratio = np.where(ok, data / total, np.nan)
         err_lo = np.where(ok, (data - lo) / total, np.nan)
         err_hi = np.where(ok, (hi - data) / total, np.nan)
-    rax.stairs(
-        1.0 + rel,
-        edges,
-        baseline=1.0 - rel,
-        fill=True,
-        facecolor="none",
-        edgecolor="#555555",
-        hatch="///",
-        linewidth=0,
-        gid="ratio_band",
-    )
+    rax.stairs(1.0 + rel, edges, baseline=1.0 - rel, gid="ratio_band", **BAND)
     rax.axhline(1.0, color="black", linewidth=1, linestyle="--")
     ratio_points = rax.errorbar(
         centers, ratio, yerr=[err_lo, err_hi], fmt="o", color="black", markersize=6, elinewidth=1.5, gid="ratio"
@@ -137,3 +115,24 @@ def stack_figure(
     rax.set_ylabel("Data / pred.", fontsize="small")
     rax.set_xlabel(xlabel)
     return fig
+
+
+def stack_drawing(
+    name: str, edges, processes, values, *, total, uncertainty, data, xlabel: str, title: str, band_label: str
+) -> style.Drawing:
+    """The drawing of a stack (``values`` of ``processes``, in stack order) with its band, data and ratio panel."""
+    return style.Drawing(
+        name,
+        stack_figure,
+        dict(
+            edges=edges,
+            stack=[(style.display_label(p), c, v) for p, c, v in zip(processes, style.colors_for(processes), values)],
+            total=total,
+            total_uncertainty=uncertainty,
+            data=data,
+            xlabel=xlabel,
+            ylabel=style.bin_width_label(edges, xlabel),
+            title=title,
+            band_label=band_label,
+        ),
+    )

@@ -125,6 +125,14 @@ def new_figure(figsize=FIGSIZE):
     return fig
 
 
+def finish_main_panel(ax, edges, ylabel: str) -> None:
+    """The upper panel of a plot with a ratio panel below: the x range of ``edges``, no x tick labels, the CMS label."""
+    ax.set_xlim(edges[0], edges[-1])
+    ax.set_ylabel(ylabel)
+    ax.tick_params(labelbottom=False)
+    cms_label(ax)
+
+
 def cms_label(ax, *, simulation: bool = True, extra: str = "Open Data", lumi: bool = True, scale: float = 1.0) -> None:
     """'CMS Simulation Open Data' above the left corner, 'L fb^-1 (13 TeV)' above the right.
 
