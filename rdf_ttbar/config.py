@@ -15,12 +15,11 @@ import types
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 
 import yaml
 
-from .errors import UserError
+from .errors import UserError, require_file
 
 SCHEDULERS = ("mt", "dask-local", "dask-remote")
 ANALYSIS_VERSIONS = ("v1", "v2")  # --analysis: the definitions of rdf_ttbar.analysis.VERSIONS
@@ -304,10 +303,8 @@ def _merge(values: dict, mapping: Mapping | RunConfig, source: str, sources: dic
 
 def read_file(path: str | os.PathLike) -> tuple[str, dict]:
     """The options of the YAML file at ``path`` as a layer for :func:`build`: (source, mapping)."""
-    path = Path(path)
+    path = require_file(path, "config file {path} does not exist: pass an existing file to --config")
     source = f"config file {path}"
-    if not path.is_file():
-        raise UserError(f"config file {path} does not exist: pass an existing file to --config")
     try:
         user = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:

@@ -1,6 +1,11 @@
 """The package's exceptions: every one it raises for users is a :class:`UserError`, which the command line
 turns into a clear message."""
 
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
 
 class UserError(Exception):
     """A problem the user can fix: the message names the problem and the fix."""
@@ -33,3 +38,11 @@ def note_kept(interruption: BaseException, text: str) -> BaseException:
 def kept_note(interruption: BaseException) -> str | None:
     """What :func:`note_kept` recorded on ``interruption``; None: nothing of the run was kept."""
     return getattr(interruption, "rdf_ttbar_kept", None)
+
+
+def require_file(path: str | os.PathLike, message: str) -> Path:
+    """``path`` as a Path, when it is a file; else a UserError with ``message`` (``{path}`` in it filled in)."""
+    file = Path(path)
+    if not file.is_file():
+        raise UserError(message.format(path=file))
+    return file

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis import VERSIONS
-from ..errors import UserError
+from ..errors import UserError, require_file
 
 RANDOM_DEPENDENT = tuple(
     dict.fromkeys(x for a in VERSIONS.values() for s in a.systematics if s.random for x in s.suffixes())
@@ -54,9 +54,7 @@ def read_histograms(path: str | Path, option: str = "--histos") -> dict:
     """{name: {"edges": [...], "contents": [...]}} of every TH1 in a ROOT file (flow bins included)."""
     import uproot
 
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"histogram file {path} does not exist: pass the histograms.root of a run to {option}")
+    path = require_file(path, f"histogram file {{path}} does not exist: pass the histograms.root of a run to {option}")
     try:
         with uproot.open(path) as f:
             return {
@@ -77,11 +75,9 @@ def is_root_file(path: Path) -> bool:
 
 def read_reference(path: str | Path) -> dict:
     """The reference: an AGC JSON, or the TH1 of a ROOT file in the same format."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(
-            f"reference {path} does not exist: pass a JSON file in the AGC format (or a ROOT file) to --reference"
-        )
+    path = require_file(
+        path, "reference {path} does not exist: pass a JSON file in the AGC format (or a ROOT file) to --reference"
+    )
     if is_root_file(path):
         return read_histograms(path, "--reference")
     try:

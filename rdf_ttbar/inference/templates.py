@@ -107,32 +107,17 @@ class _HistogramFile:
         return self
 
     def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise FitError(
-                f"histograms file {self.path} does not exist. Fix: run the analysis first "
-                f"(python -m rdf_ttbar ... writes OUTPUT_DIR/histograms.root) and pass that file."
-            )
-        self._histograms: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        try:
-            import uproot
+        from ..execution.histograms import read_th1
 
-            with uproot.open(self.path) as f:
-                self.classnames = {key.rsplit(";", 1)[0]: cls for key, cls in f.classnames(recursive=False).items()}
-                for name, cls in self.classnames.items():
-                    if cls.startswith("TH1"):
-                        h = f[name]
-                        self._histograms[name] = (
-                            np.asarray(h.values(flow=False), dtype=float),
-                            _variances(h),
-                            np.asarray(h.axis().edges(flow=False), dtype=float),
-                        )
-        except Exception as exc:  # uproot raises many kinds of errors on bad files
-            raise FitError(
-                f"cannot read histograms file {self.path} ({type(exc).__name__}: {exc}). "
-                f"Fix: pass the histograms.root written by the analysis; rerun it if the file "
-                f"is truncated or corrupted."
-            ) from exc
+        self.path = Path(path)
+        self._histograms: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {
+            name: (
+                np.asarray(h.values(flow=False), dtype=float),
+                _variances(h),
+                np.asarray(h.axis().edges(flow=False), dtype=float),
+            )
+            for name, h in read_th1(self.path, error=FitError).items()
+        }
 
     def has_th1(self, name: str) -> bool:
         return name in self._histograms

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..analysis import DEFAULT as ANALYSIS
 from ..analysis import histogram_name
-from ..errors import UserError
+from ..errors import UserError, require_file
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +48,11 @@ def resolve_path(reference: str, version: str = "v1") -> Path:
                 f"{', '.join(shipped)}. Fix: pass one of those numbers or the path of a reference JSON."
             )
         return path
-    path = Path(reference)
-    if not path.is_file():
-        raise UserError(
-            f"reference file {path} does not exist. Fix: pass the path of an AGC reference JSON "
-            f"(histos_N_file_per_process.json) or just N, e.g. --reference 5."
-        )
-    return path
+    return require_file(
+        reference,
+        "reference file {path} does not exist. Fix: pass the path of an AGC reference JSON "
+        "(histos_N_file_per_process.json) or just N, e.g. --reference 5.",
+    )
 
 
 def files_per_sample_of(path: Path) -> int | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..analysis import DEFAULT as ANALYSIS
-from ..errors import UserError
+from ..errors import UserError, require_file
 from .probe import is_remote, probe
 
 AGC_PREFIX = "https://xrootd-local.unl.edu:1094//store/user/AGC"
@@ -47,9 +47,9 @@ def read_file_list(
     path: str | Path, files_per_sample: int | None = None, remote_prefix: str | None = None
 ) -> list[Sample]:
     """Read a file set in the AGC JSON format, keep the first N files of each sample."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"input list {path} does not exist: pass 'demo', 'agc' or an existing JSON file to --inputs")
+    path = require_file(
+        path, "input list {path} does not exist: pass 'demo', 'agc' or an existing JSON file to --inputs"
+    )
     try:
         content = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:

@@ -22,7 +22,6 @@ import numpy as np
 
 import rdf_ttbar.plots.style as style
 from rdf_ttbar.analysis import DEFAULT, Analysis, histogram_name, pseudodata_name
-from rdf_ttbar.errors import UserError
 from rdf_ttbar.plots.stack import MAIN_RECT, RATIO_RECT, stack_drawing
 
 log = logging.getLogger(__name__)
@@ -91,25 +90,9 @@ def drawn_names(analysis: Analysis = DEFAULT) -> set[str]:
 
 
 def _read_file(path: Path, wanted: set[str]) -> dict[str, Arrays]:
-    import uproot
+    from ..execution.histograms import read_th1
 
-    if not path.is_file():
-        raise UserError(
-            f"histograms file {path} does not exist. Fix: run the analysis first "
-            f"(python -m rdf_ttbar writes OUTPUT_DIR/histograms.root) and pass that file."
-        )
-    try:
-        with uproot.open(path) as f:
-            return {
-                key.rsplit(";", 1)[0]: _arrays(f[key])
-                for key, cls in f.classnames(recursive=False).items()
-                if cls.startswith("TH1") and key.rsplit(";", 1)[0] in wanted
-            }
-    except Exception as exc:  # uproot raises many kinds of errors on bad files
-        raise UserError(
-            f"cannot read histograms file {path} ({type(exc).__name__}: {exc}). Fix: pass "
-            f"the histograms.root written by the analysis; rerun it if the file is damaged."
-        ) from exc
+    return {name: _arrays(h) for name, h in read_th1(path, wanted).items()}
 
 
 def stacked_drawings(hists: Mapping[str, Arrays], analysis: Analysis = DEFAULT) -> list[style.Drawing]:
