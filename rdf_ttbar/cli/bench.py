@@ -55,12 +55,15 @@ AGC_IO_PERCENT = 2.7  # the AGC's analysis columns, measured too for comparisons
 FORMATS = ("ttree", "rntuple")
 
 
+# the sub-command's description in its --help (cli.main)
+DESCRIPTION = (
+    "Measure the analysis: set-up, jitting, start-up to the first event, event-loop speed in total and per core, "
+    "peak memory, thread scaling, and the I/O-only speed of the same columns, each in a fresh process on a "
+    "generated benchmark set (cached), repeated and interleaved. Prints a table; --json writes every number."
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = (
-        "Measure the analysis: set-up, jitting, start-up to the first event, event-loop speed in total and per core, "
-        "peak memory, thread scaling, and the I/O-only speed of the same columns, each in a fresh process on a "
-        "generated benchmark set (cached), repeated and interleaved. Prints a table; --json writes every number."
-    )
     # the demo set's options of the run configuration; not config.yaml (the benchmark set is the same everywhere)
     options.add_arguments(
         parser,

@@ -34,13 +34,16 @@ SHARED = (
 )
 
 
+# the sub-command's description in its --help (cli.main)
+DESCRIPTION = (
+    "Deliver the inputs once: keep only the events that can pass the selection under some "
+    "variation and only the columns the analysis reads, one file per input file, and write "
+    "DIR/nanoaod_inputs.json for '--inputs DIR/nanoaod_inputs.json'. A re-run delivers only "
+    "what is missing or out of date."
+)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.description = (
-        "Deliver the inputs once: keep only the events that can pass the selection under some "
-        "variation and only the columns the analysis reads, one file per input file, and write "
-        "DIR/nanoaod_inputs.json for '--inputs DIR/nanoaod_inputs.json'. A re-run delivers only "
-        "what is missing or out of date."
-    )
     p.add_argument("--output-dir", required=True, metavar="DIR", help="where the delivered files and list go")
     p.add_argument(
         "--format",

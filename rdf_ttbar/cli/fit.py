@@ -32,27 +32,27 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
         "N: 1, 2, 5, 10, 20, 50, 100, 200, all for the packaged copies of --analysis's version), with "
         "exact variances from the AGC file list",
     )
-    parser.add_argument(
-        "-n",
-        "--files-per-sample",
-        type=int,
-        default=None,
-        metavar="N",
-        help="with --reference: files per sample it was made from (default: from its name; 0: all)",
-    )
-    parser.add_argument(
-        "--agc-list",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="with --reference: the AGC file list giving the event counts (default: packaged copy)",
-    )
-    parser.add_argument(
-        "--output-dir",
-        type=Path,
-        default=None,
-        help="where to write workspace.json, fit_results.json and plots/ (default: the folder of HISTOGRAMS.root)",
-    )
+    for flags, kind, metavar, text in (
+        (
+            ("-n", "--files-per-sample"),
+            int,
+            "N",
+            "with --reference: files per sample it was made from (default: from its name; 0: all)",
+        ),
+        (
+            ("--agc-list",),
+            Path,
+            "FILE",
+            "with --reference: the AGC file list giving the event counts (default: packaged copy)",
+        ),
+        (
+            ("--output-dir",),
+            Path,
+            "DIR",
+            "where to write workspace.json, fit_results.json and plots/ (default: the folder of HISTOGRAMS.root)",
+        ),
+    ):
+        parser.add_argument(*flags, type=kind, default=None, metavar=metavar, help=text)
     parser.add_argument(
         "--ranking",
         action="store_true",

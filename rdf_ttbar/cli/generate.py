@@ -9,14 +9,16 @@ import rdf_ttbar.cli.options as options
 
 from ..inputs.demo import DEFAULT_EVENTS_PER_FILE, FORMATS, ensure_demo_set, generate
 
+# the sub-command's description in its --help (cli.main)
+DESCRIPTION = (
+    "Write the synthetic demo input set: NanoAOD-like ROOT files (TTree or RNTuple Events, the AGC branch types) "
+    "for the nine samples of the analysis, and a nanoaod_inputs.json listing them. The content depends only on the "
+    "seed and the number of events, not on the thread count."
+)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``python -m rdf_ttbar generate``."""
-    parser.description = (
-        "Write the synthetic demo input set: NanoAOD-like ROOT files (TTree or RNTuple Events, the AGC branch types) "
-        "for the nine samples of the analysis, and a nanoaod_inputs.json listing them. The content depends only on the "
-        "seed and the number of events, not on the thread count."
-    )
     # the options shared with the main command: the set that '--inputs demo' reads with the same options
     options.add_arguments(
         parser,

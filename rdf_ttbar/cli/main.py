@@ -97,9 +97,12 @@ def run_main(argv: list[str]) -> int:
 def run_subcommand(name: str, argv: list[str]) -> int:
     import importlib
 
-    parser = argparse.ArgumentParser(prog=f"{PROG} {name}", description=SUBCOMMANDS[name])
-    # each sub-command is the module of its name (imported only when run): add_arguments(parser), main(args)
+    # each sub-command is the module of its name (imported only when run): add_arguments(parser), main(args), and
+    # optionally a DESCRIPTION for its --help (else its line of the main --help)
     command = importlib.import_module(f"{__package__}.{name}")
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} {name}", description=getattr(command, "DESCRIPTION", SUBCOMMANDS[name])
+    )
     command.add_arguments(parser)
     args = parser.parse_args(argv)
     with quiet.root_import():
