@@ -51,6 +51,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -197,11 +198,30 @@ inline std::vector<int> int_array(const nlohmann::json &j)
    return out;
 }
 
+// The file to read for ``path``: itself, or where it is missing (a Dask worker on another machine) a file of
+// the same name in one of the folders of $RDF_TTBAR_DATA_PATH (':'-separated; the workers' uploaded copies).
+inline std::string model_file(const std::string &path)
+{
+   if (std::ifstream(path).good())
+      return path;
+   const char *folders = std::getenv("RDF_TTBAR_DATA_PATH");
+   const std::string name = path.substr(path.find_last_of('/') + 1);  // npos + 1 == 0: the whole path
+   for (std::string rest = folders ? folders : ""; !rest.empty();) {
+      const auto colon = rest.find(':');
+      const std::string folder = rest.substr(0, colon);
+      rest = colon == std::string::npos ? "" : rest.substr(colon + 1);
+      if (!folder.empty() && std::ifstream(folder + "/" + name).good())
+         return folder + "/" + name;
+   }
+   return path;
+}
+
 inline Forest read_forest(const std::string &path)
 {
-   std::ifstream in(path);
+   std::ifstream in(model_file(path));
    if (!in)
-      throw std::runtime_error("rdf_ttbar::ml: cannot read the model file " + path);
+      throw std::runtime_error("rdf_ttbar::ml: cannot read the model file " + path +
+                               " (nor a file of its name in $RDF_TTBAR_DATA_PATH)");
    const nlohmann::json doc = nlohmann::json::parse(in);
    const auto &learner = doc.at("learner");
    const std::string objective = learner.at("objective").at("name").get<std::string>();

@@ -152,6 +152,25 @@ def test_model_is_read_once_and_checked(ml):
         ml.model(str(MODELS / "no_such_model.json"))
 
 
+def test_a_model_missing_at_its_path_is_read_from_the_data_path(ml, tmp_path, monkeypatch):
+    """Dask workers without the client's installation: the Executor uploads the models into each worker's folder,
+    which the worker set-up puts in $RDF_TTBAR_DATA_PATH; a model whose path is missing is read from there."""
+    import shutil
+
+    copies = tmp_path / "worker-folder"
+    copies.mkdir()
+    shutil.copy(MODEL_ODD, copies / "model_odd.json")
+    monkeypatch.setenv("RDF_TTBAR_DATA_PATH", f"{tmp_path / 'not-there'}:{copies}")
+    moved = ml.model(str(tmp_path / "client-installation" / "model_odd.json"))
+    original = ml.model(MODEL_ODD)
+    assert moved.roots.size() == original.roots.size() == 251 and moved.nodes.size() == original.nodes.size()
+    rows = rvec(random_features(2_000, np.random.default_rng(7), split_conditions(MODEL_ODD)).ravel())
+    moved_scores = np.asarray(ml.predict(str(tmp_path / "client-installation" / "model_odd.json"), rows))
+    np.testing.assert_array_equal(moved_scores, np.asarray(ml.predict(MODEL_ODD, rows)))
+    with pytest.raises(Exception, match=r"cannot read the model file .* \(nor a file of its name in \$RDF_TTBAR_DATA"):
+        ml.model(str(tmp_path / "client-installation" / "model_even.json"))  # no copy of this one
+
+
 def test_sigmoid_and_base_margin_are_xgboosts(ml):
     # xgboost: 1 / (expf(min(-x, 88.7f)) + 1 + 1e-16f) in float32
     import ctypes

@@ -129,6 +129,7 @@ def make(models_dir: Path = MODELS_DIR) -> Analysis:
         pseudodata=((0.5, "ttbar", "ME_var"), (0.5, "ttbar", "PS_var"), (1.0, "wjets", "nominal")),
         variation_plots=v1.variation_plots,
         headers=("analysis.h", "ml.h", "agc_v2.h"),
+        files=(even, odd),  # on Dask workers without this installation: their uploaded copies (cpp/ml.h)
     )
 
 

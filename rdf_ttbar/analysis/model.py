@@ -127,6 +127,7 @@ class Analysis:
     pseudodata: tuple[tuple[float, str, str], ...]  # (coefficient, process, variation) summed
     variation_plots: tuple[VariationPlot, ...] = ()
     headers: tuple[str, ...] = ("analysis.h",)  # C++ helpers: in cpp/, or absolute paths
+    files: tuple[str, ...] = ()  # data files its C++ reads (absolute paths); Dask workers get a copy of each
     weight_column: str = "weight"
     version: str = ""  # the short name that selects it (--analysis)
 

@@ -51,7 +51,7 @@ def process(config: RunConfig, *, progress: bool | None = None) -> Processed:
 
     execution.configure_threads(config.mt)
     executor = execution.Executor(
-        config.scheduler, config.ncores, config.scheduler_address, config.npartitions, analysis.headers
+        config.scheduler, config.ncores, config.scheduler_address, config.npartitions, analysis.headers, analysis.files
     )
     with execution.RDFTiming() as timing, execution.event_loop_errors(executor):
         distributed = executor.client is not None  # Dask's graphs are Python proxies: jitted

@@ -71,6 +71,9 @@ try:
 except Exception:
     in_worker = False
 if in_worker:
+    # the analysis' data files uploaded to this worker (Executor) are in its folder: found there by their name
+    # where their path does not exist (cpp/ml.h)
+    os.environ.setdefault("RDF_TTBAR_DATA_PATH", get_worker().local_directory)
     # ROOT reuses a graph and clones its results when a worker runs a second task of the same
     # graph; with VariationsFor results this crashes the worker (ROOT 6.40): one fresh graph per task
     from ROOT._distrdf import _graph_cache
