@@ -340,17 +340,11 @@ def pseudodata(hists: dict[str, Hist]) -> dict[str, Hist]:
     return out
 
 
-def all_histograms(inputs, n_files: int | None = None, tree: str = "Events") -> dict[str, Hist]:
-    """All histograms for AGC-format inputs ({process: {variation: {"files": [{"path", "nevts"}]}}}).
-
-    ``inputs`` is a dict or a path to such a JSON file. The ``data`` process is
-    skipped; the first ``n_files`` files of every sample are used and weighted
-    with xsec * 3378 / (sum of their nevts). Pseudo-data is added when its three
-    components (ttbar ME_var, ttbar PS_var, wjets and single_top_t_chan nominal) are all present.
-    """
+def weighted_samples(inputs, n_files: int | None = None):
+    """(process, variation, files, weight) of every simulated sample of AGC-format inputs (a dict or a JSON path):
+    its first ``n_files`` files, each event weighted xsec * 3378 / (sum of their nevts); ``data`` is skipped."""
     if not isinstance(inputs, dict):
         inputs = json.loads(Path(inputs).read_text())
-    out: dict[str, Hist] = {}
     for process, variations in inputs.items():
         if process == "data":
             continue
@@ -361,8 +355,20 @@ def all_histograms(inputs, n_files: int | None = None, tree: str = "Events") -> 
             nevts = sum(int(f["nevts"]) for f in files)
             if nevts <= 0:
                 raise ValueError(f"{process}/{variation}: nevts_total is {nevts}")
-            weight = XSEC[process] * LUMI / nevts
-            out.update(sample_histograms(files, process, variation, weight, tree))
+            yield process, variation, files, XSEC[process] * LUMI / nevts
+
+
+def all_histograms(inputs, n_files: int | None = None, tree: str = "Events") -> dict[str, Hist]:
+    """All histograms for AGC-format inputs ({process: {variation: {"files": [{"path", "nevts"}]}}}).
+
+    ``inputs`` is a dict or a path to such a JSON file. The ``data`` process is
+    skipped; the first ``n_files`` files of every sample are used and weighted
+    with xsec * 3378 / (sum of their nevts). Pseudo-data is added when its three
+    components (ttbar ME_var, ttbar PS_var, wjets and single_top_t_chan nominal) are all present.
+    """
+    out: dict[str, Hist] = {}
+    for process, variation, files, weight in weighted_samples(inputs, n_files):
+        out.update(sample_histograms(files, process, variation, weight, tree))
     have = all(histogram_name(r, p, v) in out for r in REGIONS for _, p, v in PSEUDODATA)
     if have:
         out.update(pseudodata(out))

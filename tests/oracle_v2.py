@@ -34,7 +34,6 @@ Main entry points: ``all_histograms(inputs)``, ``sample_histograms(files, proces
 from __future__ import annotations
 
 import itertools
-import json
 from pathlib import Path
 
 import awkward as ak
@@ -42,7 +41,7 @@ import numpy as np
 import uproot
 import xgboost
 
-from oracle import LUMI, NFLOW, REGIONS, XSEC, Hist, _mbjj, fill
+from oracle import NFLOW, REGIONS, Hist, _mbjj, fill, weighted_samples
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "rdf_ttbar" / "data" / "models"
 
@@ -419,20 +418,9 @@ def all_histograms(
     The ML histograms carry the +1e-6 offset (1e-12 in the variances); pseudo-data is added when its three parts
     are present (the ML ones built from the offset histograms).
     """
-    if not isinstance(inputs, dict):
-        inputs = json.loads(Path(inputs).read_text())
     out: dict[str, Hist] = {}
-    for process, variations in inputs.items():
-        if process == "data":
-            continue
-        if process not in XSEC:
-            raise KeyError(f"unknown process {process!r} in inputs (known: {sorted(XSEC)})")
-        for variation, sample in variations.items():
-            files = sample["files"][:n_files] if n_files is not None else sample["files"]
-            nevts = sum(int(f["nevts"]) for f in files)
-            if nevts <= 0:
-                raise ValueError(f"{process}/{variation}: nevts_total is {nevts}")
-            out.update(sample_histograms(files, process, variation, XSEC[process] * LUMI / nevts, tree, models_dir))
+    for process, variation, files, weight in weighted_samples(inputs, n_files):
+        out.update(sample_histograms(files, process, variation, weight, tree, models_dir))
     for key, h in out.items():
         if is_ml(key):
             out[key] = Hist(h.sumw + ML_OFFSET, h.sumw2 + ML_OFFSET * ML_OFFSET)

@@ -13,22 +13,15 @@ import pytest
 from rdf_ttbar import analysis, plots
 from rdf_ttbar.analysis import agc_v2, histogram_name, pseudodata_name
 from rdf_ttbar.errors import FitError
+from test_plots import FIT_PLOTS, HISTOGRAM_PLOTS
 
 V2 = analysis.get("v2")
-V1_PLOTS = ["stacked_4j1b.png", "stacked_4j2b.png", "btag_variations_4j1b.png", "jet_energy_variations_4j2b.png"]
+V1_PLOTS = HISTOGRAM_PLOTS
 V2_HISTOGRAM_PLOTS = (
     ["stacked_4j1b.png", "stacked_4j2b.png"]
     + [f"stacked_{f}.png" for f in agc_v2.FEATURE_NAMES]
     + ["btag_variations_4j1b.png", "jet_energy_variations_4j2b.png"]
 )
-FIT_PLOTS = [
-    "data_mc_prefit_4j1b_CR.png",
-    "data_mc_prefit_4j2b_SR.png",
-    "data_mc_postfit_4j1b_CR.png",
-    "data_mc_postfit_4j2b_SR.png",
-    "pulls.png",
-    "correlations.png",
-]
 ML_PLOTS = [f"ml_{stage}_{f}.png" for stage in ("prefit", "postfit") for f in agc_v2.POSTFIT_FEATURES]
 SCALES = {"ttbar": 3000.0, "single_top_s_chan": 40, "single_top_t_chan": 250, "single_top_tW": 300, "wjets": 900}
 SAMPLE_LABELS = {p.name: p.label for p in V2.processes}
