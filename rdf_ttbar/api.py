@@ -92,9 +92,7 @@ def run(
     processed = pipeline.process(config, progress=progress)
     metrics = processed.metrics
     metrics["wall_time_s"]["total"] = round(time.perf_counter() - processed.start, 3)
-    from .analysis import of as definition
-
-    return RunResult(processed.histograms, metrics, definition(config))
+    return RunResult(processed.histograms, metrics, processed.analysis)
 
 
 def write_histograms(result: RunResult, path: str | os.PathLike) -> Path:
@@ -193,13 +191,12 @@ def run_job(config: RunConfig | Mapping | str | os.PathLike | None = None, **ove
     with OutputFolder(config.output_dir) as out, Painters() as painters:
         processed = pipeline.process(config)
         metrics = processed.metrics
-        from .analysis import of as definition
         from .execution import histograms
 
         with write_errors(out.final):
-            histograms.write_outputs(definition(config), processed.histograms, out.staging)
+            histograms.write_outputs(processed.analysis, processed.histograms, out.staging)
         try:
-            fit_summary = fit_and_plots(processed.histograms, config.fit, out, metrics, painters, definition(config))
+            fit_summary = fit_and_plots(processed.histograms, config.fit, out, metrics, painters, processed.analysis)
         except Exception as err:
             keep_event_loop(out, metrics, processed.start)
             kept = out.final / HISTOGRAMS_FILE

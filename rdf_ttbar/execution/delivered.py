@@ -76,6 +76,5 @@ def deliver_cache(
     delivered before.
     """
     cache_dir = Path(cache_dir).expanduser()
-    extra = {"analysis": analysis} if analysis is not None else {}
-    report = deliver(samples, cache_dir, tree=tree, executor=executor, **extra)
+    report = deliver(samples, cache_dir, tree=tree, executor=executor, analysis=analysis)
     return delivered_samples(samples, cache_dir), report

@@ -152,7 +152,7 @@ def deliver(
     fmt: str | None = None,
     executor=None,
     progress: bool | None = None,
-    analysis: Analysis = ANALYSIS,
+    analysis: Analysis | None = None,
 ) -> Report:
     """Deliver every input file of ``samples`` not yet delivered into ``output_dir/files``, for the
     selection and columns of ``analysis`` (default: v1's).
@@ -163,6 +163,7 @@ def deliver(
     it is a terminal). Raises one UserError naming the files that could not be delivered; the files
     delivered until then are kept.
     """
+    analysis = analysis or ANALYSIS
     distributed = getattr(executor, "client", None) is not None
     fmt = fmt or (DASK_FORMAT if distributed else DEFAULT_FORMAT)
     if fmt not in FORMATS:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ..analysis import native
+from ..analysis import Analysis, native
 from ..config import RunConfig
 from . import prepare
 from .prepare import OPTIMIZE_FROM_EVENTS, optimize_jitted_code, prepare_inputs, resolve_samples  # noqa: F401
@@ -21,6 +21,7 @@ class Processed:
     histograms: dict  # AGC name -> hist.Hist (pseudo-data included)
     metrics: dict  # wall times, events, rates, bytes read (fit, plots, total: filled in by the caller)
     start: float  # time.perf_counter() where the run's set-up time starts
+    analysis: Analysis  # the definition that filled them
 
 
 def process(config: RunConfig, *, progress: bool | None = None) -> Processed:
@@ -46,6 +47,7 @@ def process(config: RunConfig, *, progress: bool | None = None) -> Processed:
         else f"The {analysis.name} analysis (--analysis {analysis.version}) reads them; use --analysis v1 for "
         "files without them.",
         jitted_loop=not native.expected(config.scheduler),
+        analysis=analysis,
     )
     from . import executor as execution
 
@@ -64,7 +66,7 @@ def process(config: RunConfig, *, progress: bool | None = None) -> Processed:
     hists = graph.collect(analysis, booked)
     metrics = make_metrics(samples, booked, stats, n_cores, setup_s, config.scheduler)
     metrics["wall_time_s"]["input_preparation"] = round(preparation_s, 3)
-    return Processed(hists, metrics, start)
+    return Processed(hists, metrics, start, analysis)
 
 
 def make_metrics(samples, booked, stats, n_threads, setup_s, scheduler="mt") -> dict:

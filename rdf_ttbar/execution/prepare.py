@@ -67,13 +67,15 @@ def prepare_inputs(
     branches=inputs.REQUIRED_BRANCHES,
     missing_branches_hint: str | None = None,
     jitted_loop: bool = True,
+    analysis=None,
 ) -> tuple[list[inputs.Sample], float]:
     """The samples ready to read (resolved, copied into --cache-dir, checked) and the seconds spent preparing them.
 
     Generating the demo set or copying remote files is not part of the set-up time: the seconds it took come
     back separately. ``resolve(config)`` gives the samples and ``branches`` the columns their files must have
     (the I/O-only mode has its own of both, and a hint for files that lack some: inputs.check_files);
-    ``jitted_loop``: the event loop will run jitted code (optimize_jitted_code).
+    ``jitted_loop``: the event loop will run jitted code (optimize_jitted_code); ``analysis``: the definition
+    --deliver-cache delivers for (default: the one ``config`` chooses).
     """
     start = time.perf_counter()
     samples = resolve(config) if resolve else resolve_samples(config, jitted_loop)
@@ -90,7 +92,7 @@ def prepare_inputs(
         from . import delivered
 
         samples, report = delivered.deliver_cache(
-            samples, Path(config.deliver_cache), tree=config.tree, analysis=definition(config)
+            samples, Path(config.deliver_cache), tree=config.tree, analysis=analysis or definition(config)
         )
         if report.delivered:
             log.info("%s", delivered.summary(report, Path(config.deliver_cache)))
