@@ -172,15 +172,28 @@ class Analysis:
         """Variation names of one sample's histograms: its own (nominal or alternative), then the varied ones."""
         return [variation] + [x for s in self.varied(process, variation) for x in s.suffixes()]
 
-    def sample_histogram_names(self, process: str, variation: str) -> list[str]:
+    def _sample_histograms(self, process: str, variation: str) -> list[tuple[str, Histogram]]:
         return [
-            histogram_name(h.prefix, process, v)
+            (histogram_name(h.prefix, process, v), h)
             for h in self.histograms
             for v in self.sample_suffixes(process, variation)
         ]
 
+    def sample_histogram_names(self, process: str, variation: str) -> list[str]:
+        return [name for name, _ in self._sample_histograms(process, variation)]
+
     def pseudodata_names(self) -> list[str]:
         return [pseudodata_name(h.prefix) for h in self.histograms]
+
+    def named_histograms(self) -> list[tuple[str, Histogram]]:
+        """Every histogram a full run writes, with its Histogram: each sample's, then the pseudo-data."""
+        return [pair for p, v in self.samples for pair in self._sample_histograms(p, v)] + [
+            (pseudodata_name(h.prefix), h) for h in self.histograms
+        ]
+
+    def histogram_names(self) -> list[str]:
+        """Every histogram a full run writes, pseudo-data included (124 for the AGC v1)."""
+        return [name for name, _ in self.named_histograms()]
 
     @property
     def outputs(self) -> tuple[str, ...]:
@@ -189,18 +202,7 @@ class Analysis:
 
     def outputs_by_name(self) -> dict[str, str]:
         """{histogram name: its file (without .root)} for every name of histogram_names()."""
-        by_prefix = {h.prefix: h.output for h in self.histograms}
-        out = {}
-        for p, v in self.samples:
-            for h in self.histograms:
-                for suffix in self.sample_suffixes(p, v):
-                    out[histogram_name(h.prefix, p, suffix)] = h.output
-        out.update({pseudodata_name(prefix): o for prefix, o in by_prefix.items()})
-        return out
-
-    def histogram_names(self) -> list[str]:
-        """Every histogram a full run writes, pseudo-data included (124 for the AGC v1)."""
-        return [n for p, v in self.samples for n in self.sample_histogram_names(p, v)] + self.pseudodata_names()
+        return {name: h.output for name, h in self.named_histograms()}
 
     @property
     def fit_histograms(self) -> tuple[Histogram, ...]:

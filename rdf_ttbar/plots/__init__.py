@@ -6,7 +6,6 @@ figures out. This package imports neither the fit nor ROOT.
 - :func:`plot_fit`: ``data_mc_{prefit,postfit}_{4j1b_CR,4j2b_SR}.png``, ``pulls.png``,
   ``correlations.png`` and, when the summary has a ranking, ``ranking.png``; when it has the ML validation
   (AGC v2), ``ml_{prefit,postfit}_{feature}.png`` (see :mod:`rdf_ttbar.plots.fit`)
-- :func:`plot_ml`: those ML validation plots alone, from ``rdf_ttbar.inference.ml_validation``'s numbers
 
 Every function takes the analysis definition (``rdf_ttbar.analysis.get(version)``); default: the AGC v1's.
 
@@ -29,7 +28,6 @@ from rdf_ttbar.plots.style import Drawing
 __all__ = [
     "plot_histograms",
     "plot_fit",
-    "plot_ml",
     "histogram_drawings",
     "fit_drawings",
     "ml_drawings",
@@ -80,9 +78,3 @@ def plot_fit(summary, plots_dir, analysis=None) -> list[Path]:
     """Draw the fit plots into ``plots_dir`` from the fit summary (the dict of
     fit_results.json, or its path) alone; returns the paths of the PNG files written."""
     return save_all(fit_drawings(load_summary(summary), analysis=analysis), plots_dir)
-
-
-def plot_ml(ml, plots_dir) -> list[Path]:
-    """Draw ``ml_{prefit,postfit}_{feature}.png`` of the ML validation (the dict that
-    ``rdf_ttbar.inference.ml_validation.ml_validation`` returns) into ``plots_dir``; returns their paths."""
-    return save_all(ml_drawings(ml), plots_dir)

@@ -29,9 +29,6 @@ def xlabels_of(analysis: Analysis = DEFAULT) -> dict[str, str]:
     return {analysis.region(h.region).fit_name: h.label for h in analysis.fit_histograms}
 
 
-XLABELS = xlabels_of()  # the AGC v1's
-
-
 def region_file_name(channel: str) -> str:
     """'4j1b CR' -> '4j1b_CR'."""
     return "_".join(channel.split())
