@@ -267,9 +267,10 @@ inline void ProbeNTuple(const ROOT::RNTuple &anchor, bool checkBranches, const s
 }
 
 // Open one file; with a dataset name, check that the file holds a TTree or an RNTuple of that name,
-// count its entries and (if wanted) look for the branches / fields.
+// count its entries and (if wanted) look for the branches / fields. ``keep``: where a usable file is handed
+// over still open (cpp/stage.h reads it then, without opening it again); by default it is closed.
 inline ProbeResult Probe(const std::string &url, const std::string &tree, bool checkBranches,
-                         const std::vector<std::string> &branches)
+                         const std::vector<std::string> &branches, std::unique_ptr<TFile> *keep = nullptr)
 {
    ProbeResult r;
    StartCapture();
@@ -295,6 +296,10 @@ inline ProbeResult Probe(const std::string &url, const std::string &tree, bool c
    StopCapture();
    if (r.problem.empty() && r.missing.empty() && f->TestBit(TFile::kRecovered))
       r.problem = "is truncated or was not closed properly (ROOT had to recover its keys)";
+   if (keep && r.problem.empty()) {
+      *keep = std::move(f);
+      return r;
+   }
    Forget(f.get());
    return r;
 }

@@ -198,6 +198,13 @@ class RunConfig(_Section):
         "local copies; null: read remote files directly",
         metavar="DIR",
     )
+    remote_read: str = option(
+        "stage",
+        "how remote (root://, https://) inputs are read by --scheduler mt: stage (copied to local disk by several "
+        "transfers at once, each file as the event loops need it, while they read the copies that are complete; "
+        "temporary copies unless --cache-dir) or direct (the event loops read the remote files themselves)",
+        choices=("stage", "direct"),
+    )
     deliver_cache: str | None = option(
         None,
         "deliver the inputs into DIR first (see the 'deliver' sub-command; only "

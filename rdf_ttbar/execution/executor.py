@@ -25,6 +25,7 @@ class LoopStats:
     event_loop_s: float  # the event loops proper (wall time of RunGraphs minus jitting)
     events: int  # events read from the input files
     bytes_read: int | None  # bytes read from the input files (on Dask: by the workers); None: not counted (RNTuple)
+    bytes_downloaded: int = 0  # bytes the read-ahead stager copied from remote files during the loops (staging.py)
 
 
 def configure_threads(mt: int) -> int:
@@ -186,22 +187,25 @@ def run_graphs(booked: list, timing: "RDFTiming", executor: Executor, progress: 
     else:
         display = nullcontext()
     jit_before = timing.jit_s
+    from ..inputs import remote, staging
+
+    copied_before = staging.bytes_copied()
     bytes_before = ROOT.TFile.GetFileBytesRead()
     start = time.perf_counter()
-    from ..inputs import remote
-
     with display, remote.fatal_read_errors():  # a failed read raises instead of crashing ROOT
         ROOT.RDF.RunGraphs([h for b in booked for h in b.handles()])
     wall = time.perf_counter() - start
     if progress and not distributed:
         ROOT.rdf_ttbar.progress_bar().Finish()
     events = sum(int(b.count.GetValue()) for b in booked)
+    downloaded = staging.bytes_copied() - copied_before  # ROOT's read counter counts the stager's reads too
     bytes_read: int | None
     if distributed:
         worker_jit, bytes_read = dask_cluster.counters_difference(before, dask_cluster.worker_counters(executor.client))
         loop_jit = worker_jit / max(executor.cores, 1)
     else:
-        loop_jit, bytes_read = timing.jit_s - jit_before, int(ROOT.TFile.GetFileBytesRead() - bytes_before)
+        loop_jit = timing.jit_s - jit_before
+        bytes_read = int(ROOT.TFile.GetFileBytesRead() - bytes_before) - downloaded
     if events and not bytes_read:
         # ROOT's TFile counter misses what RNTuple reads (through its own raw-file layer): not counted, not 0
         bytes_read = None
@@ -210,6 +214,7 @@ def run_graphs(booked: list, timing: "RDFTiming", executor: Executor, progress: 
         event_loop_s=max(wall - loop_jit, 0.0),
         events=events,
         bytes_read=bytes_read,
+        bytes_downloaded=downloaded,
     )
 
 

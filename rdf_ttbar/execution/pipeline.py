@@ -6,6 +6,7 @@ Writing the outputs, the fit and the plots are the API's job (api.py); this modu
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 from ..analysis import Analysis, native
@@ -35,10 +36,16 @@ def process(config: RunConfig, *, progress: bool | None = None) -> Processed:
         The histograms under their AGC names and the metrics of the run.
     """
     start = prepare.run_start()
-    from ..analysis import graph
     from ..analysis import of as definition
 
     analysis = definition(config)
+    with ExitStack() as cleanup:  # the read-ahead stager of remote inputs, if any, until the loops are done
+        return _process(config, analysis, start, cleanup, progress)
+
+
+def _process(config: RunConfig, analysis: Analysis, start: float, cleanup: ExitStack, progress: bool | None):
+    from ..analysis import graph
+
     samples, preparation_s = prepare_inputs(
         config,
         branches=tuple(analysis.columns_read()),
@@ -48,6 +55,7 @@ def process(config: RunConfig, *, progress: bool | None = None) -> Processed:
         "files without them.",
         jitted_loop=not native.expected(config.scheduler),
         analysis=analysis,
+        cleanup=cleanup,
     )
     from . import executor as execution
 
@@ -89,6 +97,7 @@ def make_metrics(samples, booked, stats, n_threads, setup_s, scheduler="mt") -> 
         "cores": n_threads,
         "scheduler": scheduler,
         "bytes_read": stats.bytes_read,
+        "bytes_downloaded": stats.bytes_downloaded,
         "files": sum(len(s.files) for s in samples),
         "samples": {b.sample.name: int(b.count.GetValue()) for b in booked},
     }

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from .. import inputs, quiet
@@ -68,6 +69,7 @@ def prepare_inputs(
     missing_branches_hint: str | None = None,
     jitted_loop: bool = True,
     analysis=None,
+    cleanup: ExitStack | None = None,
 ) -> tuple[list[inputs.Sample], float]:
     """The samples ready to read (resolved, copied into --cache-dir, checked) and the seconds spent preparing them.
 
@@ -75,18 +77,32 @@ def prepare_inputs(
     back separately. ``resolve(config)`` gives the samples and ``branches`` the columns their files must have
     (the I/O-only mode has its own of both, and a hint for files that lack some: inputs.check_files);
     ``jitted_loop``: the event loop will run jitted code (optimize_jitted_code); ``analysis``: the definition
-    --deliver-cache delivers for (default: the one ``config`` chooses).
+    --deliver-cache delivers for (default: the one ``config`` chooses); ``cleanup``: where the caller's run ends
+    (its ``ExitStack``): remote files of a ``--scheduler mt`` run are then read through the read-ahead stager
+    (``--remote-read stage``, inputs/staging.py), which the stack closes; without it, they are read directly (or
+    copied into --cache-dir first).
     """
     start = time.perf_counter()
     samples = resolve(config) if resolve else resolve_samples(config, jitted_loop)
     optimize_jitted_code(sum(s.nevts for s in samples), jitted_loop)
     preparation_s = time.perf_counter() - start
     quiet.import_root()  # its cost is part of the set-up time
+    open_files = inputs.probe.probe
+    staging = cleanup is not None and config.remote_read == "stage" and config.scheduler == "mt"
     if config.cache_dir:
         from ..inputs import remote
 
         start = time.perf_counter()
-        samples = remote.localize(samples, Path(config.cache_dir))
+        samples = remote.localize(samples, Path(config.cache_dir), copy=not staging)
+        preparation_s += time.perf_counter() - start
+    stager = None
+    remote_files = any(inputs.is_remote(f) for s in samples for f in s.files)
+    if staging and cleanup is not None and remote_files and not config.deliver_cache:
+        from ..inputs.staging import Stager, read_order
+
+        stager = Stager(read_order(samples), Path(config.cache_dir) if config.cache_dir else None)
+        cleanup.callback(stager.close)
+        open_files = stager.probe
     if config.deliver_cache:  # deliver what is missing, then read only the delivered files (delivery.py)
         from ..analysis import of as definition
         from . import delivered
@@ -97,7 +113,12 @@ def prepare_inputs(
         if report.delivered:
             log.info("%s", delivered.summary(report, Path(config.deliver_cache)))
         preparation_s += time.perf_counter() - start
-    inputs.check_files(samples, config.tree, branches, missing_branches_hint)
+    inputs.check_files(samples, config.tree, branches, missing_branches_hint, open_files)
+    if stager is not None:
+        try:
+            samples = stager.staged(samples)
+        except OSError as err:
+            raise UserError(f"a remote input file could not be copied to local disk: {err}") from None
     return samples, preparation_s
 
 

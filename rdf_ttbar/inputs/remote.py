@@ -220,7 +220,7 @@ def copy_file(url: str, size: int, target: Path, advance=lambda n: None) -> None
         tmp.unlink(missing_ok=True)
 
 
-def localize(samples, cache_dir: Path, progress: bool | None = None):
+def localize(samples, cache_dir: Path, progress: bool | None = None, copy: bool = True):
     """The samples with every remote file replaced by its copy in ``cache_dir`` (copied if missing).
 
     A copy already in the cache is opened first: one that is not a readable ROOT
@@ -228,6 +228,8 @@ def localize(samples, cache_dir: Path, progress: bool | None = None):
     in bytes (default: when stderr is a terminal); a one-line summary of what was
     copied in this run is printed either way when something was copied.
     Raises one UserError naming every file that could not be copied.
+    ``copy=False``: only the complete copies already in the cache replace their remote files (the read-ahead
+    stager, staging.py, copies the others while the event loops run).
     """
     cache_dir = Path(cache_dir).expanduser()
     local = {url: cache_path(url, cache_dir) for s in samples for url in s.files if is_remote(url)}
@@ -237,6 +239,11 @@ def localize(samples, cache_dir: Path, progress: bool | None = None):
         if check.problem:
             log.info("the cached copy %s of %s %s: copying it again", cached[url], url, check.problem)
             missing[url] = cached[url]
+    if not copy:
+        return [
+            dataclasses.replace(s, files=[str(cached[f]) if f in cached and f not in missing else f for f in s.files])
+            for s in samples
+        ]
     if missing:
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)

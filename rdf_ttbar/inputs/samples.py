@@ -122,7 +122,11 @@ def _resolve(path: str, base_dir: Path, remote_prefix: str | None) -> str:
 
 
 def check_files(
-    samples: list[Sample], tree: str, branches=REQUIRED_BRANCHES, missing_branches_hint: str | None = None
+    samples: list[Sample],
+    tree: str,
+    branches=REQUIRED_BRANCHES,
+    missing_branches_hint: str | None = None,
+    open_files=probe,
 ) -> None:
     """Open every file before any event loop: one message lists every problem.
 
@@ -131,7 +135,8 @@ def check_files(
     files of a sample must all be of one kind; the first file of each sample must
     also have ``branches`` (default: the columns the analysis reads), and
     ``missing_branches_hint`` ends the message when some are missing. Files are
-    opened several at a time, remote ones with short client time-outs (probe.py).
+    opened several at a time, remote ones with short client time-outs (probe.py), by ``open_files`` (``probe``'s
+    signature; ``staging.Stager.probe`` also starts copying the remote ones).
     """
     problems, to_open, branches_for = [], [], {}
     for sample in samples:
@@ -144,7 +149,7 @@ def check_files(
                 branches_for[path] = ()
             if i == 0:
                 branches_for[path] = tuple(branches)
-    found = {p.path: p for p in probe(to_open, tree, branches_for)}
+    found = {p.path: p for p in open_files(to_open, tree, branches_for)}
     for path in to_open:
         p = found[path]
         problem = p.problem or (missing_branches_problem(tree, p.missing, p.kind) if p.missing else "")

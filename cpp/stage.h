@@ -1,0 +1,398 @@
+// The read-ahead stager of rdf_ttbar (rdf_ttbar/inputs/staging.py): remote input files are opened once, checked,
+// and copied to local disk by several threads with large reads, in the order the event loops will need them, while
+// those loops read the copies that are complete. Over a wide-area link an event loop that reads a remote file itself
+// waits one round trip for every cluster it reads; here many transfers are in flight at once and the loop reads
+// local disk.
+//
+// The event loops open "rdfstage://LOCALPATH" (a TFile plug-in, StagedFile): the open waits until that copy is
+// complete (a file the loop asks for goes to the front of the queue), then opens the copy. Copies are written under a
+// temporary name and renamed when complete. Without a cache folder they are temporary: a copy the loops have opened
+// and closed again may be deleted to keep the copies within a budget of bytes (and is copied again if it is opened
+// again); with a cache folder (--cache-dir) they stay.
+#ifndef RDF_TTBAR_STAGE_HELPERS
+#define RDF_TTBAR_STAGE_HELPERS
+#include "remote.h"
+
+#include <TFile.h>
+#include <TPluginManager.h>
+#include <TROOT.h>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace rdf_ttbar {
+namespace stage {
+
+inline constexpr const char *kScheme = "rdfstage://";
+
+struct Entry {
+   enum State { kWaiting, kProbed, kCopying, kReady, kFailed, kDeleted };
+   std::string url, local;
+   bool checkBranches = false;
+   State state = kWaiting;
+   remote::ProbeResult probe;
+   std::unique_ptr<TFile> source; // the remote file, open from its probe until its copy is complete
+   std::string error;             // why the copy failed
+   int opens = 0;                 // StagedFile handles open now
+   bool opened = false;           // opened by the loops at least once
+   bool demanded = false;         // a StagedFile waits for it
+   long long lastClose = 0;       // for deleting the least recently used copy first
+};
+
+class Stager {
+public:
+   // urls[i] is copied to locals[i]; ``order``: the order of the copies (indices); the probe looks for ``tree``
+   // and, where checkBranches[i], the ``branches``; ``copyThreads`` copies at a time in ``chunk``-byte reads;
+   // ``budget``: bytes of copies kept at once (<= 0: no limit; never delete: ``keep``).
+   Stager(const std::vector<std::string> &urls, const std::vector<std::string> &locals,
+          const std::vector<int> &checkBranches, const std::vector<int> &order, const std::string &tree,
+          const std::vector<std::string> &branches, int probeThreads, int copyThreads, long long chunk,
+          long long budget, bool keep)
+      : fTree(tree), fBranches(branches), fOrder(order.begin(), order.end()), fCopyThreads(copyThreads),
+        fChunk(chunk), fBudget(budget), fKeep(keep)
+   {
+      fEntries.resize(urls.size());
+      for (std::size_t i = 0; i < urls.size(); ++i) {
+         fEntries[i].url = urls[i];
+         fEntries[i].local = locals[i];
+         fEntries[i].checkBranches = checkBranches[i];
+         fIndex[locals[i]] = i;
+      }
+      fProbeThreads = std::max(1, std::min<int>(probeThreads, urls.size()));
+   }
+
+   ~Stager() { Stop(); }
+
+   // Start the threads (probes first, then copies); ``self`` keeps this object alive while they run.
+   static void Start(const std::shared_ptr<Stager> &self)
+   {
+      const int n = std::max(self->fProbeThreads, self->fCopyThreads);
+      for (int i = 0; i < n; ++i)
+         std::thread([self, i]() { self->Work(i); }).detach();
+   }
+
+   // Wait until every file is probed; their results in the order of the urls.
+   std::vector<remote::ProbeResult> WaitProbed()
+   {
+      std::unique_lock<std::mutex> lock(fMutex);
+      fChanged.wait(lock, [&] { return fProbed == fEntries.size() || fStop; });
+      std::vector<remote::ProbeResult> out;
+      for (auto &e : fEntries)
+         out.push_back(e.probe);
+      return out;
+   }
+
+   // Wait until the copy of ``local`` is complete (copied again first if it was deleted): "" when it is, else why not.
+   std::string WaitReady(const std::string &local)
+   {
+      std::unique_lock<std::mutex> lock(fMutex);
+      auto it = fIndex.find(local);
+      if (it == fIndex.end())
+         return "not a file of this run's stager";
+      Entry &e = fEntries[it->second];
+      if (e.state == Entry::kDeleted) {
+         e.state = Entry::kProbed;
+         fOrder.push_front(it->second);
+      }
+      e.demanded = true;
+      fChanged.notify_all();
+      fChanged.wait(lock, [&] { return e.state == Entry::kReady || e.state == Entry::kFailed || fStop; });
+      e.demanded = false;
+      if (e.state == Entry::kReady) {
+         ++e.opens;
+         e.opened = true;
+         return "";
+      }
+      return e.error.empty() ? std::string("the run was stopped") : e.error;
+   }
+
+   void Closed(const std::string &local)
+   {
+      std::lock_guard<std::mutex> lock(fMutex);
+      auto it = fIndex.find(local);
+      if (it != fIndex.end() && fEntries[it->second].opens > 0) {
+         --fEntries[it->second].opens;
+         fEntries[it->second].lastClose = ++fClock;
+         fChanged.notify_all();
+      }
+   }
+
+   // Stop copying: the threads end after their current read; temporaries are removed, finished copies stay
+   // (the caller removes a temporary folder).
+   void Stop()
+   {
+      std::lock_guard<std::mutex> lock(fMutex);
+      fStop = true;
+      fChanged.notify_all();
+   }
+
+   long long BytesCopied() const { return fBytes.load(); }
+   int FilesCopied() const { return fFiles.load(); }
+   double SecondsCopying() const { return fCopyNanoseconds.load() * 1e-9; }
+
+private:
+   void Work(int thread)
+   {
+      if (thread < fProbeThreads)
+         ProbeAll();
+      if (thread < fCopyThreads)
+         CopyAll();
+   }
+
+   void ProbeAll()
+   {
+      for (std::size_t i = fNextProbe++; i < fEntries.size(); i = fNextProbe++) {
+         Entry &e = fEntries[i];
+         std::unique_ptr<TFile> file;
+         remote::ProbeResult r = remote::Probe(e.url, fTree, e.checkBranches, fBranches, &file);
+         std::lock_guard<std::mutex> lock(fMutex);
+         e.probe = r;
+         e.source = std::move(file);
+         if (r.problem.empty() && r.size >= 0)
+            e.state = Entry::kProbed;
+         else {
+            e.state = Entry::kFailed;
+            e.error = r.problem.empty() ? "its size is not known" : r.problem;
+         }
+         ++fProbed;
+         fChanged.notify_all();
+      }
+   }
+
+   // the next copy to make: a file the loops wait for first, else the next in order within the budget;
+   // -1: none now
+   long long NextCopy()
+   {
+      for (auto &e : fEntries)
+         if (e.demanded && e.state == Entry::kProbed)
+            return &e - fEntries.data();
+      if (fProbed < fEntries.size())
+         return -1; // the up-front check is not finished: the run may still stop
+      while (!fOrder.empty() && fEntries[fOrder.front()].state != Entry::kProbed)
+         fOrder.pop_front();
+      if (fOrder.empty())
+         return -1;
+      const int next = fOrder.front();
+      if (fKeep || fBudget <= 0 || MakeRoom(fEntries[next].probe.size)) {
+         fOrder.pop_front();
+         return next;
+      }
+      return -1;
+   }
+
+   // delete copies the loops have closed (least recently closed first) until ``size`` more bytes fit the budget
+   bool MakeRoom(long long size)
+   {
+      long long used = 0;
+      for (auto &e : fEntries)
+         if (e.state == Entry::kReady || e.state == Entry::kCopying)
+            used += e.probe.size;
+      while (used + size > fBudget && used > 0) {
+         Entry *oldest = nullptr;
+         for (auto &e : fEntries)
+            if (e.state == Entry::kReady && e.opened && e.opens == 0 && (!oldest || e.lastClose < oldest->lastClose))
+               oldest = &e;
+         if (!oldest)
+            return false;
+         std::remove(oldest->local.c_str());
+         oldest->state = Entry::kDeleted;
+         used -= oldest->probe.size;
+      }
+      return true;
+   }
+
+   void CopyAll()
+   {
+      std::vector<char> buffer(fChunk);
+      while (true) {
+         long long next;
+         {
+            std::unique_lock<std::mutex> lock(fMutex);
+            // (with nothing left to copy, wait: a deleted copy the loops open again is copied again)
+            fChanged.wait(lock, [&] { return fStop || (next = NextCopy()) >= 0; });
+            if (fStop)
+               return;
+            fEntries[next].state = Entry::kCopying;
+         }
+         Entry &e = fEntries[next];
+         std::string error = Copy(e, buffer);
+         std::lock_guard<std::mutex> lock(fMutex);
+         if (e.source) {
+            remote::Forget(e.source.get());
+            e.source.reset();
+         }
+         e.state = error.empty() ? Entry::kReady : Entry::kFailed;
+         e.error = error;
+         fChanged.notify_all();
+      }
+   }
+
+   std::string Copy(Entry &e, std::vector<char> &buffer)
+   {
+      const auto start = std::chrono::steady_clock::now();
+      remote::StartCapture();
+      if (!e.source) { // copied before, then deleted: open it again
+         e.source.reset(TFile::Open(e.url.c_str(), "READ"));
+         if (!e.source || e.source->IsZombie()) {
+            const std::string why = remote::StopCapture();
+            return e.url + " could not be opened again (" + (why.empty() ? "unknown error" : why) + ")";
+         }
+      }
+      // the temporary name of rdf_ttbar.inputs.remote's copies: ".NAME.part-PID" (a killed run's is removed later)
+      const auto slash = e.local.rfind('/');
+      const std::string tmp = e.local.substr(0, slash + 1) + "." + e.local.substr(slash + 1) + ".part-" +
+                              std::to_string(::getpid());
+      std::FILE *out = std::fopen(tmp.c_str(), "wb");
+      if (!out) {
+         remote::StopCapture();
+         return "cannot write " + tmp + " (" + std::strerror(errno) + ")";
+      }
+      const long long size = e.probe.size;
+      std::string error;
+      for (long long done = 0; done < size && error.empty();) {
+         if (fStop) {
+            error = "the run was stopped";
+            break;
+         }
+         const int n = static_cast<int>(std::min<long long>(buffer.size(), size - done));
+         if (e.source->ReadBuffer(buffer.data(), done, n)) { // kTRUE: error
+            const std::string why = remote::StopCapture();
+            error = e.url + ": reading failed after " + std::to_string(done) + " of " + std::to_string(size) +
+                    " bytes (" + (why.empty() ? "read error" : why) + ")";
+            remote::StartCapture();
+         } else if (std::fwrite(buffer.data(), 1, n, out) != static_cast<std::size_t>(n))
+            error = "cannot write " + tmp + " (" + std::strerror(errno) + ")";
+         done += n;
+         fBytes += n;
+      }
+      remote::StopCapture();
+      if (std::fclose(out) != 0 && error.empty())
+         error = "cannot write " + tmp + " (" + std::strerror(errno) + ")";
+      if (error.empty() && std::rename(tmp.c_str(), e.local.c_str()) != 0)
+         error = "cannot rename " + tmp + " (" + std::strerror(errno) + ")";
+      if (!error.empty())
+         std::remove(tmp.c_str());
+      else
+         ++fFiles;
+      fCopyNanoseconds += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                                               start)
+                             .count();
+      return error;
+   }
+
+   std::string fTree;
+   std::vector<std::string> fBranches;
+   std::vector<Entry> fEntries;
+   std::unordered_map<std::string, std::size_t> fIndex;
+   std::deque<int> fOrder;
+   int fProbeThreads = 1, fCopyThreads = 1;
+   long long fChunk, fBudget;
+   bool fKeep;
+   std::mutex fMutex;
+   std::condition_variable fChanged;
+   std::atomic<std::size_t> fNextProbe{0};
+   std::size_t fProbed = 0;
+   bool fStop = false;
+   long long fClock = 0;
+   std::atomic<long long> fBytes{0}, fCopyNanoseconds{0};
+   std::atomic<int> fFiles{0};
+};
+
+// The stager the StagedFile plug-in asks (one run at a time in a process).
+inline std::mutex gActiveMutex;
+inline std::shared_ptr<Stager> gActive;
+
+inline void Activate(const std::shared_ptr<Stager> &stager)
+{
+   std::lock_guard<std::mutex> lock(gActiveMutex);
+   gActive = stager;
+}
+
+inline std::shared_ptr<Stager> Active()
+{
+   std::lock_guard<std::mutex> lock(gActiveMutex);
+   return gActive;
+}
+
+inline std::string LocalPath(const char *url)
+{
+   const std::string u(url ? url : "");
+   const std::string scheme(kScheme);
+   return u.compare(0, scheme.size(), scheme) == 0 ? u.substr(scheme.size()) : u;
+}
+
+// What the event loops open for "rdfstage://LOCALPATH": the local copy, once it is complete.
+inline std::string WaitFor(const char *url)
+{
+   const std::string local = LocalPath(url);
+   auto stager = Active();
+   const std::string error = stager ? stager->WaitReady(local) : std::string("no stager is active");
+   if (!error.empty())
+      // a TFile error: during an event loop (remote::BeginFatalReadErrors) it ends the loop with this message
+      ::Error("TFile::Open", "%s", error.c_str());
+   return local;
+}
+
+class StagedFile : public TFile {
+public:
+   StagedFile(const char *url, Option_t *option = "", const char *title = "", Int_t compress = 505)
+      : TFile(WaitFor(url).c_str(), option, title, compress), fLocal(LocalPath(url))
+   {
+   }
+   ~StagedFile() override
+   {
+      Close();
+      if (auto stager = Active())
+         stager->Closed(fLocal);
+   }
+
+private:
+   std::string fLocal;
+};
+
+// Make TFile::Open hand "rdfstage://" URLs to StagedFile.
+inline void RegisterPlugin()
+{
+   gROOT->GetPluginManager()->AddHandler("TFile", "^rdfstage:", "rdf_ttbar::stage::StagedFile", "Core",
+                                         "StagedFile(const char*,Option_t*,const char*,Int_t)");
+}
+
+// Start a stager (see Stager) and make it the active one.
+inline std::shared_ptr<Stager> StartStager(const std::vector<std::string> &urls, const std::vector<std::string> &locals,
+                                           const std::vector<int> &checkBranches, const std::vector<int> &order,
+                                           const std::string &tree, const std::vector<std::string> &branches,
+                                           int probeThreads, int copyThreads, long long chunk, long long budget,
+                                           bool keep)
+{
+   auto stager = std::make_shared<Stager>(urls, locals, checkBranches, order, tree, branches, probeThreads,
+                                          copyThreads, chunk, budget, keep);
+   Activate(stager);
+   Stager::Start(stager);
+   return stager;
+}
+
+// Stop the active stager and forget it.
+inline void StopStager()
+{
+   auto stager = Active();
+   if (stager)
+      stager->Stop();
+   Activate(nullptr);
+}
+
+} // namespace stage
+} // namespace rdf_ttbar
+#endif
