@@ -1,5 +1,5 @@
-// The read-ahead stager of rdf_ttbar (rdf_ttbar/inputs/staging.py): remote input files are opened once, checked,
-// and copied to local disk by several threads with large reads, in the order the event loops will need them, while
+// The read-ahead stager of rdf_ttbar (rdf_ttbar/inputs/staging.py): remote (root://) input files are checked, then
+// copied to local disk by several threads with large reads, in the order the event loops will need them, while
 // those loops read the copies that are complete. Over a wide-area link an event loop that reads a remote file itself
 // waits one round trip for every cluster it reads; here many transfers are in flight at once and the loop reads
 // local disk.
@@ -9,6 +9,10 @@
 // temporary name and renamed when complete. Without a cache folder they are temporary: a copy the loops have opened
 // and closed again may be deleted to keep the copies within a budget of bytes (and is copied again if it is opened
 // again); with a cache folder (--cache-dir) they stay.
+//
+// The copies go through the XRootD client itself (XrdCl), never through ROOT's TFile: an event loop thread that waits
+// in StagedFile's constructor holds ROOT's global lock for reading, and a copy thread that needed it for writing
+// (closing or opening a TFile does) would wait for that loop thread, which waits for the copy.
 #ifndef RDF_TTBAR_STAGE_HELPERS
 #define RDF_TTBAR_STAGE_HELPERS
 #include "remote.h"
@@ -16,6 +20,12 @@
 #include <TFile.h>
 #include <TPluginManager.h>
 #include <TROOT.h>
+// ROOT 6.40's interpreter parses glibc 2.36's <sys/uio.h> (included by the XRootD client) without the attribute macro
+// it uses, when the C library's headers were seen first in another configuration: define it away if missing
+#ifndef __attr_access
+#define __attr_access(x)
+#endif
+#include <XrdCl/XrdClFile.hh>
 
 #include <unistd.h>
 
@@ -44,11 +54,11 @@ struct Entry {
    bool checkBranches = false;
    State state = kWaiting;
    remote::ProbeResult probe;
-   std::unique_ptr<TFile> source; // the remote file, open from its probe until its copy is complete
    std::string error;             // why the copy failed
    int opens = 0;                 // StagedFile handles open now
    bool opened = false;           // opened by the loops at least once
-   bool demanded = false;         // a StagedFile waits for it
+   int waiting = 0;               // StagedFiles that wait for it
+   int next = -1;                 // the sample's next file (copied ahead when the loops open this one)
    long long lastClose = 0;       // for deleting the least recently used copy first
 };
 
@@ -58,7 +68,8 @@ public:
    // and, where checkBranches[i], the ``branches``; ``copyThreads`` copies at a time in ``chunk``-byte reads;
    // ``budget``: bytes of copies kept at once (<= 0: no limit; never delete: ``keep``).
    Stager(const std::vector<std::string> &urls, const std::vector<std::string> &locals,
-          const std::vector<int> &checkBranches, const std::vector<int> &order, const std::string &tree,
+          const std::vector<int> &checkBranches, const std::vector<int> &order, const std::vector<int> &next,
+          const std::string &tree,
           const std::vector<std::string> &branches, int probeThreads, int copyThreads, long long chunk,
           long long budget, bool keep)
       : fTree(tree), fBranches(branches), fOrder(order.begin(), order.end()), fCopyThreads(copyThreads),
@@ -69,6 +80,7 @@ public:
          fEntries[i].url = urls[i];
          fEntries[i].local = locals[i];
          fEntries[i].checkBranches = checkBranches[i];
+         fEntries[i].next = next[i];
          fIndex[locals[i]] = i;
       }
       fProbeThreads = std::max(1, std::min<int>(probeThreads, urls.size()));
@@ -76,12 +88,12 @@ public:
 
    ~Stager() { Stop(); }
 
-   // Start the threads (probes first, then copies); ``self`` keeps this object alive while they run.
-   static void Start(const std::shared_ptr<Stager> &self)
+   // Start the threads: probes first, then copies.
+   void Start()
    {
-      const int n = std::max(self->fProbeThreads, self->fCopyThreads);
+      const int n = std::max(fProbeThreads, fCopyThreads);
       for (int i = 0; i < n; ++i)
-         std::thread([self, i]() { self->Work(i); }).detach();
+         fThreads.emplace_back([this, i]() { Work(i); });
    }
 
    // Wait until every file is probed; their results in the order of the urls.
@@ -107,10 +119,16 @@ public:
          e.state = Entry::kProbed;
          fOrder.push_front(it->second);
       }
-      e.demanded = true;
+      ++e.waiting;
+      // the loop reads a sample's files one after another: copy its next ones ahead
+      std::vector<int> ahead;
+      for (int n = e.next; n >= 0 && ahead.size() < kAhead; n = fEntries[n].next)
+         ahead.push_back(n);
+      for (auto n = ahead.rbegin(); n != ahead.rend(); ++n)
+         fOrder.push_front(*n);
       fChanged.notify_all();
       fChanged.wait(lock, [&] { return e.state == Entry::kReady || e.state == Entry::kFailed || fStop; });
-      e.demanded = false;
+      --e.waiting;
       if (e.state == Entry::kReady) {
          ++e.opens;
          e.opened = true;
@@ -130,13 +148,24 @@ public:
       }
    }
 
-   // Stop copying: the threads end after their current read; temporaries are removed, finished copies stay
-   // (the caller removes a temporary folder).
+   // Stop copying and wait for the threads, which end after their current read (their temporaries are removed;
+   // finished copies stay: the caller removes a temporary folder); close the remote files still open.
    void Stop()
    {
-      std::lock_guard<std::mutex> lock(fMutex);
-      fStop = true;
-      fChanged.notify_all();
+      {
+         std::lock_guard<std::mutex> lock(fMutex);
+         fStop = true;
+         fChanged.notify_all();
+      }
+      for (auto &t : fThreads)
+         if (t.joinable() && t.get_id() != std::this_thread::get_id())
+            t.join();
+      fThreads.clear();
+      // remote files still open are left open: closing them one after another would wait a round trip each,
+      // minutes for hundreds of files far away; they go with the connection
+      for (auto &f : fToClose)
+         (void)f.release();
+      fToClose.clear();
    }
 
    long long BytesCopied() const { return fBytes.load(); }
@@ -156,11 +185,9 @@ private:
    {
       for (std::size_t i = fNextProbe++; i < fEntries.size(); i = fNextProbe++) {
          Entry &e = fEntries[i];
-         std::unique_ptr<TFile> file;
-         remote::ProbeResult r = remote::Probe(e.url, fTree, e.checkBranches, fBranches, &file);
+         remote::ProbeResult r = remote::Probe(e.url, fTree, e.checkBranches, fBranches);
          std::lock_guard<std::mutex> lock(fMutex);
          e.probe = r;
-         e.source = std::move(file);
          if (r.problem.empty() && r.size >= 0)
             e.state = Entry::kProbed;
          else {
@@ -177,7 +204,7 @@ private:
    long long NextCopy()
    {
       for (auto &e : fEntries)
-         if (e.demanded && e.state == Entry::kProbed)
+         if (e.waiting > 0 && e.state == Entry::kProbed)
             return &e - fEntries.data();
       if (fProbed < fEntries.size())
          return -1; // the up-front check is not finished: the run may still stop
@@ -203,7 +230,8 @@ private:
       while (used + size > fBudget && used > 0) {
          Entry *oldest = nullptr;
          for (auto &e : fEntries)
-            if (e.state == Entry::kReady && e.opened && e.opens == 0 && (!oldest || e.lastClose < oldest->lastClose))
+            if (e.state == Entry::kReady && e.opened && e.opens == 0 && e.waiting == 0 &&
+                (!oldest || e.lastClose < oldest->lastClose))
                oldest = &e;
          if (!oldest)
             return false;
@@ -218,48 +246,51 @@ private:
    {
       std::vector<char> buffer(fChunk);
       while (true) {
-         long long next;
+         long long next = -1;
+         std::unique_ptr<XrdCl::File> done;
          {
             std::unique_lock<std::mutex> lock(fMutex);
-            // (with nothing left to copy, wait: a deleted copy the loops open again is copied again)
-            fChanged.wait(lock, [&] { return fStop || (next = NextCopy()) >= 0; });
+            // (with nothing left to copy, close the remote files copied, then wait: a deleted copy the loops
+            // open again is copied again)
+            fChanged.wait(lock, [&] { return fStop || (next = NextCopy()) >= 0 || !fToClose.empty(); });
             if (fStop)
                return;
-            fEntries[next].state = Entry::kCopying;
+            if (next >= 0)
+               fEntries[next].state = Entry::kCopying;
+            else {
+               done = std::move(fToClose.back());
+               fToClose.pop_back();
+            }
+         }
+         if (done) { // closing a remote file waits a round trip: done when there is nothing to copy
+            (void)done->Close();
+            continue;
          }
          Entry &e = fEntries[next];
-         std::string error = Copy(e, buffer);
+         auto source = std::make_unique<XrdCl::File>();
+         std::string error = Copy(e, *source, buffer);
          std::lock_guard<std::mutex> lock(fMutex);
-         if (e.source) {
-            remote::Forget(e.source.get());
-            e.source.reset();
-         }
+         if (source->IsOpen())
+            fToClose.push_back(std::move(source));
          e.state = error.empty() ? Entry::kReady : Entry::kFailed;
          e.error = error;
          fChanged.notify_all();
       }
    }
 
-   std::string Copy(Entry &e, std::vector<char> &buffer)
+   std::string Copy(Entry &e, XrdCl::File &source, std::vector<char> &buffer)
    {
       const auto start = std::chrono::steady_clock::now();
-      remote::StartCapture();
-      if (!e.source) { // copied before, then deleted: open it again
-         e.source.reset(TFile::Open(e.url.c_str(), "READ"));
-         if (!e.source || e.source->IsZombie()) {
-            const std::string why = remote::StopCapture();
-            return e.url + " could not be opened again (" + (why.empty() ? "unknown error" : why) + ")";
-         }
-      }
+      XrdCl::XRootDStatus status = source.Open(e.url, XrdCl::OpenFlags::Read);
+      if (!status.IsOK())
+         return e.url + " could not be opened to copy it (" + status.ToString() + ")";
       // the temporary name of rdf_ttbar.inputs.remote's copies: ".NAME.part-PID" (a killed run's is removed later)
       const auto slash = e.local.rfind('/');
       const std::string tmp = e.local.substr(0, slash + 1) + "." + e.local.substr(slash + 1) + ".part-" +
                               std::to_string(::getpid());
       std::FILE *out = std::fopen(tmp.c_str(), "wb");
-      if (!out) {
-         remote::StopCapture();
+      if (!out)
          return "cannot write " + tmp + " (" + std::strerror(errno) + ")";
-      }
       const long long size = e.probe.size;
       std::string error;
       for (long long done = 0; done < size && error.empty();) {
@@ -267,18 +298,17 @@ private:
             error = "the run was stopped";
             break;
          }
-         const int n = static_cast<int>(std::min<long long>(buffer.size(), size - done));
-         if (e.source->ReadBuffer(buffer.data(), done, n)) { // kTRUE: error
-            const std::string why = remote::StopCapture();
+         const auto n = static_cast<uint32_t>(std::min<long long>(buffer.size(), size - done));
+         uint32_t got = 0;
+         status = source.Read(done, n, buffer.data(), got);
+         if (!status.IsOK() || got == 0)
             error = e.url + ": reading failed after " + std::to_string(done) + " of " + std::to_string(size) +
-                    " bytes (" + (why.empty() ? "read error" : why) + ")";
-            remote::StartCapture();
-         } else if (std::fwrite(buffer.data(), 1, n, out) != static_cast<std::size_t>(n))
+                    " bytes (" + (status.IsOK() ? std::string("the file is shorter") : status.ToString()) + ")";
+         else if (std::fwrite(buffer.data(), 1, got, out) != got)
             error = "cannot write " + tmp + " (" + std::strerror(errno) + ")";
-         done += n;
-         fBytes += n;
+         done += got;
+         fBytes += got;
       }
-      remote::StopCapture();
       if (std::fclose(out) != 0 && error.empty())
          error = "cannot write " + tmp + " (" + std::strerror(errno) + ")";
       if (error.empty() && std::rename(tmp.c_str(), e.local.c_str()) != 0)
@@ -287,9 +317,8 @@ private:
          std::remove(tmp.c_str());
       else
          ++fFiles;
-      fCopyNanoseconds += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
-                                                                               start)
-                             .count();
+      fCopyNanoseconds +=
+         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
       return error;
    }
 
@@ -298,6 +327,9 @@ private:
    std::vector<Entry> fEntries;
    std::unordered_map<std::string, std::size_t> fIndex;
    std::deque<int> fOrder;
+   std::vector<std::thread> fThreads;
+   std::vector<std::unique_ptr<XrdCl::File>> fToClose; // remote files copied, to close
+   static constexpr std::size_t kAhead = 4; // files of a sample copied ahead of the one the loops open
    int fProbeThreads = 1, fCopyThreads = 1;
    long long fChunk, fBudget;
    bool fKeep;
@@ -373,24 +405,24 @@ inline void RegisterPlugin()
 // Start a stager (see Stager) and make it the active one.
 inline std::shared_ptr<Stager> StartStager(const std::vector<std::string> &urls, const std::vector<std::string> &locals,
                                            const std::vector<int> &checkBranches, const std::vector<int> &order,
-                                           const std::string &tree, const std::vector<std::string> &branches,
-                                           int probeThreads, int copyThreads, long long chunk, long long budget,
-                                           bool keep)
+                                           const std::vector<int> &next, const std::string &tree,
+                                           const std::vector<std::string> &branches, int probeThreads,
+                                           int copyThreads, long long chunk, long long budget, bool keep)
 {
-   auto stager = std::make_shared<Stager>(urls, locals, checkBranches, order, tree, branches, probeThreads,
+   auto stager = std::make_shared<Stager>(urls, locals, checkBranches, order, next, tree, branches, probeThreads,
                                           copyThreads, chunk, budget, keep);
    Activate(stager);
-   Stager::Start(stager);
+   stager->Start();
    return stager;
 }
 
-// Stop the active stager and forget it.
+// Stop the active stager (see Stager::Stop) and forget it.
 inline void StopStager()
 {
    auto stager = Active();
+   Activate(nullptr);
    if (stager)
       stager->Stop();
-   Activate(nullptr);
 }
 
 } // namespace stage

@@ -188,12 +188,15 @@ def test_unreachable_server_fails_fast_and_names_every_file(tmp_path, xrootd_ser
     assert_no_outputs(out)
     print(f"unreachable server reported after {seconds:.1f} s")
 
-    # the same with --cache-dir: nothing in the cache
+    # the same with --cache-dir: nothing in the cache; the stager's up-front check (the default) names the files it
+    # could not open, the copy made before the check (--remote-read direct) those it could not copy
     cache = tmp_path / "cache"
-    rc, _, err, _ = cli("--inputs", inputs, "--output-dir", out, "--no-fit", "--cache-dir", cache, env=FAST_FAIL)
-    assert_one_error(rc, err, *urls, "could not be copied")
-    assert_no_outputs(out)
-    assert files_in(cache) == []
+    for read, words in (("stage", "cannot be opened as a ROOT file"), ("direct", "could not be copied")):
+        args = ("--output-dir", out, "--no-fit", "--cache-dir", cache, "--remote-read", read)
+        rc, _, err, _ = cli("--inputs", inputs, *args, env=FAST_FAIL)
+        assert_one_error(rc, err, *urls, words, "Connection error")
+        assert_no_outputs(out)
+        assert files_in(cache) == []
 
 
 def test_missing_file_on_a_running_server(tmp_path, xrootd_server, local_files):
@@ -465,6 +468,8 @@ def kill_during_loop(server, big: tuple[Path, int], tmp_path: Path, mt: str, aft
         "--no-fit",
         "--mt",
         mt,
+        "--remote-read",  # the event loop reads the server itself (staged reads: test_staging.py)
+        "direct",
     ]
     start = time.monotonic()
     proc = subprocess.Popen(

@@ -25,7 +25,7 @@ class LoopStats:
     event_loop_s: float  # the event loops proper (wall time of RunGraphs minus jitting)
     events: int  # events read from the input files
     bytes_read: int | None  # bytes read from the input files (on Dask: by the workers); None: not counted (RNTuple)
-    bytes_downloaded: int = 0  # bytes the read-ahead stager copied from remote files during the loops (staging.py)
+    bytes_downloaded: int = 0  # bytes the read-ahead stager copied from remote files in this run (staging.py)
 
 
 def configure_threads(mt: int) -> int:
@@ -189,7 +189,6 @@ def run_graphs(booked: list, timing: "RDFTiming", executor: Executor, progress: 
     jit_before = timing.jit_s
     from ..inputs import remote, staging
 
-    copied_before = staging.bytes_copied()
     bytes_before = ROOT.TFile.GetFileBytesRead()
     start = time.perf_counter()
     with display, remote.fatal_read_errors():  # a failed read raises instead of crashing ROOT
@@ -198,14 +197,14 @@ def run_graphs(booked: list, timing: "RDFTiming", executor: Executor, progress: 
     if progress and not distributed:
         ROOT.rdf_ttbar.progress_bar().Finish()
     events = sum(int(b.count.GetValue()) for b in booked)
-    downloaded = staging.bytes_copied() - copied_before  # ROOT's read counter counts the stager's reads too
+    downloaded = staging.bytes_copied()  # by the read-ahead stager (not in ROOT's read counter: cpp/stage.h)
     bytes_read: int | None
     if distributed:
         worker_jit, bytes_read = dask_cluster.counters_difference(before, dask_cluster.worker_counters(executor.client))
         loop_jit = worker_jit / max(executor.cores, 1)
     else:
         loop_jit = timing.jit_s - jit_before
-        bytes_read = int(ROOT.TFile.GetFileBytesRead() - bytes_before) - downloaded
+        bytes_read = int(ROOT.TFile.GetFileBytesRead() - bytes_before)
     if events and not bytes_read:
         # ROOT's TFile counter misses what RNTuple reads (through its own raw-file layer): not counted, not 0
         bytes_read = None

@@ -88,19 +88,18 @@ def prepare_inputs(
     preparation_s = time.perf_counter() - start
     quiet.import_root()  # its cost is part of the set-up time
     open_files = inputs.probe.probe
-    staging = cleanup is not None and config.remote_read == "stage" and config.scheduler == "mt"
+    staging = _staging(config, cleanup)
     if config.cache_dir:
         from ..inputs import remote
 
         start = time.perf_counter()
-        samples = remote.localize(samples, Path(config.cache_dir), copy=not staging)
+        # with the stager, only what it does not copy (while the loops run) is copied into the cache first
+        copy = (lambda url: not staging.stageable(url)) if staging else True
+        samples = remote.localize(samples, Path(config.cache_dir), copy=copy)
         preparation_s += time.perf_counter() - start
     stager = None
-    remote_files = any(inputs.is_remote(f) for s in samples for f in s.files)
-    if staging and cleanup is not None and remote_files and not config.deliver_cache:
-        from ..inputs.staging import Stager, read_order
-
-        stager = Stager(read_order(samples), Path(config.cache_dir) if config.cache_dir else None)
+    if staging and cleanup is not None and any(staging.stageable(f) for s in samples for f in s.files):
+        stager = staging.Stager(samples, Path(config.cache_dir) if config.cache_dir else None)
         cleanup.callback(stager.close)
         open_files = stager.probe
     if config.deliver_cache:  # deliver what is missing, then read only the delivered files (delivery.py)
@@ -120,6 +119,18 @@ def prepare_inputs(
         except OSError as err:
             raise UserError(f"a remote input file could not be copied to local disk: {err}") from None
     return samples, preparation_s
+
+
+def _staging(config: RunConfig, cleanup: ExitStack | None):
+    """The read-ahead stager's module (inputs/staging.py) when this run reads root:// files through it, else None."""
+    if cleanup is None or config.remote_read != "stage" or config.scheduler != "mt" or config.deliver_cache:
+        return None
+    from ..inputs import staging
+
+    if staging.xrootd_headers() is None:
+        log.warning("the XRootD client's headers are not installed: root:// files are read directly (slower)")
+        return None
+    return staging
 
 
 _started = False

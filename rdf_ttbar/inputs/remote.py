@@ -24,6 +24,7 @@ import re
 import sys
 import time
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import UserError
@@ -220,7 +221,7 @@ def copy_file(url: str, size: int, target: Path, advance=lambda n: None) -> None
         tmp.unlink(missing_ok=True)
 
 
-def localize(samples, cache_dir: Path, progress: bool | None = None, copy: bool = True):
+def localize(samples, cache_dir: Path, progress: bool | None = None, copy: Callable[[str], bool] | bool = True):
     """The samples with every remote file replaced by its copy in ``cache_dir`` (copied if missing).
 
     A copy already in the cache is opened first: one that is not a readable ROOT
@@ -228,8 +229,8 @@ def localize(samples, cache_dir: Path, progress: bool | None = None, copy: bool 
     in bytes (default: when stderr is a terminal); a one-line summary of what was
     copied in this run is printed either way when something was copied.
     Raises one UserError naming every file that could not be copied.
-    ``copy=False``: only the complete copies already in the cache replace their remote files (the read-ahead
-    stager, staging.py, copies the others while the event loops run).
+    ``copy(url)``: whether to copy a missing ``url`` now; the others stay remote unless their complete copy is in the
+    cache already (the read-ahead stager, staging.py, copies them while the event loops run).
     """
     cache_dir = Path(cache_dir).expanduser()
     local = {url: cache_path(url, cache_dir) for s in samples for url in s.files if is_remote(url)}
@@ -239,18 +240,15 @@ def localize(samples, cache_dir: Path, progress: bool | None = None, copy: bool 
         if check.problem:
             log.info("the cached copy %s of %s %s: copying it again", cached[url], url, check.problem)
             missing[url] = cached[url]
-    if not copy:
-        return [
-            dataclasses.replace(s, files=[str(cached[f]) if f in cached and f not in missing else f for f in s.files])
-            for s in samples
-        ]
+    later = {url for url in missing if not (copy(url) if callable(copy) else copy)}
+    missing = {url: path for url, path in missing.items() if url not in later}
     if missing:
         try:
             cache_dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise UserError(f"cannot create the cache folder {cache_dir} ({err}); choose another --cache-dir") from None
         _copy_all(missing, cache_dir, progress)
-    return [dataclasses.replace(s, files=[str(local.get(f, f)) for f in s.files]) for s in samples]
+    return [dataclasses.replace(s, files=[f if f in later else str(local.get(f, f)) for f in s.files]) for s in samples]
 
 
 def _copy_all(missing: dict[str, Path], cache_dir: Path, progress: bool | None) -> None:
@@ -277,14 +275,7 @@ def _copy_all(missing: dict[str, Path], cache_dir: Path, progress: bool | None) 
     finally:
         bar.close()
     if copied:
-        seconds = time.perf_counter() - start
-        log.info(
-            "copied %d remote file(s), %s MB, into %s in %.1f s",
-            copied,
-            f"{copied_bytes / 1e6:,.1f}",
-            cache_dir,
-            seconds,
-        )
+        log_copied(copied, copied_bytes, cache_dir, time.perf_counter() - start)
     if problems:
         raise UserError.listing(
             problems,
@@ -292,6 +283,11 @@ def _copy_all(missing: dict[str, Path], cache_dir: Path, progress: bool | None) 
             "Check the server and the paths in the input list; files copied so far "
             "stay in the cache and are not copied again.",
         )
+
+
+def log_copied(files: int, size: int, cache_dir: Path, seconds: float) -> None:
+    """The one-line summary of the copies into the cache made by this run."""
+    log.info("copied %d remote file(s), %s MB, into %s in %.1f s", files, f"{size / 1e6:,.1f}", cache_dir, seconds)
 
 
 class _NoBar:

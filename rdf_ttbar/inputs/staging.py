@@ -2,12 +2,14 @@
 
 An event loop that reads a remote file itself waits one round trip for every cluster it reads, and opening a
 file costs several more: over a wide-area link (100 ms) that made the loop 8x slower than on local disk. The
-stager instead, for the remote files of a ``--scheduler mt`` run (``--remote-read stage``, the default):
+stager instead, for the XRootD (root://) files of a ``--scheduler mt`` run (``--remote-read stage``, the default;
+other remote files are read directly):
 
-- opens every remote file once, ``PROBE_THREADS`` at a time, for the up-front check (``check_files`` takes its
-  results through ``Stager.probe``; the file is not opened a second time to copy it);
-- copies the files to local disk, ``COPY_THREADS`` at a time in ``CHUNK_BYTES`` reads, in the order the event loops
-  will want them (the first file of every sample, then the second, ...), from the moment the check has passed;
+- opens every remote file, ``PROBE_THREADS`` at a time, for the up-front check (``check_files`` takes its results
+  through ``Stager.probe``);
+- copies the files to local disk with the XRootD client, ``COPY_THREADS`` at a time in ``CHUNK_BYTES`` reads, in the
+  order the event loops will want them (the first file of every sample, then the second, ...; and when a loop opens
+  a file, the next few of its sample), from the moment the check has passed;
 - gives the event loops ``rdfstage://COPY`` names (``Stager.staged``): ROOT opens them through the ``StagedFile``
   plug-in, which waits until that copy is complete (a file the loops wait for is copied next). RNTuple files are
   read through ROOT's own raw-file layer, which knows no plug-ins: their copies are awaited before the loops start.
@@ -26,17 +28,18 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from .. import cpp
 from ..errors import UserError
 from . import probe as probing
-from .probe import Probe, is_remote
+from .probe import Probe
 
-PROBE_THREADS = 64  # remote files opened at the same time (each open waits several round trips)
-COPY_THREADS = 8  # copies at the same time
-CHUNK_BYTES = 8 << 20  # bytes per read request of a copy
+PROBE_THREADS = 256  # remote files opened at the same time (each open waits several round trips)
+COPY_THREADS = 32  # copies at the same time (each waits a round trip per read)
+CHUNK_BYTES = 4 << 20  # bytes per read request of a copy
 BUDGET_FRACTION = 0.5  # of the temporary folder's free space, for temporary copies
 SCHEME = "rdfstage://"
 HEADER = "stage.h"
@@ -45,11 +48,30 @@ FOLDER_PREFIX = "rdf_ttbar-stage-"
 _plugin_registered = False
 
 
+def xrootd_headers() -> Path | None:
+    """The folder of the XRootD client's headers (``XrdCl/XrdClFile.hh``: the copies use the client directly), in the
+    ``root`` wheel or beside the interpreter (conda-forge); None: not installed, nothing is staged."""
+    import sys
+
+    import ROOT
+
+    for base in (Path(str(ROOT.gROOT.GetIncludeDir())), Path(sys.prefix, "include")):
+        if (base / "xrootd" / "XrdCl" / "XrdClFile.hh").is_file():
+            return base / "xrootd"
+    return None
+
+
+def stageable(path: str) -> bool:
+    """Whether the stager copies ``path``: an XRootD (root://) URL; other remote files are read directly."""
+    return path.startswith("root://")
+
+
 def _root():
     """ROOT with cpp/stage.h declared and the ``rdfstage://`` plug-in registered."""
     global _plugin_registered
     ROOT = probing.root()
     if not _plugin_registered:
+        ROOT.gInterpreter.AddIncludePath(str(xrootd_headers()))
         cpp.declare_header(HEADER)
         ROOT.rdf_ttbar.stage.RegisterPlugin()
         for method in ("WaitProbed", "WaitReady"):  # they wait on C++ threads: without the GIL
@@ -65,20 +87,32 @@ def read_order(samples) -> list[str]:
     seen: set[str] = set()
     for i in range(max((len(s.files) for s in samples), default=0)):
         for s in samples:
-            if i < len(s.files) and is_remote(s.files[i]) and s.files[i] not in seen:
+            if i < len(s.files) and stageable(s.files[i]) and s.files[i] not in seen:
                 seen.add(s.files[i])
                 order.append(s.files[i])
     return order
 
 
+def next_files(samples) -> dict[str, str]:
+    """Every remote file's successor in its sample (the event loop of a sample reads its files one after another,
+    so the stager copies the next ones ahead of the one the loop opens)."""
+    following: dict[str, str] = {}
+    for s in samples:
+        remote_files = [f for f in s.files if stageable(f)]
+        for a, b in zip(remote_files, remote_files[1:]):
+            following.setdefault(a, b)
+    return following
+
+
 class Stager:
-    """The stager of one run's remote files ``urls``; ``close()`` it at the end (it stops the copies and removes
+    """The stager of the remote files of ``samples``; ``close()`` it at the end (it stops the copies and removes
     temporary copies). ``cache_dir``: copy into this cache and keep the copies; None: temporary copies."""
 
-    def __init__(self, urls: list[str], cache_dir: Path | None = None):
+    def __init__(self, samples, cache_dir: Path | None = None):
         from .remote import cache_path
 
-        self.order = urls  # in the order to copy them (read_order)
+        self.order = read_order(samples)  # the remote files, in the order to copy them
+        self.next = next_files(samples)  # each one's successor in its sample
         self.keep = cache_dir is not None
         if cache_dir is not None:
             self.folder = Path(cache_dir)
@@ -119,17 +153,19 @@ class Stager:
         position = {p: i for i, p in enumerate(paths)}
         strings = ROOT.std.vector[ROOT.std.string]
         ints = ROOT.std.vector[int]
+        self._started = time.perf_counter()
         self._handle = ROOT.rdf_ttbar.stage.StartStager(
             strings(paths),
             strings([str(self.local[p]) for p in paths]),
             ints([int(bool(branches_for.get(p))) for p in paths]),
             ints([position[u] for u in self.order if u in position]),
+            ints([position.get(self.next.get(p, ""), -1) for p in paths]),
             tree,
             strings(wanted),
             PROBE_THREADS,
             COPY_THREADS,
             CHUNK_BYTES,
-            -1 if self.keep else int(shutil.disk_usage(self.folder).free * BUDGET_FRACTION),
+            -1 if self.keep else budget(self.folder),
             self.keep,
         )
         out = []
@@ -175,12 +211,29 @@ class Stager:
         return int(self._handle.FilesCopied()) if self._handle else 0
 
     def close(self) -> None:
-        """Stop copying; remove temporary copies (the copies in a cache stay)."""
+        """Stop copying; remove temporary copies (the copies in a cache stay, and are counted in one line)."""
         if self._handle is not None:
+            if self.keep and self.files_copied:
+                from .remote import log_copied
+
+                log_copied(self.files_copied, self.bytes_copied, self.folder, time.perf_counter() - self._started)
             _root().rdf_ttbar.stage.StopStager()
             self._handle = None
         if not self.keep:
             shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def budget(folder: Path) -> int:
+    """Bytes of temporary copies kept at once: ``$RDF_TTBAR_STAGE_BUDGET`` if set (bytes; e.g. for a small temporary
+    disk), else ``BUDGET_FRACTION`` of the free space of ``folder``'s disk. A file the event loops wait for is copied
+    even past it."""
+    value = os.environ.get("RDF_TTBAR_STAGE_BUDGET", "")
+    if value:
+        try:
+            return max(int(float(value)), 1)
+        except ValueError:
+            raise UserError(f"RDF_TTBAR_STAGE_BUDGET={value!r} is not a number of bytes; set it e.g. to 20e9") from None
+    return int(shutil.disk_usage(folder).free * BUDGET_FRACTION)
 
 
 def bytes_copied() -> int:
