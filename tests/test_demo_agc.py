@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import uproot
+
 from helpers import REPO, run_cli
 
 EVENTS = 700  # per sample: 2 events per W+jets file (349 files), 233 or 234 per single-top tW file (3 files)

@@ -43,8 +43,8 @@ from pathlib import Path
 
 from ..analysis import DEFAULT as ANALYSIS
 from ..errors import UserError
-from .demo_jobs import COMPRESSION, run_jobs
 from .demo_agc import agc_files_per_sample, agc_split
+from .demo_jobs import COMPRESSION, run_jobs
 
 log = logging.getLogger(__name__)
 
