@@ -9,6 +9,7 @@ identical, its --json numbers, and nothing left behind (folders in the temporary
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -210,3 +211,26 @@ def test_peer_line_is_parsed():
     text = "some output\nPEER coffea events=1800000 loop_s=17.25 total_s=23.5\n"
     assert parse_peer_line(text) == {"events": 1800000, "loop_s": 17.25, "total_s": 23.5}
     assert parse_peer_line("no line") is None
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_bench_leaves_nothing(tiny_set, signum):
+    before = ours()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rdf_ttbar", "bench", "--rtt-ms", "0,50", "--repeat", "1", "--inputs", tiny_set],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("rdf_ttbar bench: 18,000 events in 9 files over a local xrootd")
+    deadline = time.monotonic() + 60
+    while not any("rdf_ttbar.cli.latency_shim" in line for line in ours() - before):  # the shims are up
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.1)
+    time.sleep(1.0)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == {signal.SIGINT: 130, signal.SIGTERM: 128 + signal.SIGTERM}[signum], err
+    assert ours() == before
