@@ -197,14 +197,15 @@ def test_bench_without_xrootd_says_what_to_install(tiny_set):
         (["--rtt-ms", "0,x"], "--rtt-ms takes round-trip times in ms separated by commas"),
         (["--mbps", "100"], "--mbps and --peer-coffea go with --rtt-ms"),
         (["--rtt-ms", "0", "--peer-coffea", "/nonexistent"], "--peer-coffea: /nonexistent has no run.py"),
+        (["--rtt-ms", "0"], "{inputs} lists /nonexistent.root, which does not exist: fix the input list"),
     ],
 )
 def test_bench_wan_option_errors(tmp_path, args, message):
     inputs = tmp_path / "inputs.json"
-    inputs.write_text("{}")
+    inputs.write_text(json.dumps({"wjets": {"nominal": {"files": [{"path": "/nonexistent.root", "nevts": 1}]}}}))
     result = run_cli("bench", "--inputs", inputs, *args, check=False)
     assert result.returncode == 2
-    assert result.stderr.startswith(f"rdf_ttbar: error: {message}")
+    assert result.stderr.startswith(f"rdf_ttbar: error: {message.format(inputs=inputs)}")
 
 
 def test_peer_line_is_parsed():

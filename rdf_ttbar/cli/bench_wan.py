@@ -110,6 +110,8 @@ class Link:
                             "pass a list of local files to --inputs"
                         )
                     path = path if path.is_absolute() else self.inputs_json.parent / path
+                    if not path.is_file():
+                        raise UserError(f"{self.inputs_json} lists {path}, which does not exist: fix the input list")
                     if str(path) not in served:
                         name = f"{len(served):04d}-{path.name}"
                         served[str(path)] = server.add(path, name, link=True)
