@@ -95,7 +95,8 @@ async def serve(listen: tuple[str, int], target: tuple[str, int], rtt_ms: float,
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    print(f"latency shim listening on {listen[0]}:{listen[1]}", flush=True)
+    host, port = server.sockets[0].getsockname()[:2]  # the port chosen when LISTEN is 0
+    print(f"latency shim listening on {host}:{port}", flush=True)
     async with server:
         await stop.wait()
 
