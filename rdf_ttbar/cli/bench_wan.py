@@ -318,7 +318,8 @@ def format_table(result: dict) -> str:
         return "n/a" if value is None else f"{value / 1e6:,.1f} MB"
 
     for r in result["rows"]:
-        rate = "n/a" if r["event_rate_hz"] is None else f"{r['event_rate_hz'] / 1e3:,.0f} kHz"
+        hz = r["event_rate_hz"]
+        rate = "n/a" if hz is None else f"{hz / 1e3:,.0f} kHz" if hz >= 1e4 else f"{hz:,.0f} Hz"
         cells = [
             f"{r['rtt_ms']:g} ms",
             f"{r['setup_s']:.2f} s",
