@@ -28,6 +28,9 @@ also measures the same generated set written as RNTuple (analysis and I/O-only
 of its columns) and compares event rates and bytes on disk. ``--json`` writes
 every number and every single run.
 
+``--rtt-ms 0,20,100`` measures instead the analysis reading the set through a local xrootd behind a latency
+shim, one run per round-trip time, interleaved (:mod:`rdf_ttbar.cli.bench_wan`; default set 9 x 200k).
+
 This process never imports ROOT (so that it neither holds ROOT's pages nor
 adds its memory to anything measured).
 """
@@ -49,6 +52,7 @@ from .bench_runs import IO_PERCENT, child_env, measure, rdf_ttbar_command
 from .bench_table import compare_formats, format_table
 
 DEFAULT_EVENTS_PER_SAMPLE = 1_000_000
+WAN_EVENTS_PER_SAMPLE = 200_000  # --rtt-ms: the demo set (demo.DEFAULT_EVENTS_PER_SAMPLE)
 DEFAULT_REPEAT = 2
 AGC_IO_PERCENT = 2.7  # the AGC's analysis columns, measured too for comparisons with other implementations
 
@@ -72,13 +76,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         flags={"demo.cache_dir": ("--cache-dir",)},
         defaults={"demo.events_per_sample": DEFAULT_EVENTS_PER_SAMPLE},
         helps={
-            "demo.events_per_sample": "events per sample of the benchmark set (9M events in all by default; "
-            "generated once into the demo cache)",
+            "demo.events_per_sample": "events per sample of the benchmark set (9M events in all by default, "
+            f"{WAN_EVENTS_PER_SAMPLE:,} per sample with --rtt-ms; generated once into the demo cache)",
             "demo.seed": "seed of the generated set",
             "demo.cache_dir": "demo cache folder (null: $RDF_TTBAR_CACHE, else $XDG_CACHE_HOME/rdf_ttbar or "
             "~/.cache/rdf_ttbar)",
         },
     )
+    parser.set_defaults(events_per_sample=None)  # given or not: the default depends on --rtt-ms (main)
     parser.add_argument(
         "--mt",
         default=None,
@@ -110,6 +115,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="LIST",
         help="file formats of the generated set to measure, comma-separated: ttree (default), "
         "rntuple or ttree,rntuple (compares event rates and bytes on disk of the same events)",
+    )
+    parser.add_argument(
+        "--rtt-ms",
+        metavar="LIST",
+        help="instead: read the inputs over root:// from a local xrootd behind a latency shim with these "
+        "round-trip times in ms, comma-separated (e.g. 0,20,100), --no-fit, one --mt N, runs interleaved; prints "
+        "set-up, loop, bytes read and the ratios to the lowest RTT, and checks the histograms are bit-identical",
+    )
+    parser.add_argument("--mbps", type=float, metavar="N", help="with --rtt-ms: cap the link at N Mbit/s per direction")
+    parser.add_argument(
+        "--peer-coffea",
+        metavar="DIR",
+        help="with --rtt-ms: also run the coffea peer in DIR (its run.py, in the venv of its setup.sh) on the same "
+        "root:// list at each RTT, and report its whole-process time",
     )
     parser.add_argument(
         "--no-evict",
@@ -178,6 +197,12 @@ def ensure_inputs(args, fmt: str = "ttree") -> Path:
 
 def main(args: argparse.Namespace) -> int:
     """Run the benchmark; prints the table (and writes --json)."""
+    if args.rtt_ms is not None:
+        return _main_wan(args)
+    if args.mbps is not None or args.peer_coffea is not None:
+        raise UserError("--mbps and --peer-coffea go with --rtt-ms")
+    if args.events_per_sample is None:
+        args.events_per_sample = DEFAULT_EVENTS_PER_SAMPLE
     events_per_sample = options.from_args(args).demo.events_per_sample  # checked here, before any run
     if args.repeat < 1:
         raise UserError(f"--repeat must be at least 1, got {args.repeat}")
@@ -201,3 +226,20 @@ def main(args: argparse.Namespace) -> int:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
         print(f"\nrdf_ttbar bench: numbers in {args.json}")
     return 0
+
+
+def _main_wan(args: argparse.Namespace) -> int:
+    """``bench --rtt-ms``: one thread count, the 9 x 200k demo set unless --events-per-sample or --inputs."""
+    from . import bench_wan
+
+    if args.repeat < 1:
+        raise UserError(f"--repeat must be at least 1, got {args.repeat}")
+    if args.formats != "ttree" or args.full:
+        raise UserError("--rtt-ms measures TTree files of the default set or --inputs: leave out --formats and --full")
+    mts = parse_mt(args.mt) if args.mt is not None else parse_mt("0")
+    if len(mts) != 1:
+        raise UserError(f"--rtt-ms measures one thread count: pass --mt N, got {args.mt!r}")
+    if args.events_per_sample is None:
+        args.events_per_sample = WAN_EVENTS_PER_SAMPLE
+    options.from_args(args)  # checks the demo options
+    return bench_wan.main(args, ensure_inputs(args), mts[0])

@@ -50,6 +50,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"events per file (default {DEFAULT_EVENTS_PER_FILE}); -n of the analysis counts files",
     )
     parser.add_argument(
+        "--agc-layout",
+        action="store_true",
+        help="as many files per sample as the AGC's nanoaod_inputs.json lists (787 in all), each sample's "
+        "events split evenly over its files (the default 200k: 573 to 66,667 events per file); the same events "
+        "as the default layout",
+    )
+    parser.add_argument(
         "--format",
         choices=FORMATS,
         default="ttree",
@@ -65,7 +72,14 @@ def main(args: argparse.Namespace) -> int:
     threads, d = config.mt or None, config.demo
     if args.output_dir is None:
         path = ensure_demo_set(
-            d.cache_dir, d.events_per_sample, d.seed, args.full, args.events_per_file, threads=threads, fmt=args.format
+            d.cache_dir,
+            d.events_per_sample,
+            d.seed,
+            args.full,
+            args.events_per_file,
+            threads=threads,
+            fmt=args.format,
+            agc_layout=args.agc_layout,
         )
     else:
         path = generate(
@@ -76,6 +90,7 @@ def main(args: argparse.Namespace) -> int:
             args.events_per_file,
             threads=threads,
             fmt=args.format,
+            agc_layout=args.agc_layout,
         )
     print(f"demo set: {path}")
     return 0

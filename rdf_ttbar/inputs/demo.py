@@ -22,6 +22,10 @@ Format: TTree files (``fmt="ttree"``, the default) or RNTuple files
 (``fmt="rntuple"``: the TTree files converted with RDataFrame's Snapshot, same
 names and types, one RNTuple "Events" per file). Both hold the same events.
 
+Layout: ``events_per_file`` events per file (default two files per sample), or with ``agc_layout=True``
+as many files per sample as the AGC's file list (``rdf_ttbar/data/nanoaod_inputs.json``, 787 in all), each
+sample's events split evenly over its files (the first ones one event more): the same events either way.
+
 Command line: ``python -m rdf_ttbar generate [options]`` (rdf_ttbar/cli/generate.py); the analysis uses
 ``ensure_demo_set`` (``--inputs demo``). Progress is drawn on stderr (on a terminal), messages are logged.
 """
@@ -39,6 +43,7 @@ from pathlib import Path
 
 from ..analysis import DEFAULT as ANALYSIS
 from ..errors import UserError
+from .demo_agc import agc_files_per_sample, agc_split
 from .demo_jobs import COMPRESSION, run_jobs
 
 log = logging.getLogger(__name__)
@@ -75,12 +80,19 @@ def sample_name(process: str, variation: str) -> str:
 # ---------------------------------------------------------------------------
 # Python side: file layout, inputs JSON, atomic publication, cache
 # ---------------------------------------------------------------------------
-def _layout(final_dir: Path, events_per_sample: int, events_per_file: int) -> list[dict]:
+def _layout(final_dir: Path, events_per_sample: int, events_per_file: int, agc_layout: bool = False) -> list[dict]:
     """One job per file: {process, variation, sample, path (final location), first, count}."""
     jobs = []
+    agc = agc_files_per_sample() if agc_layout else {}
     for process, variation in ANALYSIS.samples:
-        for k, first in enumerate(range(0, events_per_sample, events_per_file)):
-            name = sample_name(process, variation)
+        name = sample_name(process, variation)
+        if agc_layout:
+            split = agc_split(events_per_sample, agc[process, variation])
+        else:
+            split = [
+                (f, min(events_per_file, events_per_sample - f)) for f in range(0, events_per_sample, events_per_file)
+            ]
+        for k, (first, count) in enumerate(split):
             jobs.append(
                 {
                     "process": process,
@@ -88,7 +100,7 @@ def _layout(final_dir: Path, events_per_sample: int, events_per_file: int) -> li
                     "sample": name,
                     "path": final_dir / f"{name}__{k:04d}.root",
                     "first": first,
-                    "count": min(events_per_file, events_per_sample - first),
+                    "count": count,
                 }
             )
     return jobs
@@ -104,9 +116,11 @@ def _inputs_json(jobs: list[dict]) -> dict:
     return content
 
 
-def _stamp(seed: int, events_per_sample: int, events_per_file: int | None, full: bool, fmt: str = "ttree") -> dict:
+def _stamp(
+    seed: int, events_per_sample: int, events_per_file: int | None, full: bool, fmt: str = "ttree", agc: bool = False
+) -> dict:
     """What a set's stamp file records (``events_per_file`` None: any split into files will do)."""
-    return {
+    stamp = {
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
         "events_per_sample": events_per_sample,
@@ -114,6 +128,7 @@ def _stamp(seed: int, events_per_sample: int, events_per_file: int | None, full:
         "full": full,
         "format": fmt,
     }
+    return dict(stamp, layout="agc", events_per_file=None) if agc else stamp
 
 
 def _read_stamp(directory: Path) -> dict | None:
@@ -177,6 +192,7 @@ def generate(
     progress: bool = True,
     threads: int | None = None,
     fmt: str = "ttree",
+    agc_layout: bool = False,
 ) -> Path:
     """Write the demo set into ``output_dir``; returns the path of its ``nanoaod_inputs.json``.
 
@@ -184,7 +200,8 @@ def generate(
     existing, non-empty folder is refused. Files hold ``events_per_file``
     events (default ``DEFAULT_EVENTS_PER_FILE``); ``threads`` defaults to
     ROOT's implicit-MT pool size, else to all cores. ``progress``: show the
-    progress (on a terminal) and log a summary line. ``fmt``: "ttree" or "rntuple".
+    progress (on a terminal) and log a summary line. ``fmt``: "ttree" or "rntuple". ``agc_layout``: the AGC's
+    files per sample instead (module docstring).
     """
     try:
         return _generate(
@@ -197,6 +214,7 @@ def generate(
             progress,
             summary=progress,
             fmt=fmt,
+            agc_layout=agc_layout,
         )
     except OSError as err:  # read-only, full, a path too long
         raise UserError(
@@ -215,8 +233,11 @@ def _generate(
     summary: bool,
     keep_if: dict | None = None,
     fmt: str = "ttree",
+    agc_layout: bool = False,
 ) -> Path:
     """``generate``; a complete set satisfying ``keep_if`` that appears meanwhile is kept instead of ours."""
+    if agc_layout and events_per_file:
+        raise UserError("--agc-layout sets the files per sample: leave out --events-per-file")
     events_per_file = events_per_file or DEFAULT_EVENTS_PER_FILE
     _check_positive(events_per_sample=events_per_sample, events_per_file=events_per_file)
     _check_format(fmt)
@@ -234,7 +255,7 @@ def _generate(
     staging.mkdir()
     try:
         start = time.perf_counter()
-        jobs = _layout(output_dir, events_per_sample, events_per_file)
+        jobs = _layout(output_dir, events_per_sample, events_per_file, agc_layout)
         run_jobs(
             [dict(job, path=staging / job["path"].name) for job in jobs],
             seed,
@@ -245,7 +266,9 @@ def _generate(
         if fmt == "rntuple":
             to_rntuple([staging / job["path"].name for job in jobs])
         (staging / INPUTS_JSON).write_text(json.dumps(_inputs_json(jobs), indent=1))
-        (staging / STAMP).write_text(json.dumps(_stamp(seed, events_per_sample, events_per_file, full, fmt)))
+        (staging / STAMP).write_text(
+            json.dumps(_stamp(seed, events_per_sample, events_per_file, full, fmt, agc_layout))
+        )
         _publish(staging, output_dir, keep_if)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -282,12 +305,15 @@ def default_cache_dir() -> Path:
     return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "rdf_ttbar"
 
 
-def demo_set_dir(cache_dir, events_per_sample: int, seed: int, full: bool = False, fmt: str = "ttree") -> Path:
-    """Where ``ensure_demo_set`` keeps a set: one folder per version, seed, size (and --full, and the format)."""
+def demo_set_dir(
+    cache_dir, events_per_sample: int, seed: int, full: bool = False, fmt: str = "ttree", agc_layout: bool = False
+) -> Path:
+    """Where ``ensure_demo_set`` keeps a set: one folder per version, seed, size (and --full, the format, the AGC
+    layout)."""
     base = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     return base / (
         f"demo-v{GENERATOR_VERSION}-s{seed}-n{events_per_sample}{'-full' if full else ''}"
-        f"{'-rntuple' if fmt == 'rntuple' else ''}"
+        f"{'-rntuple' if fmt == 'rntuple' else ''}{'-agc' if agc_layout else ''}"
     )
 
 
@@ -305,6 +331,7 @@ def ensure_demo_set(
     progress: bool = True,
     threads: int | None = None,
     fmt: str = "ttree",
+    agc_layout: bool = False,
 ) -> Path:
     """The inputs JSON of the cached demo set, generated first if missing or from another generator version.
 
@@ -315,8 +342,8 @@ def ensure_demo_set(
     deleted from the cache, and a one-line message is logged.
     """
     _check_format(fmt)
-    directory = demo_set_dir(cache_dir, events_per_sample, seed, full, fmt)
-    wanted = _stamp(seed, events_per_sample, events_per_file, full, fmt)
+    directory = demo_set_dir(cache_dir, events_per_sample, seed, full, fmt, agc_layout)
+    wanted = _stamp(seed, events_per_sample, events_per_file, full, fmt, agc_layout)
     if _satisfies(directory, wanted):
         return directory / INPUTS_JSON
     fix = (
@@ -352,6 +379,7 @@ def ensure_demo_set(
             summary=False,
             keep_if=wanted,
             fmt=fmt,
+            agc_layout=agc_layout,
         )
     except OSError as err:  # a full disk while writing
         raise UserError(
