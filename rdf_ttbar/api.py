@@ -189,7 +189,7 @@ def run_job(config: RunConfig | Mapping | str | os.PathLike | None = None, **ove
 
     # a folder that cannot be written fails here, before the loops; the plot workers get ready meanwhile
     with OutputFolder(config.output_dir) as out, Painters() as painters:
-        processed = pipeline.process(config)
+        processed = pipeline.process(config, call="rdf_ttbar.run_job(config)")
         metrics = processed.metrics
         from .execution import histograms
 
@@ -248,6 +248,7 @@ def fit_and_plots(
     with warnings.catch_warnings():  # they are in the summary (report.summary["warnings"]), which the CLI prints
         warnings.simplefilter("ignore", inference.FitWarning)
         report = inference.fit(histograms, analysis=analysis)
+    report = report.adding(provenance=metrics.get("provenance"))
     jobs = [histogram_plots, painters.draw("fit", report.summary, plots_dir, analysis)]
     if ml_validation.ml_histograms(analysis):
         try:

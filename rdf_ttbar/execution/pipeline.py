@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from .. import provenance
 from ..analysis import Analysis, native
 from ..config import RunConfig
 from . import prepare
@@ -24,12 +25,14 @@ class Processed:
     analysis: Analysis  # the definition that filled them
 
 
-def process(config: RunConfig, *, progress: bool | None = None) -> Processed:
+def process(config: RunConfig, *, progress: bool | None = None, call: str = "rdf_ttbar.run(config)") -> Processed:
     """Prepare the inputs, book every sample's graph and run all event loops together.
 
     Args:
         config: the run's configuration (api.configure / config.from_args).
         progress: draw a progress bar on stderr; None: when stderr is a terminal.
+        call: the API call that runs it, recorded as the command (metrics' "provenance") when the run did not come
+            from the command line.
 
     Returns:
         The histograms under their AGC names and the metrics of the run.
@@ -66,6 +69,7 @@ def process(config: RunConfig, *, progress: bool | None = None) -> Processed:
     hists = graph.collect(analysis, booked)
     metrics = make_metrics(samples, booked, stats, n_cores, setup_s, config.scheduler)
     metrics["wall_time_s"]["input_preparation"] = round(preparation_s, 3)
+    metrics["provenance"] = provenance.make(call=call, config=config, analysis=analysis, samples=samples)
     return Processed(hists, metrics, start, analysis)
 
 

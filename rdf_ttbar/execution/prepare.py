@@ -97,7 +97,7 @@ def prepare_inputs(
         if report.delivered:
             log.info("%s", delivered.summary(report, Path(config.deliver_cache)))
         preparation_s += time.perf_counter() - start
-    inputs.check_files(samples, config.tree, branches, missing_branches_hint)
+    samples = inputs.check_files(samples, config.tree, branches, missing_branches_hint)
     return samples, preparation_s
 
 
