@@ -216,8 +216,24 @@ def run_job(config: RunConfig | Mapping | str | os.PathLike | None = None, **ove
                 f"the fit on them with: python -m rdf_ttbar fit {kept}",
             )
         write_metrics(out, metrics, processed.start)
+        with write_errors(out.final):
+            write_report(out, metrics, fit_summary, processed.histograms, processed.analysis)
         paths = out.publish()
     return JobResult(metrics, fit_summary, paths)
+
+
+def write_report(out: OutputFolder, metrics: dict, fit_summary: dict | None, histograms: dict, analysis) -> Path:
+    """report.html into the staging folder (after metrics.json: its total time does not include the report)."""
+    from . import report
+
+    return report.write_report(
+        out.staging / report.REPORT_FILE,
+        metrics=metrics,
+        summary=fit_summary,
+        plots_dir=out.staging / "plots",
+        histograms=histograms,
+        analysis=analysis,
+    )
 
 
 def fit_and_plots(

@@ -4,13 +4,18 @@ the files' sizes, the packages' own versions, the workspace through cabinetry)."
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import math
 import os
+import re
 from pathlib import Path
 
 import pytest
+
 from helpers import run_cli
+from report_checks import assert_same_yields, cabinetry_yields, shown_tables
 
 
 @pytest.fixture(scope="module")
@@ -63,3 +68,96 @@ def test_provenance_of_a_run(job, demo_inputs):
     assert inputs["bytes"] == sum(r[3] for r in rows)
     assert inputs["paths"] == [r[1] for r in rows]
     assert inputs["sha256"] == hashlib.sha256(json.dumps(rows, separators=(",", ":")).encode()).hexdigest()
+
+
+IMG = re.compile(
+    r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" alt="([^"]+)">\s*<figcaption>(.*?)</figcaption>', re.S
+)
+
+
+def embedded_images(html: str) -> dict[str, tuple[bytes, str]]:
+    """{plot name: (PNG bytes, caption)} of report.html."""
+    return {name: (base64.b64decode(data), caption) for data, name, caption in IMG.findall(html)}
+
+
+def assert_self_contained(html: str) -> None:
+    """Nothing the page would load from elsewhere: every src is an embedded image, no link, no CSS url()."""
+    sources = re.findall(r'\b(?:src|href)="([^"]*)"', html)
+    assert sources and all(s.startswith("data:image/png;base64,") for s in sources), sources[:3]
+    assert "url(" not in html and "<script" not in html and "<link" not in html
+
+
+def test_report_of_a_run(job):
+    html = (job / "report.html").read_text()
+    assert_self_contained(html)
+    images = embedded_images(html)
+    pngs = sorted(p.name for p in (job / "plots").glob("*.png"))
+    assert sorted(images) == pngs and len(pngs) == 10
+    for name, (data, text) in images.items():
+        assert data == (job / "plots" / name).read_bytes()  # the plot itself, decoded
+        assert text.startswith(f"<code>plots/{name}</code>: ") and len(text) > 60
+    assert "Post-fit model of region 4j2b SR against the pseudo-data" in images["data_mc_postfit_4j2b_SR.png"][1]
+    summary = json.loads((job / "fit_results.json").read_text())
+    poi = summary["ttbar_norm"]
+    lo, hi = poi["interval"]
+    assert f'<span id="poi-value" data-value="{poi["value"]}">{poi["value"]:.4f}</span>' in html
+    assert f'<span id="poi-interval-low" data-value="{lo}">{lo:.4f}</span>' in html
+    assert f'<span id="poi-interval-high" data-value="{hi}">{hi:.4f}</span>' in html
+    # the yields: cabinetry's prediction from workspace.json, computed here
+    assert assert_same_yields(shown_tables(html), cabinetry_yields(job)) == 2 * 2 * (5 + 2)
+    metrics = json.loads((job / "metrics.json").read_text())
+    assert f'<tr><td>events processed</td><td class="num">{metrics["events_processed"]:,}</td></tr>' in html
+    assert f'<tr><td>analysis graph</td><td class="num">{metrics["graph"]}</td></tr>' in html
+    assert f'<code id="command">{metrics["provenance"]["command"]}</code>' in html
+    assert metrics["provenance"]["inputs"]["sha256"] in html
+    assert '<h2 id="warnings">Warnings of the fit</h2>\n<p>None.</p>' in html  # this fit has none
+
+
+def test_report_without_fit(demo_inputs, tmp_path):
+    import uproot
+
+    out = tmp_path / "out"
+    run_cli("--inputs", demo_inputs, "-n", "1", "--mt", "1", "--output-dir", out, "--no-fit")
+    html = (out / "report.html").read_text()
+    assert_self_contained(html)
+    assert sorted(embedded_images(html)) == sorted(p.name for p in (out / "plots").glob("*.png"))
+    assert "No fit in this run" in html and "Warnings of the fit" not in html
+    (table,) = shown_tables(html).values()
+    labels = {"ttbar": "ttbar", "single_top_s_chan": "single top, s-channel", "single_top_t_chan":
+              "single top, t-channel", "single_top_tW": "tW", "wjets": "W+jets"}  # fmt: skip
+    with uproot.open(out / "histograms.root") as f:
+        for region in ("4j1b", "4j2b"):
+            for process, label in labels.items():
+                h = f[f"{region}_{process}"]
+                value, unc = table[(region, label)]
+                assert math.isclose(value, h.values().sum(), rel_tol=1e-4)
+                assert math.isclose(unc, math.sqrt(h.variances().sum()), rel_tol=1e-4, abs_tol=1e-4 * value)
+            assert math.isclose(table[(region, "data")][0], f[f"{region}_pseudodata"].values().sum(), rel_tol=1e-4)
+
+
+def test_report_of_fit(job, tmp_path):
+    out = tmp_path / "fit"
+    result = run_cli("fit", job / "histograms.root", "--output-dir", out)
+    assert f"report: {out / 'report.html'}" in result.stdout
+    html = (out / "report.html").read_text()
+    assert_self_contained(html)
+    assert len(embedded_images(html)) == 10
+    summary = json.loads((out / "fit_results.json").read_text())
+    assert f'data-value="{summary["ttbar_norm"]["value"]}"' in html
+    assert assert_same_yields(shown_tables(html), cabinetry_yields(out)) == 28
+    record = summary["provenance"]
+    assert record["command"] == f"python -m rdf_ttbar fit {job / 'histograms.root'} --output-dir {out}"
+    assert record["options"]["histograms"] == str(job / "histograms.root") and "inputs" not in record
+    assert f'<code id="command">{record["command"]}</code>' in html
+
+
+def test_report_of_fit_reference(tmp_path):
+    out = tmp_path / "ref"
+    run_cli("fit", "--reference", "1", "--output-dir", out)
+    html = (out / "report.html").read_text()
+    assert_self_contained(html)
+    assert sorted(embedded_images(html)) == sorted(p.name for p in (out / "plots").glob("*.png"))
+    summary = json.loads((out / "fit_results.json").read_text())
+    assert f'data-value="{summary["ttbar_norm"]["value"]}"' in html
+    assert assert_same_yields(shown_tables(html), cabinetry_yields(out)) == 28
+    assert summary["provenance"]["options"]["reference"] == "1"

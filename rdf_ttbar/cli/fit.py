@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .. import provenance
+from .. import provenance, report
 from ..analysis import of as definition
 from ..errors import UserError
 from ..execution.outputs import write_errors
@@ -144,6 +144,12 @@ def fit_only_main(args: argparse.Namespace) -> int:
         with warnings.catch_warnings(), write_errors(Path(output_dir)):
             warnings.simplefilter("ignore", FitWarning)  # printed below instead
             summary = run_fit_and_plots(args.histograms, output_dir, not args.no_plots, args.ranking, analysis, record)
+            page = report.write_report(
+                Path(output_dir) / report.REPORT_FILE,
+                summary=summary,
+                plots_dir=None if args.no_plots else Path(output_dir) / "plots",
+                analysis=analysis,
+            )
     except (FitError, UserError) as exc:
         print(f"rdf_ttbar fit: error: {exc}", file=sys.stderr)
         return 2
@@ -153,6 +159,7 @@ def fit_only_main(args: argparse.Namespace) -> int:
     print(f"wrote {Path(output_dir) / WORKSPACE_FILE} and {Path(output_dir) / FIT_RESULTS_FILE}")
     if summary.get("plots"):
         print(f"wrote {len(summary['plots'])} plots to {Path(output_dir) / 'plots'}")
+    print(f"report: {page}")
     return 0
 
 
