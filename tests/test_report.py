@@ -22,7 +22,8 @@ from report_checks import assert_same_yields, cabinetry_yields, shown_tables
 def job(demo_inputs, tmp_path_factory) -> Path:
     """The whole job on the demo set (fit included) with a HEPData record; its output folder."""
     out = tmp_path_factory.mktemp("report") / "out"
-    run_cli("--inputs", demo_inputs, "--mt", "2", "--output-dir", out)
+    result = run_cli("--inputs", demo_inputs, "--mt", "2", "--output-dir", out)
+    (out.parent / "stdout.txt").write_text(result.stdout)
     return out
 
 
@@ -161,3 +162,24 @@ def test_report_of_fit_reference(tmp_path):
     assert f'data-value="{summary["ttbar_norm"]["value"]}"' in html
     assert assert_same_yields(shown_tables(html), cabinetry_yields(out)) == 28
     assert summary["provenance"]["options"]["reference"] == "1"
+
+
+def test_terminal_summary(job):
+    """The summary's post-fit yields table (one decimal) and the report's path."""
+    lines = [line.removeprefix("rdf_ttbar: ") for line in (job.parent / "stdout.txt").read_text().splitlines()]
+    yields = json.loads((job / "fit_results.json").read_text())["postfit_yields"]
+    start = next(i for i, line in enumerate(lines) if line.startswith("post-fit yields"))
+    assert re.split(r"\s{2,}", lines[start]) == ["post-fit yields", "4j1b CR", "4j2b SR"]
+    cells = [re.split(r"\s{2,}", line) for line in lines[start + 1 : start + 8]]
+    rows = {c[0]: " ".join(c[1:]).split() for c in cells}
+    for sample in yields["4j1b CR"]["samples"]:
+        expected = [
+            f"{yields[r][k][sample]:,.1f}" for r in ("4j1b CR", "4j2b SR") for k in ("samples", "sample_uncertainties")
+        ]
+        assert rows[sample] == [expected[0], "+-", expected[1], expected[2], "+-", expected[3]]
+    assert rows["total"] == [
+        f"{yields['4j1b CR']['total']:,.1f}", "+-", f"{yields['4j1b CR']['total_uncertainty']:,.1f}",
+        f"{yields['4j2b SR']['total']:,.1f}", "+-", f"{yields['4j2b SR']['total_uncertainty']:,.1f}",
+    ]  # fmt: skip
+    assert rows["data"] == [f"{yields['4j1b CR']['data']:,.1f}", f"{yields['4j2b SR']['data']:,.1f}"]
+    assert lines[-1] == f"report: {job / 'report.html'}"

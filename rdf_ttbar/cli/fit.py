@@ -156,6 +156,7 @@ def fit_only_main(args: argparse.Namespace) -> int:
     for msg in summary["warnings"]:
         print(f"rdf_ttbar fit: warning: {msg}", file=sys.stderr)
     print(format_result(summary))
+    print("\n".join(report.yield_lines(summary["postfit_yields"])))
     print(f"wrote {Path(output_dir) / WORKSPACE_FILE} and {Path(output_dir) / FIT_RESULTS_FILE}")
     if summary.get("plots"):
         print(f"wrote {len(summary['plots'])} plots to {Path(output_dir) / 'plots'}")

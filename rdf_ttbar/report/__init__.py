@@ -2,6 +2,6 @@
 (:mod:`.hepdata`, ``--hepdata DIR``). Above the fit and the plots, whose outputs they read; the API and the
 command line call them."""
 
-from .page import REPORT_FILE, write_report
+from .page import REPORT_FILE, write_report, yield_lines
 
-__all__ = ["REPORT_FILE", "write_report"]
+__all__ = ["REPORT_FILE", "write_report", "yield_lines"]

@@ -90,6 +90,28 @@ def yield_table(yields: dict[str, Any], title: str) -> dict[str, Any]:
     return {"title": title, "regions": regions, "rows": rows}
 
 
+def yield_lines(yields: dict[str, Any], title: str = "post-fit yields") -> list[str]:
+    """A compact text table of ``postfit_yields`` (fit_results.json) for the terminal: a row per sample, then the
+    total and the data, a column per region (value +- uncertainty, one decimal)."""
+    table = yield_table(yields, title)
+    cells = [
+        [row["sample"]]
+        + [
+            f"{float(c['value']):,.1f}" + (f" +- {float(c['unc']):,.1f}" if c["unc"] not in (None, "-") else "")
+            if c["value"] != "-"
+            else "-"
+            for c in row["cells"]
+        ]
+        for row in table["rows"]
+    ]
+    header = [title] + table["regions"]
+    widths = [max(len(r[i]) for r in [header, *cells]) for i in range(len(header))]
+    return [
+        "  ".join(text.ljust(w) if i == 0 else text.rjust(w) for i, (text, w) in enumerate(zip(r, widths))).rstrip()
+        for r in [header, *cells]
+    ]
+
+
 def histogram_yields(histograms, analysis) -> dict[str, Any]:
     """A run without the fit: the nominal yield (sum of the bins, flow bins left out) +- sqrt(sum of squared
     weights) of every region and process of ``histograms`` ({AGC name: hist.Hist}), and the pseudo-data."""
