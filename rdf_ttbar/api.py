@@ -185,6 +185,12 @@ def run_job(config: RunConfig | Mapping | str | os.PathLike | None = None, **ove
 
         metrics = io_only.run(config)
         return JobResult(metrics, None, [Path(p) for p in metrics.pop("outputs")])
+    if config.hepdata is not None:
+        from .report import hepdata as hepdata_record
+
+        if not config.fit:
+            raise UserError("--hepdata records the fit: drop --no-fit (or --hepdata)")
+        hepdata_record.check_folder(config.hepdata)
     from .plots.painters import Painters
 
     # a folder that cannot be written fails here, before the loops; the plot workers get ready meanwhile
@@ -219,7 +225,38 @@ def run_job(config: RunConfig | Mapping | str | os.PathLike | None = None, **ove
         with write_errors(out.final):
             write_report(out, metrics, fit_summary, processed.histograms, processed.analysis)
         paths = out.publish()
+    if config.hepdata is not None and fit_summary is not None:
+        hepdata(fit_summary, config.hepdata, workspace=out.final / "workspace.json", analysis=processed.analysis)
     return JobResult(metrics, fit_summary, paths)
+
+
+def hepdata(report, folder: str | os.PathLike, *, workspace=None, analysis: Analysis | None = None) -> Path:
+    """Write a HEPData submission (hepdata_lib) of a fit into ``folder``: the post-fit distributions of every fitted
+    region per sample with uncertainties, ttbar_norm with its interval, the workspace as an additional resource
+    (AGC v2: also the ML features with the fit's parameters). An earlier submission in ``folder`` is replaced.
+
+    Args:
+        report: the result of :func:`fit`, or a fit summary (fit_results.json's content, or its path).
+        workspace: the workspace's file or content (default: the report's; for a summary, the workspace.json
+            it names).
+        analysis: the definition whose fit it is (default: the AGC v1's).
+
+    Returns:
+        The folder.
+
+    Raises:
+        UserError: a folder holding other files, or no hepdata_lib.
+    """
+    from .analysis import DEFAULT
+    from .report import hepdata as hepdata_record
+
+    if isinstance(report, (str, os.PathLike)):
+        report = json.loads(Path(report).read_text())
+    summary = report if isinstance(report, Mapping) else report.summary
+    if workspace is None:
+        workspace = summary["workspace"] if isinstance(report, Mapping) else report.workspace
+    with write_errors(Path(folder)):
+        return hepdata_record.write(folder, dict(summary), workspace, analysis or DEFAULT)
 
 
 def write_report(out: OutputFolder, metrics: dict, fit_summary: dict | None, histograms: dict, analysis) -> Path:

@@ -22,7 +22,7 @@ from report_checks import assert_same_yields, cabinetry_yields, shown_tables
 def job(demo_inputs, tmp_path_factory) -> Path:
     """The whole job on the demo set (fit included) with a HEPData record; its output folder."""
     out = tmp_path_factory.mktemp("report") / "out"
-    result = run_cli("--inputs", demo_inputs, "--mt", "2", "--output-dir", out)
+    result = run_cli("--inputs", demo_inputs, "--mt", "2", "--output-dir", out, "--hepdata", out.parent / "hepdata")
     (out.parent / "stdout.txt").write_text(result.stdout)
     return out
 
@@ -46,7 +46,9 @@ def test_provenance_of_a_run(job, demo_inputs):
     assert versions["iminuit"] == iminuit.__version__
     assert versions["numpy"] == numpy.__version__
     assert versions["ROOT"] == ROOT.gROOT.GetVersion().replace("/", ".")
-    assert record["command"] == f"python -m rdf_ttbar --inputs {demo_inputs} --mt 2 --output-dir {job}"
+    assert record["command"] == (
+        f"python -m rdf_ttbar --inputs {demo_inputs} --mt 2 --output-dir {job} --hepdata {job.parent / 'hepdata'}"
+    )
     assert record["config"]["inputs"] == str(demo_inputs)
     assert record["config"]["mt"] == 2 and record["config"]["fit"] is True
     assert record["config"]["output_dir"] == str(job) and record["config"]["demo"]["seed"] == 1
@@ -183,3 +185,71 @@ def test_terminal_summary(job):
     ]  # fmt: skip
     assert rows["data"] == [f"{yields['4j1b CR']['data']:,.1f}", f"{yields['4j2b SR']['data']:,.1f}"]
     assert lines[-1] == f"report: {job / 'report.html'}"
+
+
+def validated_submission(folder: Path) -> dict[str, dict]:
+    """The tables of a HEPData submission folder ({name: table}), after hepdata-validator passed it."""
+    import warnings
+
+    import yaml
+
+    with warnings.catch_warnings():  # it imports jsonschema's deprecated names
+        warnings.filterwarnings("ignore", message=r"jsonschema\.\S+ is deprecated", category=DeprecationWarning)
+        from hepdata_validator.full_submission_validator import FullSubmissionValidator
+
+    validator = FullSubmissionValidator()
+    valid = validator.validate(directory=str(folder))
+    assert valid, {f: [m.message for m in ms] for f, ms in validator.get_messages().items()}
+    documents = list(yaml.safe_load_all((folder / "submission.yaml").read_text()))
+    tables = {d["name"]: yaml.safe_load((folder / d["data_file"]).read_text()) for d in documents if "data_file" in d}
+    resources = documents[0]["additional_resources"]
+    (workspace,) = [r for r in resources if r.get("type") == "HistFactory"]
+    return {"tables": tables, "workspace": json.loads((folder / workspace["location"]).read_text())}
+
+
+def test_hepdata_record(job):
+    record = validated_submission(job.parent / "hepdata")
+    summary = json.loads((job / "fit_results.json").read_text())
+    assert record["workspace"] == json.loads((job / "workspace.json").read_text())
+    tables = record["tables"]
+    assert sorted(tables) == ["Fitted ttbar_norm", "Post-fit 4j1b CR", "Post-fit 4j2b SR"]
+    poi = summary["ttbar_norm"]
+    (column,) = tables["Fitted ttbar_norm"]["dependent_variables"]
+    (entry,) = column["values"]
+    assert math.isclose(entry["value"], poi["value"], rel_tol=1e-4)
+    errors = entry["errors"][0]["asymerror"]
+    assert math.isclose(errors["minus"], poi["interval"][0] - poi["value"], rel_tol=1e-4)
+    assert math.isclose(errors["plus"], poi["interval"][1] - poi["value"], rel_tol=1e-4)
+    for region in ("4j1b CR", "4j2b SR"):
+        table, bins = tables[f"Post-fit {region}"], summary["postfit_yields"][region]["bins"]
+        (axis,) = table["independent_variables"]
+        assert [(v["low"], v["high"]) for v in axis["values"]] == list(zip(bins["edges"][:-1], bins["edges"][1:]))
+        columns = {c["header"]["name"]: c["values"] for c in table["dependent_variables"]}
+        assert sorted(columns) == sorted([f"post-fit {s}" for s in bins["samples"]] + ["post-fit total", "pseudo-data"])
+        expected = {f"post-fit {s}": (bins["samples"][s], bins["sample_uncertainties"][s]) for s in bins["samples"]}
+        expected["post-fit total"] = (bins["total"], bins["total_uncertainty"])
+        for name, (values, uncertainties) in expected.items():
+            for got, value, unc in zip(columns[name], values, uncertainties, strict=True):
+                assert math.isclose(got["value"], value, rel_tol=1e-4, abs_tol=1e-9)
+                shown_unc = got["errors"][0]["symerror"] if "errors" in got else 0.0
+                assert math.isclose(shown_unc, unc, rel_tol=1e-4, abs_tol=1e-9)
+        assert [v["value"] for v in columns["pseudo-data"]] == pytest.approx(bins["data"], rel=1e-4)
+    # the post-fit total per region: cabinetry's, computed here from workspace.json
+    expected_totals = cabinetry_yields(job)["Post-fit yields"]
+    for region in ("4j1b CR", "4j2b SR"):
+        columns = {c["header"]["name"]: c["values"] for c in tables[f"Post-fit {region}"]["dependent_variables"]}
+        total = sum(v["value"] for v in columns["post-fit total"])
+        assert math.isclose(total, expected_totals[(region, "total")][0], rel_tol=1e-4)
+
+
+def test_hepdata_refuses_a_folder_of_other_files(job, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    result = run_cli(
+        "fit", job / "histograms.root", "--output-dir", tmp_path / "fit", "--hepdata", tmp_path, check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"rdf_ttbar fit: error: --hepdata {tmp_path} holds other files and no earlier HEPData submission: "
+        "choose a new or empty folder"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]  # nothing written, the fit not run

@@ -63,7 +63,7 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
     parser.add_argument("--no-plots", action="store_true", help="do not draw the plots (input histograms and fit)")
     options.add_arguments(
         parser,
-        ("analysis",),
+        ("analysis", "hepdata"),
         helps={
             "analysis": "the analysis version whose fit it is, and whose packaged references --reference N "
             "names: v1 (AGC v1.4.0) or v2 (AGC main)"
@@ -110,7 +110,10 @@ def fit_only_main(args: argparse.Namespace) -> int:
         print("rdf_ttbar fit: error: give either HISTOGRAMS.root or --reference N|FILE.json", file=sys.stderr)
         return 2
     try:
-        analysis = definition(options.from_args(args))
+        config = options.from_args(args)
+        analysis = definition(config)
+        if config.hepdata is not None:
+            report.hepdata.check_folder(config.hepdata)
     except UserError as exc:
         print(f"rdf_ttbar fit: error: {exc}", file=sys.stderr)
         return 2
@@ -150,6 +153,8 @@ def fit_only_main(args: argparse.Namespace) -> int:
                 plots_dir=None if args.no_plots else Path(output_dir) / "plots",
                 analysis=analysis,
             )
+            if config.hepdata is not None:
+                report.hepdata.write(config.hepdata, summary, Path(output_dir) / WORKSPACE_FILE, analysis)
     except (FitError, UserError) as exc:
         print(f"rdf_ttbar fit: error: {exc}", file=sys.stderr)
         return 2
@@ -160,6 +165,8 @@ def fit_only_main(args: argparse.Namespace) -> int:
     print(f"wrote {Path(output_dir) / WORKSPACE_FILE} and {Path(output_dir) / FIT_RESULTS_FILE}")
     if summary.get("plots"):
         print(f"wrote {len(summary['plots'])} plots to {Path(output_dir) / 'plots'}")
+    if config.hepdata is not None:
+        print(f"HEPData submission: {config.hepdata}")
     print(f"report: {page}")
     return 0
 

@@ -65,12 +65,14 @@ def run_main(argv: list[str]) -> int:
         lines = io_only.summary_lines(job.metrics)
     else:
         lines = pipeline.summary_lines(job.metrics, job.fit_summary)
-    if job.fit_summary:
+    if job.fit_summary and "postfit_yields" in job.fit_summary:
         from ..report import yield_lines
 
         lines += yield_lines(job.fit_summary["postfit_yields"])
     outputs = ", ".join(p.name for p in job.outputs)
     lines.append(f"outputs in {config.output_dir}/ ({outputs})")
+    if config.hepdata is not None and job.fit_summary:
+        lines.append(f"HEPData submission: {config.hepdata}")
     lines += [f"report: {p}" for p in job.outputs if p.name == "report.html"]
     gap = "\n" if sys.stderr.isatty() else ""  # below the progress bar, which is drawn on a terminal only
     print(gap + "\n".join(f"rdf_ttbar: {line}" for line in lines))

@@ -225,7 +225,7 @@ def context(
     poi = None
     if summary:
         entry = summary[summary.get("poi", "ttbar_norm")]
-        interval = entry.get("interval")
+        interval = entry.get("interval")  # None where MINOS failed
         poi = {
             "name": summary.get("poi", "ttbar_norm"),
             "value": entry["value"],
@@ -233,11 +233,11 @@ def context(
             "interval": interval,
             "down": interval[0] - entry["value"] if interval else None,
             "up": interval[1] - entry["value"] if interval else None,
-            "method": entry.get("method", ""),
+            "method": entry.get("method", "-"),
             "minuit": summary.get("minuit", {}),
         }
     tables = []
-    if summary:
+    if summary and "prefit_yields" in summary:
         tables = [
             yield_table(summary["prefit_yields"], "Pre-fit yields"),
             yield_table(summary["postfit_yields"], "Post-fit yields"),
