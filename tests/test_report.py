@@ -253,3 +253,65 @@ def test_hepdata_refuses_a_folder_of_other_files(job, tmp_path):
         "choose a new or empty folder"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]  # nothing written, the fit not run
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's (README: the test command installs it; playwright's download is not used)
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # as root
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def test_report_in_chromium(job, tmp_path):
+    """report.html in headless Chromium: no console error, no request but the page itself, every image decoded,
+    the summary's ttbar_norm and interval those of fit_results.json, the yields shown cabinetry's from
+    workspace.json; a screenshot of the whole page for a person to look at."""
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).is_file(), f"{CHROMIUM} is missing: apt-get install chromium (README, the test command)"
+    page_url = (job / "report.html").as_uri()
+    errors, requests = [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)  # a fresh profile
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(page_url, wait_until="load")
+            images = page.eval_on_selector_all(
+                "img", "images => images.map(i => [i.alt, i.complete, i.naturalWidth, i.naturalHeight])"
+            )
+            poi = {key: page.inner_text(f"#poi-{key}") for key in ("value", "interval-low", "interval-high")}
+            cells = page.eval_on_selector_all(
+                "table.yields",
+                "tables => tables.map(t => [t.dataset.table, Array.from(t.querySelectorAll('td[data-region]'))"
+                ".map(c => [c.dataset.region, c.dataset.sample, c.innerText])])",
+            )
+            screenshot = tmp_path / "report.png"
+            page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            browser.close()
+    print(f"screenshot of {page_url}: {screenshot}")
+    assert not errors, errors
+    assert [u for u in requests if not u.startswith("data:")] == [page_url]
+    assert sorted(i[0] for i in images) == sorted(p.name for p in (job / "plots").glob("*.png"))
+    assert all(complete and width > 0 and height > 0 for _, complete, width, height in images), images
+    summary = json.loads((job / "fit_results.json").read_text())["ttbar_norm"]
+    assert poi == {
+        "value": f"{summary['value']:.4f}",
+        "interval-low": f"{summary['interval'][0]:.4f}",
+        "interval-high": f"{summary['interval'][1]:.4f}",
+    }
+    shown = {}
+    for title, table in cells:
+        shown[title] = {}
+        for region, sample, text in table:
+            value, _, unc = text.partition(" ± ")
+            shown[title][(region, sample)] = (float(value), float(unc) if unc else None)
+    assert assert_same_yields(shown, cabinetry_yields(job)) == 28
+    assert screenshot.stat().st_size > 100_000
