@@ -180,17 +180,19 @@ def run_job(config: RunConfig | Mapping | str | os.PathLike | None = None, **ove
             with histograms.root and metrics.json kept).
     """
     config = configure(config, **overrides)
+    if config.hepdata is not None:
+        from .report import hepdata as hepdata_record
+
+        if not config.fit or config.io_only:
+            raise UserError(
+                f"--hepdata records the fit: drop {'--io-only' if config.io_only else '--no-fit'} or --hepdata"
+            )
+        hepdata_record.check_folder(config.hepdata)
     if config.io_only:
         from .execution import io_only
 
         metrics = io_only.run(config)
         return JobResult(metrics, None, [Path(p) for p in metrics.pop("outputs")])
-    if config.hepdata is not None:
-        from .report import hepdata as hepdata_record
-
-        if not config.fit:
-            raise UserError("--hepdata records the fit: drop --no-fit (or --hepdata)")
-        hepdata_record.check_folder(config.hepdata)
     from .plots.painters import Painters
 
     # a folder that cannot be written fails here, before the loops; the plot workers get ready meanwhile

@@ -315,3 +315,31 @@ def test_report_in_chromium(job, tmp_path):
             shown[title][(region, sample)] = (float(value), float(unc) if unc else None)
     assert assert_same_yields(shown, cabinetry_yields(job)) == 28
     assert screenshot.stat().st_size > 100_000
+
+
+def test_hepdata_from_the_api(job, tmp_path):
+    """rdf_ttbar.hepdata of a fit report in memory (its workspace written by the submission) and of a
+    fit_results.json (the workspace it names)."""
+    import rdf_ttbar
+
+    report = rdf_ttbar.fit(job / "histograms.root")
+    folder = rdf_ttbar.hepdata(report, tmp_path / "from-report")
+    record = validated_submission(folder)
+    assert record["workspace"] == report.workspace
+    (entry,) = record["tables"]["Fitted ttbar_norm"]["dependent_variables"][0]["values"]
+    assert math.isclose(entry["value"], report.summary["ttbar_norm"]["value"], rel_tol=1e-4)
+    record = validated_submission(rdf_ttbar.hepdata(job / "fit_results.json", tmp_path / "from-file"))
+    assert record["workspace"] == json.loads((job / "workspace.json").read_text())
+    # an earlier submission is replaced, nothing is left beside it
+    rdf_ttbar.hepdata(job / "fit_results.json", tmp_path / "from-report")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["from-file", "from-report"]
+
+
+@pytest.mark.parametrize("option", ["--no-fit", "--io-only"])
+def test_hepdata_needs_the_fit(option, tmp_path):
+    result = run_cli(option, "--hepdata", tmp_path / "hd", "--output-dir", tmp_path / "out", check=False)
+    assert (result.returncode, result.stderr.strip()) == (
+        2,
+        f"rdf_ttbar: error: --hepdata records the fit: drop {option} or --hepdata",
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # checked before anything is written
