@@ -10,6 +10,7 @@ import json
 import math
 import os
 import re
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -80,7 +81,7 @@ IMG = re.compile(
 
 def embedded_images(html: str) -> dict[str, tuple[bytes, str]]:
     """{plot name: (PNG bytes, caption)} of report.html."""
-    return {name: (base64.b64decode(data), caption) for data, name, caption in IMG.findall(html)}
+    return {name: (base64.b64decode(data), unescape(caption)) for data, name, caption in IMG.findall(html)}
 
 
 def assert_self_contained(html: str) -> None:
@@ -343,3 +344,42 @@ def test_hepdata_needs_the_fit(option, tmp_path):
         f"rdf_ttbar: error: --hepdata records the fit: drop {option} or --hepdata",
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # checked before anything is written
+
+
+def test_v2_report_and_hepdata(tmp_path):
+    """AGC v2 (its synthetic histograms of tests/test_v2_plots.py): the report embeds every plot, the ML features'
+    included, and the HEPData record has a table per post-fit ML feature with the ML validation's numbers."""
+    import warnings
+
+    from rdf_ttbar import api, report
+    from rdf_ttbar.analysis import agc_v2
+    from rdf_ttbar.execution.outputs import OutputFolder
+    from rdf_ttbar.plots.painters import Painters
+    from test_v2_plots import V2, synthetic_v2
+
+    metrics: dict = {"wall_time_s": {}}
+    with OutputFolder(tmp_path / "out") as out, Painters(2) as painters, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        summary = api.fit_and_plots(synthetic_v2(), True, out, metrics, painters, V2)
+        page = report.write_report(out.staging / "report.html", summary=summary, plots_dir=out.staging / "plots")
+        html = page.read_text()
+        pngs = sorted(p.name for p in (out.staging / "plots").glob("*.png"))
+        folder = report.hepdata.write(tmp_path / "hepdata", summary, out.staging / "workspace.json", V2)
+    assert_self_contained(html)
+    images = embedded_images(html)
+    assert sorted(images) == pngs and len(pngs) > 40
+    feature = agc_v2.POSTFIT_FEATURES[0]
+    assert images[f"ml_postfit_{feature}.png"][1].endswith(
+        f"ML feature {feature} (4j2b) with the main fit's parameters applied, against the pseudo-data."
+    )
+    tables = validated_submission(folder)["tables"]
+    assert sorted(tables) == sorted(
+        ["Fitted ttbar_norm", "Post-fit 4j1b CR", "Post-fit 4j2b SR"]
+        + [f"Post-fit ML feature {f}" for f in agc_v2.POSTFIT_FEATURES]
+    )
+    for feature, yields in summary["ml_validation"]["postfit_yields"].items():
+        columns = {
+            c["header"]["name"]: c["values"] for c in tables[f"Post-fit ML feature {feature}"]["dependent_variables"]
+        }
+        got = [v["value"] for v in columns["post-fit total"]]
+        assert got == pytest.approx(yields["bins"]["total"], rel=1e-4)

@@ -154,8 +154,9 @@ def caption(name: str) -> str:
         ("jet_energy_variations_", "ttbar in {}: the jet energy scale and resolution variations relative to the "
          "nominal histogram."),
     ):  # fmt: skip
-        if stem.startswith(prefix):
-            return text.format(stem[len(prefix) :].replace("_", " "))
+        if stem.startswith(prefix):  # a region's file name has "_" for the space of its name ("4j1b_CR")
+            name = stem[len(prefix) :]
+            return text.format(name.replace("_", " ") if prefix.startswith("data_mc") else name)
     return {
         "pulls": "Pulls of the constrained nuisance parameters ((fitted - nominal) / pre-fit uncertainty), with "
         "their post-fit uncertainties; the per-bin MC-statistical parameters are left out.",
