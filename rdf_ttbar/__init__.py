@@ -1,7 +1,8 @@
 """rdf_ttbar: the AGC v1 CMS Open Data ttbar analysis on ROOT's RDataFrame.
 
 The Python API (``rdf_ttbar.api``): :func:`configure` (a :class:`RunConfig`), :func:`run` (the event loops:
-histograms and metrics), :func:`fit`, :func:`plot`, and :func:`run_job` (the whole job of ``python -m rdf_ttbar``).
+histograms and metrics), :func:`fit`, :func:`plot`, :func:`hepdata`, and :func:`run_job` (the whole job of
+``python -m rdf_ttbar``).
 """
 
 __version__ = "0.1.0"
@@ -10,7 +11,7 @@ __version__ = "0.1.0"
 from .clock import START_TIME  # noqa: E402, F401
 
 # isort: split
-from .api import JobResult, RunResult, configure, fit, plot, run, run_job, write_histograms  # noqa: E402
+from .api import JobResult, RunResult, configure, fit, hepdata, plot, run, run_job, write_histograms  # noqa: E402
 from .config import RunConfig  # noqa: E402
 from .errors import UserError  # noqa: E402
 
@@ -19,6 +20,7 @@ __all__ = [
     "run",
     "fit",
     "plot",
+    "hepdata",
     "run_job",
     "write_histograms",
     "RunResult",

@@ -180,6 +180,14 @@ def run_job(config: RunConfig | Mapping | str | os.PathLike | None = None, **ove
             with histograms.root and metrics.json kept).
     """
     config = configure(config, **overrides)
+    if config.hepdata is not None:
+        from .report import hepdata as hepdata_record
+
+        if not config.fit or config.io_only:
+            raise UserError(
+                f"--hepdata records the fit: drop {'--io-only' if config.io_only else '--no-fit'} or --hepdata"
+            )
+        hepdata_record.check_folder(config.hepdata)
     if config.io_only:
         from .execution import io_only
 
@@ -189,7 +197,7 @@ def run_job(config: RunConfig | Mapping | str | os.PathLike | None = None, **ove
 
     # a folder that cannot be written fails here, before the loops; the plot workers get ready meanwhile
     with OutputFolder(config.output_dir) as out, Painters() as painters:
-        processed = pipeline.process(config)
+        processed = pipeline.process(config, call="rdf_ttbar.run_job(config)")
         metrics = processed.metrics
         from .execution import histograms
 
@@ -216,8 +224,55 @@ def run_job(config: RunConfig | Mapping | str | os.PathLike | None = None, **ove
                 f"the fit on them with: python -m rdf_ttbar fit {kept}",
             )
         write_metrics(out, metrics, processed.start)
+        with write_errors(out.final):
+            write_report(out, metrics, fit_summary, processed.histograms, processed.analysis)
         paths = out.publish()
+    if config.hepdata is not None and fit_summary is not None:
+        hepdata(fit_summary, config.hepdata, workspace=out.final / "workspace.json", analysis=processed.analysis)
     return JobResult(metrics, fit_summary, paths)
+
+
+def hepdata(report, folder: str | os.PathLike, *, workspace=None, analysis: Analysis | None = None) -> Path:
+    """Write a HEPData submission (hepdata_lib) of a fit into ``folder``: the post-fit distributions of every fitted
+    region per sample with uncertainties, ttbar_norm with its interval, the workspace as an additional resource
+    (AGC v2: also the ML features with the fit's parameters). An earlier submission in ``folder`` is replaced.
+
+    Args:
+        report: the result of :func:`fit`, or a fit summary (fit_results.json's content, or its path).
+        workspace: the workspace's file or content (default: the report's; for a summary, the workspace.json
+            it names).
+        analysis: the definition whose fit it is (default: the AGC v1's).
+
+    Returns:
+        The folder.
+
+    Raises:
+        UserError: a folder holding other files, or no hepdata_lib.
+    """
+    from .analysis import DEFAULT
+    from .report import hepdata as hepdata_record
+
+    if isinstance(report, (str, os.PathLike)):
+        report = json.loads(Path(report).read_text())
+    summary = report if isinstance(report, Mapping) else report.summary
+    if workspace is None:
+        workspace = summary["workspace"] if isinstance(report, Mapping) else report.workspace
+    with write_errors(Path(folder)):
+        return hepdata_record.write(folder, dict(summary), workspace, analysis or DEFAULT)
+
+
+def write_report(out: OutputFolder, metrics: dict, fit_summary: dict | None, histograms: dict, analysis) -> Path:
+    """report.html into the staging folder (after metrics.json: its total time does not include the report)."""
+    from . import report
+
+    return report.write_report(
+        out.staging / report.REPORT_FILE,
+        metrics=metrics,
+        summary=fit_summary,
+        plots_dir=out.staging / "plots",
+        histograms=histograms,
+        analysis=analysis,
+    )
 
 
 def fit_and_plots(
@@ -248,6 +303,7 @@ def fit_and_plots(
     with warnings.catch_warnings():  # they are in the summary (report.summary["warnings"]), which the CLI prints
         warnings.simplefilter("ignore", inference.FitWarning)
         report = inference.fit(histograms, analysis=analysis)
+    report = report.adding(provenance=metrics.get("provenance"))
     jobs = [histogram_plots, painters.draw("fit", report.summary, plots_dir, analysis)]
     if ml_validation.ml_histograms(analysis):
         try:

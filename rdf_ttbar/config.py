@@ -192,6 +192,12 @@ class RunConfig(_Section):
     fit: bool = option(
         True, "run the statistical fit; --no-fit stops after the histograms and their plots (no workspace, no fit)"
     )
+    hepdata: str | None = option(
+        None,
+        "also write a HEPData submission of the fit into DIR (hepdata_lib): the post-fit distributions, ttbar_norm "
+        "with its interval, the workspace; null: none",
+        metavar="DIR",
+    )
     cache_dir: str | None = option(
         None,
         "copy remote (root://, https://) input files once into DIR and read the "

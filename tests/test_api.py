@@ -112,6 +112,10 @@ def test_run_job_publishes_final_paths(tmp_path, monkeypatch):
         def published(self, folder, histograms=None):
             return {**self.summary, "workspace": str(folder / "workspace.json")}
 
+        def adding(self, **entries):
+            self.summary = {**self.summary, **entries}
+            return self
+
     def write(report, output_dir, **where):  # writes the staging folder's paths: the publication fixes them
         path = output_dir / "fit_results.json"
         path.write_text(
@@ -145,6 +149,7 @@ def test_run_job_publishes_final_paths(tmp_path, monkeypatch):
         "fit_results.json",
         "metrics.json",
         "plots",
+        "report.html",
     ]
     assert job.fit_summary["ttbar_norm"]["value"] == 1.0
     results = json.loads((out / "fit_results.json").read_text())

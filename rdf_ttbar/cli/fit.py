@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from .. import provenance, report
 from ..analysis import of as definition
 from ..errors import UserError
 from ..execution.outputs import write_errors
@@ -62,7 +63,7 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
     parser.add_argument("--no-plots", action="store_true", help="do not draw the plots (input histograms and fit)")
     options.add_arguments(
         parser,
-        ("analysis",),
+        ("analysis", "hepdata"),
         helps={
             "analysis": "the analysis version whose fit it is, and whose packaged references --reference N "
             "names: v1 (AGC v1.4.0) or v2 (AGC main)"
@@ -83,18 +84,18 @@ def format_result(summary: dict[str, Any]) -> str:
 
 
 def run_fit_and_plots(
-    histograms_path, output_dir, plots: bool = True, ranking: bool = False, analysis=None
+    histograms_path, output_dir, plots: bool = True, ranking: bool = False, analysis=None, record=None
 ) -> dict[str, Any]:
     """:func:`run_fit`, then the input-histogram plots, all into ``output_dir/plots`` (their
-    paths are listed under "plots" in the returned summary)."""
+    paths are listed under "plots" in the returned summary); ``record``: the provenance fit_results.json keeps."""
     if not plots:
-        return run_fit(histograms_path, output_dir, ranking=ranking, analysis=analysis)
+        return run_fit(histograms_path, output_dir, ranking=ranking, analysis=analysis, provenance=record)
     from ..plots.painters import Painters
 
     plots_dir = Path(output_dir) / "plots"
     with Painters() as painters:  # warm plot workers: the histogram plots are drawn while the fit runs
         jobs = [painters.draw("histograms", histograms_path, plots_dir, analysis)]
-        summary = run_fit(histograms_path, output_dir, ranking=ranking, analysis=analysis)
+        summary = run_fit(histograms_path, output_dir, ranking=ranking, analysis=analysis, provenance=record)
         jobs.append(painters.draw("fit", summary, plots_dir, analysis))
         ml_files = {Path(histograms_path).with_name(f"{h.output}.root") for h in ml_validation.ml_histograms(analysis)}
         if ml_files and all(f.is_file() for f in ml_files):  # AGC v2: the ML features with the fit's parameters
@@ -109,7 +110,10 @@ def fit_only_main(args: argparse.Namespace) -> int:
         print("rdf_ttbar fit: error: give either HISTOGRAMS.root or --reference N|FILE.json", file=sys.stderr)
         return 2
     try:
-        analysis = definition(options.from_args(args))
+        config = options.from_args(args)
+        analysis = definition(config)
+        if config.hepdata is not None:
+            report.hepdata.check_folder(config.hepdata)
     except UserError as exc:
         print(f"rdf_ttbar fit: error: {exc}", file=sys.stderr)
         return 2
@@ -127,21 +131,43 @@ def fit_only_main(args: argparse.Namespace) -> int:
             output_dir.mkdir(parents=True, exist_ok=True)
             args.histograms = reference.write_histograms_root(histograms, output_dir / "histograms.root")
     output_dir = args.output_dir if args.output_dir is not None else Path(args.histograms).parent
+    record = provenance.make(
+        call="rdf_ttbar.cli.fit.main(args)",
+        analysis=analysis,
+        options={
+            "histograms": str(args.histograms),
+            "reference": args.reference,
+            "files_per_sample": args.files_per_sample,
+            "output_dir": str(output_dir),
+            "ranking": args.ranking,
+            "plots": not args.no_plots,
+        },
+    )
     try:
         with warnings.catch_warnings(), write_errors(Path(output_dir)):
             warnings.simplefilter("ignore", FitWarning)  # printed below instead
-            summary = run_fit_and_plots(
-                args.histograms, output_dir, plots=not args.no_plots, ranking=args.ranking, analysis=analysis
+            summary = run_fit_and_plots(args.histograms, output_dir, not args.no_plots, args.ranking, analysis, record)
+            page = report.write_report(
+                Path(output_dir) / report.REPORT_FILE,
+                summary=summary,
+                plots_dir=None if args.no_plots else Path(output_dir) / "plots",
+                analysis=analysis,
             )
+            if config.hepdata is not None:
+                report.hepdata.write(config.hepdata, summary, Path(output_dir) / WORKSPACE_FILE, analysis)
     except (FitError, UserError) as exc:
         print(f"rdf_ttbar fit: error: {exc}", file=sys.stderr)
         return 2
     for msg in summary["warnings"]:
         print(f"rdf_ttbar fit: warning: {msg}", file=sys.stderr)
     print(format_result(summary))
+    print("\n".join(report.yield_lines(summary["postfit_yields"])))
     print(f"wrote {Path(output_dir) / WORKSPACE_FILE} and {Path(output_dir) / FIT_RESULTS_FILE}")
     if summary.get("plots"):
         print(f"wrote {len(summary['plots'])} plots to {Path(output_dir) / 'plots'}")
+    if config.hepdata is not None:
+        print(f"HEPData submission: {config.hepdata}")
+    print(f"report: {page}")
     return 0
 
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
 import sys
-from pathlib import Path
 
 import rdf_ttbar.cli.options as options
 
-from .. import __version__, quiet
+from .. import __version__, provenance, quiet
 from .. import config as configuration
 from ..errors import UserError, kept_note
 
@@ -52,28 +50,8 @@ def config_from(args: argparse.Namespace) -> configuration.RunConfig:
     return config
 
 
-def root_version() -> str:
-    """ROOT's version without importing ROOT (which takes a while): from its headers, else the package's."""
-    import importlib.metadata
-    import importlib.util
-
-    spec = importlib.util.find_spec("ROOT")
-    if spec is None:
-        return "not installed"
-    for folder in spec.submodule_search_locations or []:
-        header = Path(folder) / "include" / "ROOT" / "RVersion.hxx"
-        if header.is_file():
-            numbers = dict(re.findall(r"#define ROOT_VERSION_(MAJOR|MINOR|PATCH) (\d+)", header.read_text()))
-            if len(numbers) == 3:
-                return f"{numbers['MAJOR']}.{int(numbers['MINOR']):02d}.{int(numbers['PATCH']):02d}"
-    try:
-        return f"package {importlib.metadata.version('root')}"
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
-
-
 def version_text() -> str:
-    return f"rdf_ttbar {__version__} (ROOT {root_version()})"
+    return f"rdf_ttbar {__version__} (ROOT {provenance.root_version()})"
 
 
 def run_main(argv: list[str]) -> int:
@@ -87,8 +65,15 @@ def run_main(argv: list[str]) -> int:
         lines = io_only.summary_lines(job.metrics)
     else:
         lines = pipeline.summary_lines(job.metrics, job.fit_summary)
+    if job.fit_summary and "postfit_yields" in job.fit_summary:
+        from ..report import yield_lines
+
+        lines += yield_lines(job.fit_summary["postfit_yields"])
     outputs = ", ".join(p.name for p in job.outputs)
     lines.append(f"outputs in {config.output_dir}/ ({outputs})")
+    if config.hepdata is not None and job.fit_summary:
+        lines.append(f"HEPData submission: {config.hepdata}")
+    lines += [f"report: {p}" for p in job.outputs if p.name == "report.html"]
     gap = "\n" if sys.stderr.isatty() else ""  # below the progress bar, which is drawn on a terminal only
     print(gap + "\n".join(f"rdf_ttbar: {line}" for line in lines))
     return 0
@@ -171,6 +156,7 @@ def show_warnings() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    provenance.set_command(argv)
     install_signal_handlers()
     show_warnings()
     try:

@@ -22,7 +22,7 @@ import json
 import time
 from dataclasses import dataclass
 
-from .. import cpp, inputs
+from .. import cpp, inputs, provenance
 from ..config import IO_PERCENT_CHOICES, RunConfig, io_percent_key
 from ..errors import UserError
 from ..inputs import branch_lists
@@ -134,6 +134,7 @@ def run(config: RunConfig) -> dict:
             n_cores = executor.cores
         metrics = make_metrics(samples, booked, stats, n_cores, setup_s, config.scheduler, percent, branches, start)
         metrics["wall_time_s"]["input_preparation"] = round(preparation_s, 3)
+        metrics["provenance"] = provenance.make(call="rdf_ttbar.run_job(config)", config=config, samples=samples)
         with write_errors(out.final):
             (out.staging / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         metrics["outputs"] = [str(p) for p in out.publish()]

@@ -24,7 +24,15 @@ from ..inputs import remote
 
 log = logging.getLogger(__name__)
 
-OUTPUTS = ("histograms.root", "histograms_ml.root", "workspace.json", "fit_results.json", "metrics.json", "plots")
+OUTPUTS = (
+    "histograms.root",
+    "histograms_ml.root",
+    "workspace.json",
+    "fit_results.json",
+    "metrics.json",
+    "plots",
+    "report.html",
+)
 STAGING_PREFIX = ".rdf_ttbar-partial-"
 PATH_ROOM = 160  # bytes of path that the staging folder and the outputs inside it need below the output folder
 

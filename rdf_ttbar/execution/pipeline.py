@@ -9,6 +9,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 
+from .. import provenance
 from ..analysis import Analysis, native
 from ..config import RunConfig
 from . import prepare
@@ -25,12 +26,14 @@ class Processed:
     analysis: Analysis  # the definition that filled them
 
 
-def process(config: RunConfig, *, progress: bool | None = None) -> Processed:
+def process(config: RunConfig, *, progress: bool | None = None, call: str = "rdf_ttbar.run(config)") -> Processed:
     """Prepare the inputs, book every sample's graph and run all event loops together.
 
     Args:
         config: the run's configuration (api.configure / config.from_args).
         progress: draw a progress bar on stderr; None: when stderr is a terminal.
+        call: the API call that runs it, recorded as the command (metrics' "provenance") when the run did not come
+            from the command line.
 
     Returns:
         The histograms under their AGC names and the metrics of the run.
@@ -40,10 +43,12 @@ def process(config: RunConfig, *, progress: bool | None = None) -> Processed:
 
     analysis = definition(config)
     with ExitStack() as cleanup:  # the read-ahead stager of remote inputs, if any, until the loops are done
-        return _process(config, analysis, start, cleanup, progress)
+        return _process(config, analysis, start, cleanup, progress, call)
 
 
-def _process(config: RunConfig, analysis: Analysis, start: float, cleanup: ExitStack, progress: bool | None):
+def _process(
+    config: RunConfig, analysis: Analysis, start: float, cleanup: ExitStack, progress: bool | None, call: str
+) -> Processed:
     from ..analysis import graph
 
     samples, preparation_s = prepare_inputs(
@@ -74,6 +79,11 @@ def _process(config: RunConfig, analysis: Analysis, start: float, cleanup: ExitS
     hists = graph.collect(analysis, booked)
     metrics = make_metrics(samples, booked, stats, n_cores, setup_s, config.scheduler)
     metrics["wall_time_s"]["input_preparation"] = round(preparation_s, 3)
+    from ..inputs import staging
+
+    metrics["provenance"] = provenance.make(
+        call=call, config=config, analysis=analysis, samples=staging.original_files(samples)
+    )
     return Processed(hists, metrics, start, analysis)
 
 

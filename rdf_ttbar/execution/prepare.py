@@ -112,7 +112,7 @@ def prepare_inputs(
         if report.delivered:
             log.info("%s", delivered.summary(report, Path(config.deliver_cache)))
         preparation_s += time.perf_counter() - start
-    inputs.check_files(samples, config.tree, branches, missing_branches_hint, open_files)
+    samples = inputs.check_files(samples, config.tree, branches, missing_branches_hint, open_files)
     if stager is not None:
         try:
             samples = stager.staged(samples)

@@ -9,7 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from rdf_ttbar import provenance
 from rdf_ttbar.inference.configuration import (
+    ANALYSIS,
     FIT_BIN_EDGES,
     FIT_RESULTS_FILE,
     POI,
@@ -96,6 +98,11 @@ def fit(histograms, *, ranking: bool = False, analysis=None) -> FitReport:
         )
         model, data, fit_results, minuit = fit_workspace(ws)
         summary = fit_summary(source, model, data, fit_results, config, messages, dropped, minuit)
+    summary["provenance"] = provenance.make(  # a run's own (its options and inputs) replaces it: FitReport.adding
+        call="rdf_ttbar.fit(histograms)",
+        analysis=analysis or ANALYSIS,
+        options={"histograms": source, "ranking": ranking},
+    )
     if ranking:
         import pyhf
 
@@ -167,9 +174,16 @@ def write(
 
 
 def run_fit(
-    histograms_path: str | os.PathLike, output_dir: str | os.PathLike, ranking: bool = False, analysis=None
+    histograms_path: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    ranking: bool = False,
+    analysis=None,
+    provenance: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """:func:`fit` then :func:`write` into ``output_dir``; returns the summary (fit_results.json)."""
+    """:func:`fit` then :func:`write` into ``output_dir``; returns the summary (fit_results.json).
+    ``provenance``: the record that fit_results.json keeps (rdf_ttbar.provenance.make; default: the fit's own)."""
     report = fit(histograms_path, ranking=ranking, analysis=analysis)
+    if provenance is not None:
+        report = report.adding(provenance=provenance)
     write(report, output_dir)
     return report.published(output_dir)

@@ -42,6 +42,7 @@ def _yields_summary(model, prediction, data, config) -> dict[str, Any]:
             "bins": {
                 "edges": [float(e) for e in region.get("Binning", range(len(chan_data) + 1))],
                 "samples": {model.config.samples[i]: [_finite(v) for v in per_sample[i]] for i in present},
+                "sample_uncertainties": {model.config.samples[i]: [_finite(v) for v in stdev_bins[i]] for i in present},
                 "total": [_finite(v) for v in per_sample.sum(axis=0)],
                 "total_uncertainty": [_finite(v) for v in stdev_bins[-1]],
                 "data": [_finite(v) for v in chan_data],

@@ -8,6 +8,7 @@ JSON file.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ class Sample:
     # each file's entries per the input list ("nevts", or "nevts_delivered" of a delivered file), checked
     # against the file up front; empty: not known
     file_nevts: tuple[int, ...] = ()
+    # each file's size in bytes as the up-front check found it (check_files; -1: not known); empty: not checked
+    file_bytes: tuple[int, ...] = ()
 
     @property
     def name(self) -> str:
@@ -127,7 +130,7 @@ def check_files(
     branches=REQUIRED_BRANCHES,
     missing_branches_hint: str | None = None,
     open_files=probe,
-) -> None:
+) -> list[Sample]:
     """Open every file before any event loop: one message lists every problem.
 
     Every file must hold a TTree or an RNTuple named ``tree`` with as many
@@ -137,6 +140,7 @@ def check_files(
     ``missing_branches_hint`` ends the message when some are missing. Files are
     opened several at a time, remote ones with short client time-outs (probe.py), by ``open_files`` (``probe``'s
     signature; ``staging.Stager.probe`` also starts copying the remote ones).
+    Returns the samples with each file's size (``file_bytes``) as found.
     """
     problems, to_open, branches_for = [], [], {}
     for sample in samples:
@@ -163,6 +167,7 @@ def check_files(
             only_branches = all(MISSING_BRANCHES in p for p in problems)
             advice = missing_branches_hint if only_branches else f"{advice}\n{missing_branches_hint}"
         raise UserError.listing(problems, "input file(s) cannot be used", advice)
+    return [dataclasses.replace(s, file_bytes=tuple(found[f].size for f in s.files)) for s in samples]
 
 
 def _sample_problems(sample: Sample, found: dict) -> list[str]:

@@ -46,6 +46,7 @@ HEADER = "stage.h"
 FOLDER_PREFIX = "rdf_ttbar-stage-"
 
 _plugin_registered = False
+_active: "Stager | None" = None  # the stager of the run in progress (original_files)
 
 
 def xrootd_headers() -> Path | None:
@@ -153,6 +154,8 @@ class Stager:
         position = {p: i for i, p in enumerate(paths)}
         strings = ROOT.std.vector[ROOT.std.string]
         ints = ROOT.std.vector[int]
+        global _active
+        _active = self
         self._started = time.perf_counter()
         self._handle = ROOT.rdf_ttbar.stage.StartStager(
             strings(paths),
@@ -212,6 +215,9 @@ class Stager:
 
     def close(self) -> None:
         """Stop copying; remove temporary copies (the copies in a cache stay, and are counted in one line)."""
+        global _active
+        if _active is self:
+            _active = None
         if self._handle is not None:
             if self.keep and self.files_copied:
                 from .remote import log_copied
@@ -234,6 +240,17 @@ def budget(folder: Path) -> int:
         except ValueError:
             raise UserError(f"RDF_TTBAR_STAGE_BUDGET={value!r} is not a number of bytes; set it e.g. to 20e9") from None
     return int(shutil.disk_usage(folder).free * BUDGET_FRACTION)
+
+
+def original_files(samples):
+    """``samples`` with the names ``Stager.staged`` gave their files (the active stager's) back to the remote URLs."""
+    import dataclasses
+
+    if _active is None:
+        return samples
+    remote_of = {SCHEME + str(local): url for url, local in _active.local.items()}
+    remote_of.update({str(local): url for url, local in _active.local.items()})
+    return [dataclasses.replace(s, files=[remote_of.get(f, f) for f in s.files]) for s in samples]
 
 
 def bytes_copied() -> int:
