@@ -73,8 +73,9 @@ def test_staged_reading_is_bit_identical_to_local_reading(tmp_path, xrootd_serve
     run_cli("--inputs", listing, "--output-dir", out, "--no-fit", "--mt", 2, env=env)
     assert_bit_identical(out / "histograms.root", local_run / "histograms.root")
     metrics, reference = (json.loads((d / "metrics.json").read_text()) for d in (out, local_run))
-    # the loops read the same bytes, from the copies (the copies' own reads are not counted)
-    assert metrics["bytes_read"] == pytest.approx(reference["bytes_read"], rel=1e-4)
+    # the loops read the same bytes, from the copies (the copies' own reads are not counted; opening a copy through
+    # the plug-in counts a few hundred bytes of its header less)
+    assert metrics["bytes_read"] == pytest.approx(reference["bytes_read"], rel=1e-3)
     size = sum(p.stat().st_size for p in local)
     if budget:  # copied when opened, deleted when closed: a file opened again is copied again
         assert metrics["bytes_downloaded"] >= size - 3 * max(p.stat().st_size for p in local)
