@@ -178,6 +178,10 @@ def event_loop_errors(executor: "Executor"):
         raise
     except Exception as err:  # ROOT's C++ exceptions arrive as Python exceptions
         text = str(err).strip()
+        if executor.spark is not None:  # a Java exception, with the task's Python one inside
+            from .spark_cluster import task_error
+
+            text = task_error(text)
         lines = tail.lines() if JIT_FAILED in text else []
         above = "".join(f"\n  {line}" for line in lines)
         raise UserError(

@@ -123,6 +123,26 @@ def spark_context(scheduler: str, ncores: int, address: str | None) -> tuple:
     return context, True
 
 
+# ---------------------------------------------------------------------------- errors
+PYTHON_TRACEBACK = "Traceback (most recent call last):"
+
+
+def task_error(text: str) -> str:
+    """What failed, from the text of the Java exception a failed Spark job raises (Java stack traces, with
+    the task's Python traceback inside): the task's Python exception line, else Spark's reason for
+    aborting the job (a worker that crashed or was killed), else the first line."""
+    _, found, rest = text.partition(PYTHON_TRACEBACK)
+    if found:
+        for line in rest.splitlines():
+            if line.strip() and not line[0].isspace():
+                return line.strip()
+    reason = re.search(r"most recent failure: Lost task [^:]*?\): (.*)", text)
+    if reason:  # without Spark's class names and its advice to turn on Python's fault handler
+        why = re.sub(r"^(?:[\w.]+(?:Exception|Error): )+", "", reason.group(1).strip())
+        return re.sub(r"\. Consider setting .*", ".", why)
+    return text.splitlines()[0] if text else text
+
+
 # ---------------------------------------------------------------------------- progress
 class SparkProgress(DaskProgress):
     """DaskProgress's line, counting the graphs whose map-reduce on Spark has returned."""
