@@ -197,3 +197,14 @@ def test_without_java_one_line_says_how_to_install_it(demo, tmp_path):
     line = refused(demo, tmp_path / "out", "--scheduler", "spark-local", env={"JAVA_HOME": str(tmp_path / "no-java")})
     assert f"Spark needs Java (JAVA_HOME={tmp_path / 'no-java'} has no bin/java)" in line
     assert "apt-get install openjdk-17-jre-headless" in line
+
+
+def test_deliver_on_spark_is_refused_with_what_to_do(demo, tmp_path):
+    result = run_cli(
+        "deliver", "--inputs", demo, "--output-dir", tmp_path / "out", "--scheduler", "spark-local", check=False
+    )
+    errors = [line for line in result.stderr.splitlines() if line.startswith("rdf_ttbar: error:")]
+    assert result.returncode == 2 and len(errors) == 1, result.stderr[-3000:]
+    assert "deliver runs with --scheduler mt, dask-local or dask-remote, not spark-local" in errors[0]
+    assert "analyse the delivered files with --scheduler spark-local" in errors[0]
+    assert not (tmp_path / "out").exists()

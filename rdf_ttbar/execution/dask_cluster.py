@@ -9,10 +9,11 @@ set-up and counters, and the progress display.
   folder of its own, removed when the cluster closes (Dask's default,
   ``/tmp/dask-scratch-space``, stays behind).
 - ``prepare_workers(client)``: on every worker present, before ROOT is first
-  imported there: silence ROOT's pre-release warning, then import ROOT, declare
-  ``cpp/rdf_log.h`` and collect RDataFrame's jitting messages for the life of
-  the worker. ``worker_counters(client)`` reads each worker's jitting seconds and
-  ROOT's bytes-read counter; the difference over a run is what the run cost.
+  imported there: silence ROOT's pre-release warning, then import ROOT (each
+  task's set-up, workers.py, then collects RDataFrame's jitting messages for the
+  life of the worker). ``worker_counters(client)`` reads each worker's jitting
+  seconds and ROOT's bytes-read counter; the difference over a run is what the
+  run cost (a worker before its first task has none: it counts from zero).
 - ``quiet_progress(total, draw)``: replaces the progress bar of ROOT's Dask
   backend (one Dask text bar per graph, redrawn every 0.1 s, on stdout, even
   into a log file) by one line for all graphs on stderr, or nothing.
@@ -34,7 +35,6 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .. import cpp
 from ..errors import UserError
 from ..quiet import ROOT_PRE_RELEASE
 from . import workers
@@ -129,14 +129,9 @@ class LocalClusterWithScratch:
 
 # ---------------------------------------------------------------------------- the workers
 def prepare_workers(client) -> None:
-    """Silence ROOT's pre-release warning on the workers, import ROOT there and collect its jitting times."""
-    rdf_log = cpp.cpp_dir() / "rdf_log.h"
+    """Silence ROOT's pre-release warning on the workers and import ROOT there."""
     try:
-        client.run(
-            *workers.remote_call(
-                "dask", workers.prepare_process, ROOT_PRE_RELEASE, (rdf_log.name, rdf_log.read_bytes())
-            )
-        )
+        client.run(*workers.remote_call("dask", workers.prepare_process, ROOT_PRE_RELEASE))
     except Exception as err:  # noqa: BLE001 (whatever the workers raise)
         raise UserError(
             f"the Dask workers could not import ROOT ({type(err).__name__}: {err}); they need the "

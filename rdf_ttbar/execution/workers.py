@@ -11,8 +11,9 @@
   ``DistributeHeaders``, which declares them in a set's order and ignores a failure): a header that
   does not compile ends the task with an error that names it (the compiler's messages are in the
   worker's log). The headers find each other beside themselves, as in cpp/.
-- ``prepare_process(header)`` and ``counters()``: run once per Dask worker (``Client.run``) to collect
-  RDataFrame's jitting times there, and to read them and ROOT's bytes-read counter back.
+- the same set-up collects RDataFrame's jitting times on the worker (cpp/rdf_log.h); ``counters()`` reads
+  them and ROOT's bytes-read counter back from each Dask worker (``Client.run``), and ``prepare_process``
+  imports ROOT there without its pre-release warning before the first task.
 
 How the code reaches the workers: ``remote_call(engine, function, *args)`` pickles the call by value
 (cloudpickle, with this module and ``root_fixes`` registered by value; Spark's own copy of cloudpickle
@@ -121,6 +122,7 @@ def setup_task(spec: TaskSetup) -> None:
     fresh_graph_per_task(ROOT)
     in_every_process(ROOT)
     declare_headers(ROOT, folder, spec.headers, spec.engine)
+    collect_jitting_times(ROOT)
     ROOT.rdf_ttbar.remote.ForgetReadError()  # a new task
     if ROOT.rdf_ttbar.remote.gFatalReadErrors.load() == 0:  # for the life of the worker process
         ROOT.rdf_ttbar.remote.BeginFatalReadErrors()
@@ -156,20 +158,22 @@ def declare_headers(ROOT, folder: Path, headers: tuple[tuple[str, bytes], ...], 
             )
 
 
-def prepare_process(pre_release: str, rdf_log: tuple[str, bytes]) -> None:
-    """Once per Dask worker, before ROOT is first imported there: without ROOT's pre-release warning, and
-    RDataFrame's jitting times collected for the life of the worker (cpp/rdf_log.h, ``counters``)."""
-    warnings.filterwarnings("ignore", message=pre_release, category=UserWarning)
-    import ROOT
+def collect_jitting_times(ROOT) -> None:
+    """RDataFrame's jitting times collected for the life of the worker (cpp/rdf_log.h, once per process)."""
+    if hasattr(ROOT.rdf_ttbar, "install_timing_log"):  # rdf_log.h is among the headers
+        ROOT.rdf_ttbar.install_timing_log()
+        ROOT.Detail.RDF.RDFLogChannel().SetVerbosity(ROOT.ROOT.ELogLevel.kInfo)
 
-    folder = worker_folder("dask") or Path(tempfile.gettempdir())
-    declare_headers(ROOT, folder, (rdf_log,), "dask")
-    ROOT.rdf_ttbar.install_timing_log()
-    ROOT.Detail.RDF.RDFLogChannel().SetVerbosity(ROOT.ROOT.ELogLevel.kInfo)
+
+def prepare_process(pre_release: str) -> None:
+    """Once per Dask worker, before ROOT is first imported there: ROOT imported without its pre-release warning
+    (a worker that cannot import ROOT fails here, before any task)."""
+    warnings.filterwarnings("ignore", message=pre_release, category=UserWarning)
+    import ROOT  # noqa: F401
 
 
 def counters() -> tuple[float, int]:
-    """This worker's jitting seconds and ROOT's bytes read so far."""
+    """This worker's jitting seconds and ROOT's bytes read so far (an AttributeError before its first task)."""
     import ROOT
 
     return float(ROOT.rdf_ttbar.jit_seconds()), int(ROOT.TFile.GetFileBytesRead())
