@@ -39,7 +39,6 @@ from pathlib import Path
 
 from ..root_fixes import fresh_graph_per_task, in_every_process
 
-ENGINES = ("dask", "spark")
 DATA_PATH = "RDF_TTBAR_DATA_PATH"  # where cpp/ml.h looks for a data file whose path is missing
 
 
@@ -76,7 +75,7 @@ def remote_call(engine: str, function, *args) -> tuple:
 
 
 def task_setup(engine: str, headers: list[Path], environment: dict[str, str]) -> tuple:
-    """The ``(function, argument)`` for ``ROOT.RDF.Distributed.initialize``: ``setup_task`` on every task."""
+    """The arguments of ``ROOT.RDF.Distributed.initialize`` that run ``setup_task`` at the start of every task."""
     spec = TaskSetup(
         engine,
         tuple(environment.items()),
