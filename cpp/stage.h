@@ -31,7 +31,6 @@
 
 #include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -149,7 +148,7 @@ public:
    }
 
    // Stop copying and wait for the threads, which end after their current read (their temporaries are removed;
-   // finished copies stay: the caller removes a temporary folder); close the remote files still open.
+   // finished copies stay: the caller removes a temporary folder).
    void Stop()
    {
       {
@@ -170,7 +169,6 @@ public:
 
    long long BytesCopied() const { return fBytes.load(); }
    int FilesCopied() const { return fFiles.load(); }
-   double SecondsCopying() const { return fCopyNanoseconds.load() * 1e-9; }
 
 private:
    void Work(int thread)
@@ -280,7 +278,6 @@ private:
 
    std::string Copy(Entry &e, XrdCl::File &source, std::vector<char> &buffer)
    {
-      const auto start = std::chrono::steady_clock::now();
       XrdCl::XRootDStatus status = source.Open(e.url, XrdCl::OpenFlags::Read);
       if (!status.IsOK())
          return e.url + " could not be opened to copy it (" + status.ToString() + ")";
@@ -317,8 +314,6 @@ private:
          std::remove(tmp.c_str());
       else
          ++fFiles;
-      fCopyNanoseconds +=
-         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
       return error;
    }
 
@@ -339,7 +334,7 @@ private:
    std::size_t fProbed = 0;
    bool fStop = false;
    long long fClock = 0;
-   std::atomic<long long> fBytes{0}, fCopyNanoseconds{0};
+   std::atomic<long long> fBytes{0};
    std::atomic<int> fFiles{0};
 };
 

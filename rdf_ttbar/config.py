@@ -21,7 +21,7 @@ import yaml
 
 from .errors import UserError, require_file
 
-SCHEDULERS = ("mt", "dask-local", "dask-remote")
+SCHEDULERS = ("mt", "dask-local", "dask-remote", "spark-local", "spark-remote")
 ANALYSIS_VERSIONS = ("v1", "v2")  # --analysis: the definitions of rdf_ttbar.analysis.VERSIONS
 AGC_LIST = (
     "https://raw.githubusercontent.com/iris-hep/analysis-grand-challenge/main/"
@@ -221,12 +221,19 @@ class RunConfig(_Section):
         "mt",
         "where the event loops run: mt (this process, --mt threads), dask-local (a Dask "
         "LocalCluster of --ncores processes), dask-remote (the Dask scheduler at "
+        "--scheduler-address), spark-local (Spark's local[--ncores]), spark-remote (the Spark master at "
         "--scheduler-address)",
         choices=SCHEDULERS,
     )
-    ncores: int = option(0, "worker processes for dask-local; 0: all cores", minimum=0, metavar="N")
-    scheduler_address: str | None = option(None, "the Dask scheduler for dask-remote", metavar="tcp://HOST:PORT")
-    npartitions: int | None = option(None, "Dask partitions per sample; null: ROOT's default", minimum=1, metavar="N")
+    ncores: int = option(0, "worker processes for dask-local and spark-local; 0: all cores", minimum=0, metavar="N")
+    scheduler_address: str | None = option(
+        None,
+        "the Dask scheduler for dask-remote (tcp://HOST:PORT), the Spark master for spark-remote (spark://HOST:PORT)",
+        metavar="ADDRESS",
+    )
+    npartitions: int | None = option(
+        None, "Dask or Spark partitions per sample; null: ROOT's default", minimum=1, metavar="N"
+    )
     io_only: bool = option(
         False,
         "I/O-only benchmark (the AGC's DISABLE_PROCESSING): read the branches of "

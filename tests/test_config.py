@@ -67,7 +67,10 @@ def test_config_is_frozen_and_checked_when_made():
         ({"tree": None}, "src: 'tree' must be of type str, got None"),
         ({"files_per_sample": 0}, "src: 'files_per_sample' must be >= 1, got 0"),
         ({"npartitions": 0}, "src: 'npartitions' must be >= 1, got 0"),
-        ({"scheduler": "spark"}, "src: unknown scheduler 'spark': choose one of mt, dask-local, dask-remote"),
+        (
+            {"scheduler": "spark"},
+            "src: unknown scheduler 'spark': choose one of mt, dask-local, dask-remote, spark-local, spark-remote",
+        ),
         ({"io_percent": 3}, "src: 'io_percent' must be one of 2.7, 4, 15, 25, 50 or analysis, got 3"),
         ({"demo": 5}, "src: 'demo' must be a mapping"),
         ({"demo": {"events": 5}}, "src: unknown option 'demo.events' (known: demo.cache_dir, demo.events_per_sample,"),

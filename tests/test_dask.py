@@ -8,8 +8,9 @@ all nine samples. The reference is ``--scheduler mt`` on the same files.
   the same graph, where ROOT reuses the graph (the case that crashed workers);
 - ``dask-remote``: a real ``dask scheduler`` with two ``dask worker``
   processes started by tests/servers.py; their Python path does not include
-  the repository, so the C++ helpers reach them only as text in the tasks'
-  set-up (right histograms = the helpers were there);
+  the repository, so the C++ helpers reach them only as the files the tasks'
+  set-up (execution/workers.py, sent by value) writes there (right histograms =
+  the helpers and the set-up were there);
 - a helper that does not compile on the workers ends the run with an error
   that names it (the compiler's messages are in the worker's log);
 - ``dask-remote --npartitions 3`` with root:// inputs from a real XRootD

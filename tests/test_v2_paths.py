@@ -6,7 +6,7 @@
   (both files, pt_res_up included: the smearing is a function of the event's numbers);
 - ``--deliver-cache`` with ``--analysis v2`` delivers for v2 (the stamps record the v2 preselection);
 - ``--scheduler dask-local``: the jitted build on Dask workers, to which the C++ helpers (ml.h among them)
-  travel as text: the same histograms (rtol 1e-9: Dask sums partial histograms in another order);
+  travel as files: the same histograms (rtol 1e-9: Dask sums partial histograms in another order);
 - the Python API: ``rdf_ttbar.run(analysis="v2")`` returns both files' histograms;
 - root:// inputs from a real XRootD server: bit-identical.
 """

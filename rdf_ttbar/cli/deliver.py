@@ -13,6 +13,7 @@ from pathlib import Path
 import rdf_ttbar.cli.options as options
 
 from ..analysis import of as definition
+from ..errors import UserError
 from ..execution import delivered, delivery, prepare
 from ..execution import executor as execution
 
@@ -56,13 +57,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         SHARED,
         helps={
             "scheduler": "where the event loops run: mt, dask-local or dask-remote (the output folder must then be "
-            "writable by the workers at the same path)"
+            "writable by the workers at the same path); not on Spark"
         },
     )
 
 
 def main(args: argparse.Namespace) -> int:
     config = options.from_args(args)
+    if config.scheduler.startswith("spark"):
+        raise UserError(
+            f"deliver runs with --scheduler mt, dask-local or dask-remote, not {config.scheduler}: deliver "
+            f"there, then analyse the delivered files with --scheduler {config.scheduler}"
+        )
     analysis = definition(config)
     samples = prepare.resolve_samples(config)
     output_dir = Path(args.output_dir).expanduser()

@@ -9,16 +9,17 @@ set-up and counters, and the progress display.
   folder of its own, removed when the cluster closes (Dask's default,
   ``/tmp/dask-scratch-space``, stays behind).
 - ``prepare_workers(client)``: on every worker present, before ROOT is first
-  imported there: silence ROOT's pre-release warning, then import ROOT, declare
-  ``cpp/rdf_log.h`` and collect RDataFrame's jitting messages for the life of
-  the worker. ``worker_counters(client)`` reads each worker's jitting seconds and
-  ROOT's bytes-read counter; the difference over a run is what the run cost.
+  imported there: silence ROOT's pre-release warning, then import ROOT (each
+  task's set-up, workers.py, then collects RDataFrame's jitting messages for the
+  life of the worker). ``worker_counters(client)`` reads each worker's jitting
+  seconds and ROOT's bytes-read counter; the difference over a run is what the
+  run cost (a worker before its first task has none: it counts from zero).
 - ``quiet_progress(total, draw)``: replaces the progress bar of ROOT's Dask
   backend (one Dask text bar per graph, redrawn every 0.1 s, on stdout, even
   into a log file) by one line for all graphs on stderr, or nothing.
 
-Everything sent to the workers is Python's own ``exec``/``eval`` with code
-text, so the workers need ROOT and Dask but not rdf_ttbar.
+What runs on the workers is workers.py's code, sent by value, so the workers need ROOT and Dask but
+not rdf_ttbar.
 """
 
 from __future__ import annotations
@@ -34,25 +35,13 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .. import cpp
 from ..errors import UserError
+from ..quiet import ROOT_PRE_RELEASE
+from . import workers
 
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 10.0  # a scheduler that does not answer its identity within this is not one
-
-# the PyPI build of ROOT warns at every import that it is a pre-release (as rdf_ttbar/__init__.py filters it)
-ROOT_ALPHA_WARNING = r"\s*This distribution of ROOT is in alpha"
-
-_PREPARE_WORKER = """
-import warnings
-warnings.filterwarnings("ignore", message=ALPHA_WARNING, category=UserWarning)
-import ROOT
-ROOT.gInterpreter.Declare(RDF_LOG_H)
-ROOT.rdf_ttbar.install_timing_log()
-ROOT.Detail.RDF.RDFLogChannel().SetVerbosity(ROOT.ROOT.ELogLevel.kInfo)
-"""
-_COUNTERS = "(lambda R: (float(R.rdf_ttbar.jit_seconds()), int(R.TFile.GetFileBytesRead())))(__import__('ROOT'))"
 
 
 # ---------------------------------------------------------------------------- the scheduler
@@ -140,10 +129,9 @@ class LocalClusterWithScratch:
 
 # ---------------------------------------------------------------------------- the workers
 def prepare_workers(client) -> None:
-    """Silence ROOT's pre-release warning on the workers, import ROOT there and collect its jitting times."""
-    rdf_log = (cpp.cpp_dir() / "rdf_log.h").read_text()
+    """Silence ROOT's pre-release warning on the workers and import ROOT there."""
     try:
-        client.run(exec, _PREPARE_WORKER, {"ALPHA_WARNING": ROOT_ALPHA_WARNING, "RDF_LOG_H": rdf_log})
+        client.run(*workers.remote_call("dask", workers.prepare_process, ROOT_PRE_RELEASE))
     except Exception as err:  # noqa: BLE001 (whatever the workers raise)
         raise UserError(
             f"the Dask workers could not import ROOT ({type(err).__name__}: {err}); they need the "
@@ -153,7 +141,7 @@ def prepare_workers(client) -> None:
 
 def worker_counters(client) -> dict[str, tuple[float, int]]:
     """{worker: (jitting seconds, bytes read)} so far, of every worker that can tell (prepared ones)."""
-    answers = client.run(eval, _COUNTERS, {}, on_error="return")
+    answers = client.run(*workers.remote_call("dask", workers.counters), on_error="return")
     return {w: a for w, a in answers.items() if isinstance(a, tuple)}
 
 
@@ -183,6 +171,7 @@ class DaskProgress:
 
     def __init__(self, total: int, draw: bool, interval_s: float = 0.5):
         self.total, self.draw, self.interval_s = total, draw, interval_s
+        self.engine = "Dask"  # named in the line
         self.futures: list = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -203,7 +192,7 @@ class DaskProgress:
         done, width = self.done(), 30
         filled = width * done // max(self.total, 1)
         sys.stderr.write(
-            f"\revent loop on Dask [{'#' * filled}{'.' * (width - filled)}] {done} / {self.total} "
+            f"\revent loop on {self.engine} [{'#' * filled}{'.' * (width - filled)}] {done} / {self.total} "
             f"samples done  {time.monotonic() - self._start:.0f} s  "
         )
         sys.stderr.flush()

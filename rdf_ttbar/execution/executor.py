@@ -13,6 +13,7 @@ from typing import Any
 from .. import cpp
 from ..config import SCHEDULERS
 from ..errors import UserError
+from . import workers
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +48,13 @@ def configure_threads(mt: int) -> int:
 
 
 class Executor:
-    """Where the event loops run: this process ("mt") or a Dask cluster.
+    """Where the event loops run: this process ("mt"), a Dask cluster or a Spark cluster.
 
     ``dataframe(sample, tree)`` makes the sample's RDataFrame: a local one for
     "mt" (None: graph.book_sample makes it), a distributed one otherwise,
     with the C++ helpers (cpp/'s and ``headers``, the analysis definition's) shipped to every worker, and a copy
     of the definition's data ``files`` (the C++ finds it through $RDF_TTBAR_DATA_PATH where the path is missing).
+    ``client``: the Dask client, ``spark``: the SparkContext (None where not that engine).
     """
 
     def __init__(
@@ -67,8 +69,12 @@ class Executor:
         if scheduler not in SCHEDULERS:
             raise UserError(f"unknown scheduler '{scheduler}': choose one of {', '.join(SCHEDULERS)}")
         self.scheduler, self.npartitions = scheduler, npartitions
-        self.client = self.cluster = None
+        self.client = self.cluster = self.spark = None
+        self.owns_spark = False
         if scheduler == "mt":
+            return
+        if scheduler.startswith("spark"):
+            self._start_spark(ncores, address, headers, files)
             return
         from dask.distributed import Client
 
@@ -91,18 +97,34 @@ class Executor:
                 ) from None
         try:
             dask_cluster.prepare_workers(self.client)  # before ROOT first runs there (its warning, jitting times)
-            from ..inputs import remote
-
-            # ROOT 6.40 work-arounds and the C++ helpers (with the definition's own) on every worker (remote.py)
-            remote.setup_dask_workers(cpp.header_paths(headers))
+            ship_task_setup("dask", cpp.header_paths(headers))
             for path in files:  # the definition's data files (the v2 models) into every worker's folder
                 self.client.upload_file(path, load=False)
         except BaseException:
             self.close()
             raise
 
+    def _start_spark(self, ncores: int, address: str | None, headers: tuple[str, ...], files: tuple[str, ...]):
+        from . import spark_cluster
+
+        context, self.owns_spark = spark_cluster.spark_context(self.scheduler, ncores, address)
+        self.spark = context
+        try:
+            ship_task_setup("spark", cpp.header_paths(headers))
+            for path in files:  # the definition's data files (the v2 models) into every worker's SparkFiles folder
+                context.addFile(str(path))
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def distributed(self) -> bool:
+        return self.client is not None or self.spark is not None
+
     @property
     def cores(self) -> int:
+        if self.spark is not None:
+            return int(self.spark.defaultParallelism)
         if self.client is None:
             import ROOT
 
@@ -112,19 +134,32 @@ class Executor:
     def dataframe(self, files: list[str], tree: str):
         import ROOT
 
-        if self.client is None:
+        if not self.distributed:
             return ROOT.RDataFrame(tree, ROOT.std.vector[ROOT.std.string](files))
         kwargs = {"npartitions": self.npartitions} if self.npartitions else {}
-        return ROOT.RDataFrame(tree, files, executor=self.client, **kwargs)
+        return ROOT.RDataFrame(tree, files, executor=self.client or self.spark, **kwargs)
 
     def close(self) -> None:
         try:
             if self.client is not None:
                 self.client.close()
+            if self.spark is not None and self.owns_spark:
+                self.spark.stop()
         finally:
             if self.cluster is not None:
                 self.cluster.close()
-        self.client = self.cluster = None
+        self.client = self.cluster = self.spark = None
+
+
+def ship_task_setup(engine: str, headers) -> None:
+    """The workers' set-up at the start of every task (workers.py): the XRootD client's time-outs, the ROOT
+    workarounds, cpp/remote.h and then the C++ ``headers`` (cpp/'s, with the definition's own)."""
+    import ROOT
+
+    from ..inputs import probe
+
+    paths = [cpp.cpp_dir() / probe.HEADER, *headers]
+    ROOT.RDF.Distributed.initialize(*workers.task_setup(engine, paths, probe.CLIENT_DEFAULTS))
 
 
 @contextmanager
@@ -144,6 +179,10 @@ def event_loop_errors(executor: "Executor"):
         raise
     except Exception as err:  # ROOT's C++ exceptions arrive as Python exceptions
         text = str(err).strip()
+        if executor.spark is not None:  # a Java exception, with the task's Python one inside
+            from .spark_cluster import task_error
+
+            text = task_error(text)
         lines = tail.lines() if JIT_FAILED in text else []
         above = "".join(f"\n  {line}" for line in lines)
         raise UserError(
@@ -162,16 +201,17 @@ def run_graphs(booked: list, timing: "RDFTiming", executor: Executor, progress: 
     """Start the event loops of all samples together (RDF's RunGraphs).
 
     ``progress`` draws a progress bar on stderr (default: when stderr is a terminal): events for
-    threads, finished samples on Dask.
+    threads, finished samples on Dask and Spark.
 
     On Dask the workers jit and read: ``jit_s`` is the jitting the workers report, summed over all
     tasks and divided by the number of workers (each task jits its graph again; with the tasks spread
     evenly, the wall time the cluster spent jitting), ``bytes_read`` the sum of the workers' ROOT read
-    counters; both count the workers present when the executor started.
+    counters; both count the workers present when the executor started. On Spark neither is counted:
+    the workers' jitting is in ``event_loop_s`` and ``bytes_read`` is None.
     """
     import ROOT
 
-    distributed = executor.client is not None
+    distributed = executor.distributed
     if progress is None:
         progress = sys.stderr.isatty()
     if progress and not distributed:  # one bar for all loops (ROOT's own bar draws one line per concurrent loop)
@@ -179,11 +219,15 @@ def run_graphs(booked: list, timing: "RDFTiming", executor: Executor, progress: 
         for b in booked:
             ROOT.rdf_ttbar.report_progress(b.count, 10_000)
     display: AbstractContextManager[Any]
-    if distributed:
+    if executor.client is not None:
         from . import dask_cluster
 
         before = dask_cluster.worker_counters(executor.client)
         display = dask_cluster.quiet_progress(len(booked), draw=progress)
+    elif executor.spark is not None:
+        from . import spark_cluster
+
+        display = spark_cluster.quiet_progress(len(booked), draw=progress)
     else:
         display = nullcontext()
     jit_before = timing.jit_s
@@ -199,9 +243,11 @@ def run_graphs(booked: list, timing: "RDFTiming", executor: Executor, progress: 
     events = sum(int(b.count.GetValue()) for b in booked)
     downloaded = staging.bytes_copied()  # by the read-ahead stager (not in ROOT's read counter: cpp/stage.h)
     bytes_read: int | None
-    if distributed:
+    if executor.client is not None:
         worker_jit, bytes_read = dask_cluster.counters_difference(before, dask_cluster.worker_counters(executor.client))
         loop_jit = worker_jit / max(executor.cores, 1)
+    elif distributed:  # Spark's workers are not asked: their jitting counts in the event loop, their reads not at all
+        loop_jit, bytes_read = 0.0, None
     else:
         loop_jit = timing.jit_s - jit_before
         bytes_read = int(ROOT.TFile.GetFileBytesRead() - bytes_before)

@@ -90,7 +90,7 @@ def declare_helper(executor=None) -> None:
     """Declare the per-event call (cpp/io_only.h) to ROOT (and to the Dask workers when distributed)."""
     import ROOT
 
-    if executor is not None and executor.client is not None:
+    if executor is not None and executor.distributed:
         ROOT.RDF.Distributed.DistributeCppCode(cpp.read_template(HELPER))
     cpp.declare_header(HELPER)
 

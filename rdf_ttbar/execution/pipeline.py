@@ -69,7 +69,7 @@ def _process(
         config.scheduler, config.ncores, config.scheduler_address, config.npartitions, analysis.headers, analysis.files
     )
     with execution.RDFTiming() as timing, execution.event_loop_errors(executor):
-        distributed = executor.client is not None  # Dask's graphs are Python proxies: jitted
+        distributed = executor.distributed  # Dask's and Spark's graphs are Python proxies: jitted
         builds = graph.Builds(analysis, compiled=not distributed, distributed=distributed)
         booked = [builds.book(s, executor.dataframe(s.files, config.tree)) for s in samples]
         graph.book_variations(booked)  # jits the code of the jitted graphs

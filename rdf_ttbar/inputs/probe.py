@@ -1,7 +1,7 @@
 """Open input files and look inside them: ROOT with the XRootD client set up and cpp/remote.h declared.
 
 The layer under ``inputs`` (the up-front checks) and ``remote`` (the cache,
-the Dask workers' set-up). It imports nothing of rdf_ttbar but ``cpp``.
+the headers shipped to distributed workers). It imports nothing of rdf_ttbar but ``cpp`` and ``root_fixes``.
 
 - ``configure_client()``: short XRootD client time-outs unless the user set them
   (environment variables ``XRD_*``), so that an unreachable server fails in
@@ -14,7 +14,7 @@ the Dask workers' set-up). It imports nothing of rdf_ttbar but ``cpp``.
   (fields) it lacks.
 
 Everything is done with ROOT's own I/O (the ``root`` wheel reads root:// with
-XRootD and http(s):// with TWebFile, once ``HTTP_PLUGIN_FIX`` has repaired its
+XRootD and http(s):// with TWebFile, once ``root_fixes.http_plugin`` has repaired its
 plug-in entry): no ``xrdcp`` or XRootD Python bindings are needed.
 """
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from .. import cpp
+from .. import cpp, root_fixes
 
 REMOTE_SCHEMES = ("root://", "https://", "http://")
 # XRootD client settings used unless set in the environment (seconds / counts):
@@ -36,26 +36,6 @@ CLIENT_DEFAULTS = {
 }
 THREADS = 8  # files opened at the same time by probe()
 HEADER = "remote.h"
-
-# ROOT 6.40 registers its http(s):// file class under its new namespace with the constructor
-# "ROOT::Deprecated::TWebFile(const char*,Option_t*)", which the plugin manager cannot find: every
-# TFile::Open of an http(s) URL fails. Register it again with the constructor's plain name.
-HTTP_PLUGIN_FIX = """
-import ROOT
-handler = ROOT.gPluginMgr.FindHandler("TFile", "http://host/file.root")
-if handler and handler.GetClass() == "ROOT::Deprecated::TWebFile":
-    ROOT.gPluginMgr.RemoveHandler("TFile", "^http[s]?:")
-    ROOT.gPluginMgr.AddHandler("TFile", "^http[s]?:", "ROOT::Deprecated::TWebFile", "Net",
-                               "TWebFile(const char*,Option_t*)")
-"""
-
-# TFile::Open reads a root:// URL of this host (localhost, 127.0.0.1, the host's name) as the local file of the
-# same path when one exists, without asking the server: the up-front check then passes with no server listening,
-# and the event loop, which may not take that short-cut, fails. A root:// URL always goes to its server.
-FORCE_REMOTE = """
-import ROOT
-ROOT.gEnv.SetValue("TFile.ForceRemote", 1)
-"""
 
 
 def is_remote(path: str) -> bool:
@@ -73,11 +53,6 @@ def configure_client() -> dict:
     return {key: os.environ[key] for key in CLIENT_DEFAULTS}
 
 
-def header_text() -> str:
-    """The C++ of cpp/remote.h (declared as text on Dask workers, which need not have rdf_ttbar)."""
-    return (cpp.cpp_dir() / HEADER).read_text()
-
-
 _declared = False
 
 
@@ -88,14 +63,7 @@ def root():
     import ROOT
 
     if not _declared:
-        exec(HTTP_PLUGIN_FIX, {})
-        exec(FORCE_REMOTE, {})
-        # ROOT 6.40 in a Jupyter kernel: if cling first instantiates std::vector<std::string> while
-        # compiling remote.h, PyROOT later finds that class without its default constructor and every
-        # std.vector[std.string](list) fails ("none of the 9 overloaded methods succeeded"). Let PyROOT
-        # instantiate the classes the probe passes first (tests/test_notebook.py, cached demo set).
-        ROOT.std.vector[ROOT.std.string]()
-        ROOT.std.vector[int]()
+        root_fixes.in_every_process(ROOT)  # before remote.h is declared (root_fixes.vector_classes_first)
         cpp.declare_header(HEADER)
         # the probes run in C++ threads: let them, and let the Python thread wait without the GIL
         ROOT.rdf_ttbar.remote.ProbeAll.__release_gil__ = True

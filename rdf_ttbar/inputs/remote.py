@@ -1,4 +1,4 @@
-"""Remote input files (root://, https://, http://): the local cache and the Dask workers' set-up.
+"""Remote input files (root://, https://, http://): the local cache and fatal read errors.
 
 - ``localize(samples, cache_dir)`` (``--cache-dir``): copies every remote file
   once into the cache and returns the samples with their files pointing at the
@@ -8,9 +8,9 @@
   network access once it has been checked to open as a ROOT file (a damaged
   copy is copied again).
 - ``fatal_read_errors``: I/O errors end an event loop with an exception.
-- ``setup_dask_workers(headers)``: the same client time-outs and fixes on Dask workers, and the C++ helpers.
 
-Opening and checking files is ``probe.py``'s job (the layer below, with the C++ of cpp/remote.h).
+Opening and checking files is ``probe.py``'s job (the layer below, with the C++ of cpp/remote.h); the same
+client settings and read errors on distributed workers are ``execution/workers.py``'s.
 """
 
 from __future__ import annotations
@@ -57,86 +57,6 @@ class fatal_read_errors:
 
     def __exit__(self, *exc):
         self.ROOT.rdf_ttbar.remote.EndFatalReadErrors()
-
-
-# ---------------------------------------------------------------------------- Dask workers
-_WORKER_SETUP = """
-import os
-for key, value in {defaults!r}.items():
-    if not os.environ.get(key):
-        os.environ[key] = value
-try:
-    from distributed import get_worker
-    get_worker()
-    in_worker = True
-except Exception:
-    in_worker = False
-if in_worker:
-    # the analysis' data files uploaded to this worker (Executor) are in its folder: found there by their name
-    # where their path does not exist (cpp/ml.h)
-    os.environ.setdefault("RDF_TTBAR_DATA_PATH", get_worker().local_directory)
-    # ROOT reuses a graph and clones its results when a worker runs a second task of the same
-    # graph; with VariationsFor results this crashes the worker (ROOT 6.40): one fresh graph per task
-    from ROOT._distrdf import _graph_cache
-    _graph_cache._ACTIONS_REGISTER.clear()
-    _graph_cache._RDF_REGISTER.clear()
-    import ROOT
-    ROOT.gInterpreter.Declare({cpp!r})  # the text of cpp/remote.h
-    ROOT.rdf_ttbar.remote.ForgetReadError()  # a new task
-    if ROOT.rdf_ttbar.remote.gFatalReadErrors.load() == 0:  # for the life of the worker process
-        import atexit
-        ROOT.rdf_ttbar.remote.BeginFatalReadErrors()
-        atexit.register(ROOT.rdf_ttbar.remote.EndFatalReadErrors)
-    exec({http_fix!r}, {{}})
-    exec({force_remote!r}, {{}})
-    for name, text in {helpers!r}:  # the analysis's C++ helpers, each behind its own include guard
-        if not ROOT.gInterpreter.Declare(text):
-            raise RuntimeError(
-                f"rdf_ttbar's C++ helper {{name}} did not compile on this Dask worker "
-                "(the worker's log shows the compiler's messages)"
-            )
-"""
-
-
-def setup_dask_workers(headers: list[Path]) -> None:
-    """Prepare every task of a distributed RDataFrame on the Dask workers (call once the client exists).
-
-    At the start of each task, on the worker: the XRootD client time-outs of
-    ``configure_client`` (unless set there), I/O errors that end the task with an
-    exception (``fatal_read_errors``) instead of crashing the worker, and an empty
-    distributed-RDF graph cache (the reused graph of a second task crashes the
-    worker when the graph has VariationsFor results, ROOT 6.40) and working
-    http(s):// access (``probe.HTTP_PLUGIN_FIX``); then the C++ ``headers`` the
-    graph calls, in their order, each checked: a helper that does not compile
-    there ends the task with an error that names it (RDataFrame's own
-    DistributeHeaders declares them in a set's order and ignores a failure, which
-    left only a failed jitting of the graph to report). The code runs through
-    ``exec`` (a builtin) and carries the text of cpp/remote.h and of the headers,
-    so the workers need neither rdf_ttbar nor its files, only ROOT.
-    """
-    import ROOT
-
-    code = _WORKER_SETUP.format(
-        defaults=probe.CLIENT_DEFAULTS,
-        cpp=probe.header_text(),
-        http_fix=probe.HTTP_PLUGIN_FIX,
-        force_remote=probe.FORCE_REMOTE,
-        helpers=[(p.name, _guarded(_without_includes_of(p.read_text(), {h.name for h in headers}))) for p in headers],
-    )
-    ROOT.RDF.Distributed.initialize(exec, code, {})  # also runs here: a no-op outside a worker
-
-
-def _without_includes_of(text: str, names: set[str]) -> str:
-    """The C++ text without its ``#include "NAME"`` lines of the shipped headers (declared before it, in order:
-    as text they have no file beside it to be found in)."""
-    pattern = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.MULTILINE)
-    return pattern.sub(lambda m: f"// (shipped) {m.group(0).strip()}" if m.group(1) in names else m.group(0), text)
-
-
-def _guarded(text: str) -> str:
-    """The C++ text behind an include guard of its own hash: declared again by the next task, it is skipped."""
-    guard = "RDF_TTBAR_SHIPPED_" + hashlib.sha256(text.encode()).hexdigest()[:20]
-    return f"#ifndef {guard}\n#define {guard}\n{text}\n#endif\n"
 
 
 # ---------------------------------------------------------------------------- cache
