@@ -130,8 +130,7 @@ def sources(analysis: Analysis, namespace: str) -> tuple[str, str]:
     values = {
         "NAME": analysis.name,
         "NAMESPACE": namespace,
-        "GRAPH_H": str(cpp.header_path("graph.h")),
-        "INCLUDES": "\n".join(f'#include "{cpp.header_path(h)}"' for h in analysis.headers),
+        "INCLUDES": "\n".join(f'#include "{spelling}"' for spelling in _included(analysis)),
         "TYPE_PARAMETERS": ", ".join(f"typename T_{c}" for c in inputs),
         "NODES": statements,
         "FILL_COLUMNS": f"{_string(POSITIONS)}, {_string(analysis.weight_column)}",
@@ -144,8 +143,22 @@ def sources(analysis: Analysis, namespace: str) -> tuple[str, str]:
     )
 
 
+def _included(analysis: Analysis) -> list[str]:
+    """How the source includes each header: by its name (its folder is in ``include_dirs``), so that the source
+    does not depend on where the package lies; by its path only where another header has the same name."""
+    names = [cpp.header_path(h).name for h in ("graph.h", *analysis.headers)]
+    return [str(path) if names.count(path.name) > 1 else path.name for path in map(cpp.header_path, analysis.headers)]
+
+
+def include_dirs(analysis: Analysis) -> list[str]:
+    """The folders of the headers the source includes by name: cpp/, then those of a definition's own headers."""
+    folders = [cpp.cpp_dir()] + [cpp.header_path(h).parent for h in analysis.headers]
+    return [str(f) for f in dict.fromkeys(folders)]
+
+
 def key(analysis: Analysis) -> str:
-    """What identifies a definition's library: its generated source and the headers it includes."""
+    """What identifies a definition's library: its generated source and the contents of the headers it includes
+    (not their paths: two copies of the package with the same headers share one library)."""
     digest = hashlib.sha256(sources(analysis, "NS")[0].encode())
     for header in ("graph.h", *analysis.headers):
         digest.update(cpp.header_path(header).read_bytes())

@@ -68,12 +68,14 @@ class Builds:
         self.analysis, self.distributed = analysis, distributed
         self.nodes = sample_nodes(analysis)
         cpp.declare(analysis.headers)
+        if not distributed:  # Dask workers get them in their set-up (rdf_ttbar.inputs.remote)
+            register_models(analysis)
         self.namespace = None
         self.why_jitted: set[str] = set()
         if compiled:
             key = compiled_build.key(analysis)
             source, header = compiled_build.sources(analysis, f"graph_{key}")
-            if native.load(key, source, header, analysis.headers):
+            if native.load(key, source, header, analysis.headers, compiled_build.include_dirs(analysis)):
                 import ROOT
 
                 self.namespace = getattr(ROOT.rdf_ttbar, f"graph_{key}")
@@ -131,6 +133,17 @@ class Builds:
                 ROOT.RDF.AsRNode(df), model, POSITIONS, self.analysis.weight_column
             )
         return booked
+
+
+def register_models(analysis: Analysis) -> None:
+    """Hand the definition's xgboost models to its C++ (cpp/ml.h; its headers declared first)."""
+    from .forest import register
+
+    for key, path in analysis.models:
+        try:
+            register(key, path)
+        except (OSError, ValueError) as err:
+            raise UserError(f"{err}; --ml-models names a folder with xgboost JSON models") from None
 
 
 def histogram_model(analysis: Analysis, sample):

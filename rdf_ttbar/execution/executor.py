@@ -51,7 +51,8 @@ class Executor:
     ``dataframe(sample, tree)`` makes the sample's RDataFrame: a local one for
     "mt" (None: graph.book_sample makes it), a distributed one otherwise,
     with the C++ helpers (cpp/'s and ``headers``, the analysis definition's) shipped to every worker, and a copy
-    of the definition's data ``files`` (the C++ finds it through $RDF_TTBAR_DATA_PATH where the path is missing).
+    of the definition's data ``files`` (found through $RDF_TTBAR_DATA_PATH where the path is missing), of which
+    the xgboost ``models`` ((key, path) pairs) are handed to the C++ there (analysis/forest.py).
     """
 
     def __init__(
@@ -62,6 +63,7 @@ class Executor:
         npartitions: int | None = None,
         headers: tuple[str, ...] = (),
         files: tuple[str, ...] = (),
+        models: tuple[tuple[str, str], ...] = (),
     ):
         if scheduler not in SCHEDULERS:
             raise UserError(f"unknown scheduler '{scheduler}': choose one of {', '.join(SCHEDULERS)}")
@@ -93,7 +95,7 @@ class Executor:
             from ..inputs import remote
 
             # ROOT 6.40 work-arounds and the C++ helpers (with the definition's own) on every worker (remote.py)
-            remote.setup_dask_workers(cpp.header_paths(headers))
+            remote.setup_dask_workers(cpp.header_paths(headers), models)
             for path in files:  # the definition's data files (the v2 models) into every worker's folder
                 self.client.upload_file(path, load=False)
         except BaseException:

@@ -53,7 +53,13 @@ def process(config: RunConfig, *, progress: bool | None = None) -> Processed:
 
     execution.configure_threads(config.mt)
     executor = execution.Executor(
-        config.scheduler, config.ncores, config.scheduler_address, config.npartitions, analysis.headers, analysis.files
+        config.scheduler,
+        config.ncores,
+        config.scheduler_address,
+        config.npartitions,
+        analysis.headers,
+        analysis.files,
+        analysis.models,
     )
     with execution.RDFTiming() as timing, execution.event_loop_errors(executor):
         distributed = executor.client is not None  # Dask's graphs are Python proxies: jitted

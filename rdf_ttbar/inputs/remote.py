@@ -26,6 +26,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
+from ..analysis import forest
 from ..errors import UserError
 from . import probe
 from .probe import is_remote
@@ -72,7 +73,7 @@ except Exception:
     in_worker = False
 if in_worker:
     # the analysis' data files uploaded to this worker (Executor) are in its folder: found there by their name
-    # where their path does not exist (cpp/ml.h)
+    # where their path does not exist (analysis/forest.py)
     os.environ.setdefault("RDF_TTBAR_DATA_PATH", get_worker().local_directory)
     # ROOT reuses a graph and clones its results when a worker runs a second task of the same
     # graph; with VariationsFor results this crashes the worker (ROOT 6.40): one fresh graph per task
@@ -94,10 +95,15 @@ if in_worker:
                 f"rdf_ttbar's C++ helper {{name}} did not compile on this Dask worker "
                 "(the worker's log shows the compiler's messages)"
             )
+    if {models!r}:  # the xgboost models, read from the uploaded copies and handed to cpp/ml.h, once per process
+        forest = {{}}
+        exec({forest!r}, forest)
+        for key, path in {models!r}:
+            forest["register"](key, path)
 """
 
 
-def setup_dask_workers(headers: list[Path]) -> None:
+def setup_dask_workers(headers: list[Path], models: tuple[tuple[str, str], ...] = ()) -> None:
     """Prepare every task of a distributed RDataFrame on the Dask workers (call once the client exists).
 
     At the start of each task, on the worker: the XRootD client time-outs of
@@ -111,7 +117,8 @@ def setup_dask_workers(headers: list[Path]) -> None:
     DistributeHeaders declares them in a set's order and ignores a failure, which
     left only a failed jitting of the graph to report). The code runs through
     ``exec`` (a builtin) and carries the text of cpp/remote.h and of the headers,
-    so the workers need neither rdf_ttbar nor its files, only ROOT.
+    so the workers need neither rdf_ttbar nor its files, only ROOT; and the xgboost ``models`` ((key, path):
+    the path's uploaded copy is found by its name) with the text of analysis/forest.py that reads them.
     """
     import ROOT
 
@@ -121,6 +128,8 @@ def setup_dask_workers(headers: list[Path]) -> None:
         http_fix=probe.HTTP_PLUGIN_FIX,
         force_remote=probe.FORCE_REMOTE,
         helpers=[(p.name, _guarded(_without_includes_of(p.read_text(), {h.name for h in headers}))) for p in headers],
+        models=list(models),
+        forest=Path(forest.__file__).read_text() if models else "",
     )
     ROOT.RDF.Distributed.initialize(exec, code, {})  # also runs here: a no-op outside a worker
 
