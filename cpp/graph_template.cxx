@@ -2,6 +2,9 @@
 // rdf_ttbar/analysis/nodes.py as typed C++ (the jitted build books the same C++ text from strings).
 // Built into a shared library in rdf_ttbar's cache folder; edit the definition, not this file. Its headers are
 // included by name (the compiler is given their folders), so the source is the same wherever rdf_ttbar lies.
+#include <cstddef>
+#include <cstdint>
+#include <string>
 #include <vector>
 
 #include "ROOT/RDF/HistoModels.hxx"

@@ -103,6 +103,22 @@ def _statement(i: int, node: Node, vary_index: int) -> str:
     )
 
 
+# with xgboost models (cpp/ml.h): the library's own copy of ml.h's model registry is filled through these (the
+# interpreter's copy, which the jitted build uses, is another one)
+_MODEL_SIGNATURES = (
+    "void add_forest(const std::string &key, const float *value, const std::uint16_t *left, "
+    "const std::uint8_t *feature, const std::uint8_t *flags, std::size_t n_nodes, const std::int32_t *roots, "
+    "std::size_t n_trees, float base_score, int num_feature)",
+    "bool has_forest(const std::string &key)",
+)
+_MODEL_CALLS = (
+    "rdf_ttbar::ml::add_forest(key, value, left, feature, flags, n_nodes, roots, n_trees, base_score, num_feature)",
+    "return rdf_ttbar::ml::has_forest(key)",
+)
+_MODEL_ENTRIES = "".join(f"{s}\n{{\n   {c};\n}}\n" for s, c in zip(_MODEL_SIGNATURES, _MODEL_CALLS))
+_MODEL_DECLARATIONS = "".join(f"\n{s};" for s in _MODEL_SIGNATURES)
+
+
 def _fill(template: str, values: dict[str, str]) -> str:
     for key, value in values.items():
         template = template.replace(f"@{key}@", value)
@@ -134,8 +150,9 @@ def sources(analysis: Analysis, namespace: str) -> tuple[str, str]:
         "TYPE_PARAMETERS": ", ".join(f"typename T_{c}" for c in inputs),
         "NODES": statements,
         "FILL_COLUMNS": f"{_string(POSITIONS)}, {_string(analysis.weight_column)}",
-        "ENTRIES": entries,
-        "DECLARATIONS": "\n".join(f"{_entry(i)};" for i in range(len(variants))),
+        "ENTRIES": entries + (_MODEL_ENTRIES if analysis.models else ""),
+        "DECLARATIONS": "\n".join(f"{_entry(i)};" for i in range(len(variants)))
+        + (_MODEL_DECLARATIONS if analysis.models else ""),
     }
     return (
         _fill(cpp.read_template("graph_template.cxx"), values),

@@ -120,11 +120,13 @@ def read(path: str) -> dict:
     }
 
 
-def register(key: str, path: str) -> None:
-    """Hand the model of ``path`` to ml.h as ``key`` (once per process; ml.h declared first)."""
+def register(key: str, path: str, target=None) -> None:
+    """Hand the model of ``path`` to ml.h as ``key`` (once per process; ml.h declared first). ``target``: whose
+    ``add_forest`` and ``has_forest`` (default ``rdf_ttbar::ml``'s, the interpreter's copy; a compiled graph's
+    namespace forwards to the library's own copy)."""
     import ROOT
 
-    ml = ROOT.rdf_ttbar.ml
+    ml = target if target is not None else ROOT.rdf_ttbar.ml
     if ml.has_forest(key):
         return
     f = read(find_file(path))

@@ -79,6 +79,8 @@ class Builds:
                 import ROOT
 
                 self.namespace = getattr(ROOT.rdf_ttbar, f"graph_{key}")
+                if not distributed:
+                    register_models(analysis, self.namespace)  # the library's own registry
 
     def book(self, sample, dataframe) -> BookedSample:
         """Build the graph of one sample; nothing runs until the event loop starts."""
@@ -135,13 +137,14 @@ class Builds:
         return booked
 
 
-def register_models(analysis: Analysis) -> None:
-    """Hand the definition's xgboost models to its C++ (cpp/ml.h; its headers declared first)."""
+def register_models(analysis: Analysis, target=None) -> None:
+    """Hand the definition's xgboost models to its C++ (cpp/ml.h; its headers declared first): to the interpreter's
+    (``target`` None) or to a compiled graph's namespace (its ``add_forest``, ``has_forest``)."""
     from .forest import register
 
     for key, path in analysis.models:
         try:
-            register(key, path)
+            register(key, path, target)
         except (OSError, ValueError) as err:
             raise UserError(f"{err}; --ml-models names a folder with xgboost JSON models") from None
 
