@@ -1,6 +1,6 @@
 // The AGC v2 jet-parton assignment (issue 20), header-only, without TMVA:
 //
-//   * Forest: a gradient-boosted forest read from an xgboost JSON model (the AGC's
+//   * Forest: a gradient-boosted forest of an xgboost JSON model (the AGC's
 //     model_even.json / model_odd.json: xgboost 1.7 JSON, binary:logistic, 20
 //     features, 251 trees) and evaluated as xgboost's CPU predictor does, in float32,
 //     so that probability() equals XGBClassifier.predict_proba(X.astype(float32))[:, 1]
@@ -12,8 +12,9 @@
 //         learner_model_param.base_score (a probability for binary:logistic):
 //         -logf(1 / base_score - 1), which is -0.0f for the AGC's base_score 0.5;
 //       - probability = xgboost's float sigmoid 1 / (expf(min(-margin, 88.7)) + 1 + 1e-16f).
-//   * model(path): each model file is read once per process (a function-local cache
-//     keyed by the path, thread-safe); the reference stays valid until the process ends.
+//   * model(key): the forest handed over as plain arrays by add_forest (rdf_ttbar/analysis/forest.py reads the
+//     JSON in Python and registers it under its content hash, before the event loop); thread-safe, the
+//     reference stays valid until the process ends.
 //   * The assignment for one 4j2b event, as the AGC's coffea code (utils/ml.py) does it:
 //       - the event's selected jets in file order (indices into the Jet arrays), only
 //         the first min(n, 6);
@@ -41,7 +42,7 @@
 //   (the float32 values exactly, for Pt = float), which is what coffea histograms.
 //
 // The graph calls (jitted or compiled), e.g.
-//   rdf_ttbar::ml::best_features("/path/model_even.json", "/path/model_odd.json", event,
+//   rdf_ttbar::ml::best_features("xgboost-<hash of model_even.json>", "xgboost-<hash of model_odd.json>", event,
 //       jet_index, Jet_pt, Jet_eta, Jet_phi, Jet_mass, Jet_btagCSVV2, Jet_qgl,
 //       lep_pt, lep_eta, lep_phi, lep_mass)                        -> ROOT::RVecD (20)
 #ifndef RDF_TTBAR_ML_H
@@ -52,7 +53,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <map>
@@ -63,8 +63,6 @@
 #include <string_view>
 #include <type_traits>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "ROOT/RVec.hxx"
 
@@ -178,140 +176,77 @@ public:
    }
 };
 
-// "5E-1" or "[5E-1]" (xgboost >= 3 writes a vector) -> 0.5f
-inline float json_float(const nlohmann::json &j)
+// ---------------------------------------------------------------------------
+// The models, by key: given as plain arrays (rdf_ttbar/analysis/forest.py reads xgboost's JSON in Python, so no
+// JSON parser is compiled into the graph)
+// ---------------------------------------------------------------------------
+struct Registry {
+   std::mutex mutex;
+   std::map<std::string, std::unique_ptr<const Forest>, std::less<>> forests;
+};
+
+inline Registry &registry()
 {
-   if (j.is_number())
-      return j.get<float>();
-   std::string s = j.get<std::string>();
-   s.erase(std::remove_if(s.begin(), s.end(), [](char c) { return c == '[' || c == ']' || c == ' '; }), s.end());
-   return std::stof(s);
+   static Registry r;
+   return r;
 }
 
-// an array of 0/1 integers or booleans
-inline std::vector<int> int_array(const nlohmann::json &j)
+// Hand over the forest ``key``: n_nodes nodes (each tree's nodes contiguous, numbered breadth first from its root
+// so that the children of a split are adjacent: value, left child within its tree, feature, flags), the first
+// node of each of the n_trees trees, xgboost's base_score and the number of features. A key given before keeps
+// its forest.
+inline void add_forest(const std::string &key, const float *value, const std::uint16_t *left,
+                       const std::uint8_t *feature, const std::uint8_t *flags, std::size_t n_nodes,
+                       const std::int32_t *roots, std::size_t n_trees, float base_score, int num_feature)
 {
-   std::vector<int> out;
-   out.reserve(j.size());
-   for (const auto &e : j)
-      out.push_back(e.is_boolean() ? static_cast<int>(e.get<bool>()) : e.get<int>());
-   return out;
-}
-
-// The file to read for ``path``: itself, or where it is missing (a Dask worker on another machine) a file of
-// the same name in one of the folders of $RDF_TTBAR_DATA_PATH (':'-separated; the workers' uploaded copies).
-inline std::string model_file(const std::string &path)
-{
-   if (std::ifstream(path).good())
-      return path;
-   const char *folders = std::getenv("RDF_TTBAR_DATA_PATH");
-   const std::string name = path.substr(path.find_last_of('/') + 1);  // npos + 1 == 0: the whole path
-   for (std::string rest = folders ? folders : ""; !rest.empty();) {
-      const auto colon = rest.find(':');
-      const std::string folder = rest.substr(0, colon);
-      rest = colon == std::string::npos ? "" : rest.substr(colon + 1);
-      if (!folder.empty() && std::ifstream(folder + "/" + name).good())
-         return folder + "/" + name;
-   }
-   return path;
-}
-
-inline Forest read_forest(const std::string &path)
-{
-   std::ifstream in(model_file(path));
-   if (!in)
-      throw std::runtime_error("rdf_ttbar::ml: cannot read the model file " + path +
-                               " (nor a file of its name in $RDF_TTBAR_DATA_PATH)");
-   const nlohmann::json doc = nlohmann::json::parse(in);
-   const auto &learner = doc.at("learner");
-   const std::string objective = learner.at("objective").at("name").get<std::string>();
-   if (objective != "binary:logistic" && objective != "reg:logistic")
-      throw std::runtime_error("rdf_ttbar::ml: " + path + ": objective " + objective +
-                               " (only binary:logistic is supported)");
-   const auto &booster = learner.at("gradient_booster");
-   if (booster.at("name").get<std::string>() != "gbtree")
-      throw std::runtime_error("rdf_ttbar::ml: " + path + ": only gbtree boosters are supported");
-   const auto &param = learner.at("learner_model_param");
-   Forest f;
-   f.num_feature = std::stoi(param.at("num_feature").get<std::string>());
-   const float base_score = json_float(param.at("base_score"));
    if (!(base_score > 0.0f && base_score < 1.0f))
-      throw std::runtime_error("rdf_ttbar::ml: " + path + ": base_score outside (0, 1)");
-   f.base_margin = -std::log(1.0f / base_score - 1.0f); // xgboost's ProbToMargin, in float
-   const auto &model = booster.at("model");
-   const auto &trees = model.at("trees");
-   const auto &tree_info = model.at("tree_info");
-   for (std::size_t t = 0; t < trees.size(); ++t) {
-      if (tree_info.at(t).get<int>() != 0)
-         throw std::runtime_error("rdf_ttbar::ml: " + path + ": more than one output group");
-      const auto &tr = trees[t];
-      const auto left = tr.at("left_children").get<std::vector<std::int32_t>>();
-      const auto right = tr.at("right_children").get<std::vector<std::int32_t>>();
-      const auto index = tr.at("split_indices").get<std::vector<std::int32_t>>();
-      const auto cond = tr.at("split_conditions").get<std::vector<double>>();
-      const auto dleft = int_array(tr.at("default_left"));
-      std::vector<int> type(left.size(), 0);
-      if (tr.contains("split_type"))
-         type = int_array(tr.at("split_type"));
-      const std::size_t n = left.size();
-      if (right.size() != n || index.size() != n || cond.size() != n || dleft.size() != n || type.size() != n)
-         throw std::runtime_error("rdf_ttbar::ml: " + path + ": inconsistent tree arrays");
-      if (n == 0 || n > 65536)
-         throw std::runtime_error("rdf_ttbar::ml: " + path + ": a tree of no node or of more than 65536 nodes");
-      // breadth first from the root: the children of a split get adjacent numbers
-      std::vector<std::int32_t> order{0}, number(n, -1);
-      number[0] = 0;
-      for (std::size_t k = 0; k < order.size(); ++k) {
-         const std::int32_t i = order[k];
-         if (left[i] < 0)
-            continue;
-         if (left[i] >= static_cast<std::int32_t>(n) || right[i] < 0 || right[i] >= static_cast<std::int32_t>(n) ||
-             number[left[i]] >= 0 || number[right[i]] >= 0)
-            throw std::runtime_error("rdf_ttbar::ml: " + path + ": bad node");
-         for (std::int32_t c : {left[i], right[i]}) {
-            number[c] = static_cast<std::int32_t>(order.size());
-            order.push_back(c);
-         }
-      }
-      f.roots.push_back(static_cast<std::int32_t>(f.nodes.size()));
-      for (std::int32_t i : order) {
-         Node node;
-         node.value = static_cast<float>(cond[i]);
-         if (left[i] < 0) {
-            node.flags = kLeaf;
-         } else {
-            if (type[i] != 0)
-               throw std::runtime_error("rdf_ttbar::ml: " + path + ": categorical splits are not supported");
-            if (index[i] < 0 || index[i] >= f.num_feature || index[i] > 255)
-               throw std::runtime_error("rdf_ttbar::ml: " + path + ": bad node");
-            node.feature = static_cast<std::uint8_t>(index[i]);
-            node.left = static_cast<std::uint16_t>(number[left[i]]);
-            node.flags = dleft[i] != 0 ? kDefaultLeft : 0;
-         }
-         f.nodes.push_back(node);
-      }
+      throw std::invalid_argument("rdf_ttbar::ml::add_forest: " + key + ": base_score outside (0, 1)");
+   auto f = std::make_unique<Forest>();
+   f->num_feature = num_feature;
+   f->base_margin = -std::log(1.0f / base_score - 1.0f); // xgboost's ProbToMargin, in float
+   f->nodes.resize(n_nodes);
+   for (std::size_t i = 0; i < n_nodes; ++i)
+      f->nodes[i] = Node{value[i], left[i], feature[i], flags[i]};
+   f->roots.assign(roots, roots + n_trees);
+   for (std::size_t t = 0; t < n_trees; ++t) {
+      const std::size_t end = t + 1 < n_trees ? static_cast<std::size_t>(roots[t + 1]) : n_nodes;
+      if (roots[t] < 0 || static_cast<std::size_t>(roots[t]) >= end)
+         throw std::invalid_argument("rdf_ttbar::ml::add_forest: " + key + ": bad tree roots");
+      for (std::size_t i = roots[t]; i < end; ++i)
+         if (!(f->nodes[i].flags & kLeaf) &&
+             (f->nodes[i].left == 0 || static_cast<std::size_t>(roots[t]) + f->nodes[i].left + 1 >= end ||
+              f->nodes[i].feature >= num_feature))
+            throw std::invalid_argument("rdf_ttbar::ml::add_forest: " + key + ": bad node");
    }
-   return f;
+   Registry &r = registry();
+   std::lock_guard<std::mutex> lock(r.mutex);
+   r.forests.emplace(key, std::move(f));
 }
 
-// The model in this file, read at the first call of the process (thread-safe).
-inline const Forest &model(std::string_view path)
+inline bool has_forest(const std::string &key)
 {
-   static std::mutex mutex;
-   static std::map<std::string, std::unique_ptr<const Forest>, std::less<>> cache;
-   std::lock_guard<std::mutex> lock(mutex);
-   auto it = cache.find(path);
-   if (it == cache.end()) {
-      const std::string key(path);
-      it = cache.emplace(key, std::make_unique<const Forest>(read_forest(key))).first;
-   }
+   Registry &r = registry();
+   std::lock_guard<std::mutex> lock(r.mutex);
+   return r.forests.count(key) > 0;
+}
+
+// The forest handed over as ``key`` (thread-safe; the reference stays valid until the process ends).
+inline const Forest &model(std::string_view key)
+{
+   Registry &r = registry();
+   std::lock_guard<std::mutex> lock(r.mutex);
+   auto it = r.forests.find(key);
+   if (it == r.forests.end())
+      throw std::runtime_error("rdf_ttbar::ml: no model '" + std::string(key) +
+                               "' (rdf_ttbar.analysis.forest.register hands the definition's models over before "
+                               "the event loop)");
    return *it->second;
 }
 
 // Probabilities for rows of float32 features (row-major, num_feature per row).
-inline ROOT::RVecF predict(std::string_view path, const ROOT::RVecF &rows)
+inline ROOT::RVecF predict(std::string_view key, const ROOT::RVecF &rows)
 {
-   const Forest &f = model(path);
+   const Forest &f = model(key);
    const std::size_t n = rows.size() / f.num_feature;
    if (n * f.num_feature != rows.size())
       throw std::runtime_error("rdf_ttbar::ml::predict: size is not a multiple of the number of features");

@@ -193,10 +193,11 @@ def run_job(config: RunConfig | Mapping | str | os.PathLike | None = None, **ove
 
         metrics = io_only.run(config)
         return JobResult(metrics, None, [Path(p) for p in metrics.pop("outputs")])
-    from .plots.painters import Painters
+    from .plots.painters import Painters, workers_for
 
-    # a folder that cannot be written fails here, before the loops; the plot workers get ready meanwhile
-    with OutputFolder(config.output_dir) as out, Painters() as painters:
+    # a folder that cannot be written fails here, before the loops; the plot workers get ready meanwhile (the
+    # histograms are sent to them in memory: they need not read files)
+    with OutputFolder(config.output_dir) as out, Painters(workers_for(config.fit), read_files=False) as painters:
         processed = pipeline.process(config, call="rdf_ttbar.run_job(config)")
         metrics = processed.metrics
         from .execution import histograms

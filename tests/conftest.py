@@ -2,10 +2,9 @@
 
 - puts tests/ on sys.path so that ``import oracle`` / ``import edge_cases`` work
   whatever pytest's import mode or package layout;
-- ``shared_data_dir()`` / ``real_ttbar_file()``: the read-only real data. The
-  shared directory is $RDF_TTBAR_SHARED if set (the ``shared`` folder, or its
-  ``data`` folder directly), else <repo root>/../shared. Missing data is a test
-  FAILURE with a clear message, never a silent skip;
+- ``real_ttbar_file()``, ``real_rntuple_file()``, ``reference_json()``, ``branch_ratios_json()``: the real
+  data in tests/data, shipped with the repository (tests/data/README.md). Missing data is a test FAILURE
+  with a clear message, never a silent skip;
 - the fixtures ``xrootd_server`` and ``dask_cluster`` (the servers of tests/servers.py).
 """
 
@@ -22,34 +21,40 @@ if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
 REAL_TTBAR_NAME = "nanoAOD_2015_CMS_Open_Data_ttbar.root"
+REAL_RNTUPLE_NAME = "cmsopendata2015_ttbar_19980_NANOAOD_RNTupleImporter_rntuple_v1-0-0-1.root"
 
 
-def shared_data_dir() -> Path:
-    env = os.environ.get("RDF_TTBAR_SHARED")
-    base = Path(env) if env else TESTS_DIR.parents[1] / "shared"
-    candidates = [base / "data", base]
-    for d in candidates:
-        if (d / REAL_TTBAR_NAME).is_file():
-            return d
-    pytest.fail(
-        f"shared data not found: looked for {REAL_TTBAR_NAME} in "
-        f"{', '.join(str(c) for c in candidates)}. Set RDF_TTBAR_SHARED to the 'shared' "
-        f"directory (the one containing data/ and spec/).",
-        pytrace=False,
-    )
+def data_dir() -> Path:
+    """tests/data: the real data the tests read, shipped with the repository (tests/data/README.md)."""
+    return TESTS_DIR / "data"
+
+
+def _data_file(*parts: str) -> Path:
+    path = data_dir().joinpath(*parts)
+    if not path.is_file():
+        pytest.fail(f"test data not found: {path} (it ships with the repository: restore tests/data)", pytrace=False)
+    return path
 
 
 def real_ttbar_file() -> Path:
     """The 200-event real ttbar NanoAOD file."""
-    return shared_data_dir() / REAL_TTBAR_NAME
+    return _data_file(REAL_TTBAR_NAME)
 
 
-def reference_json() -> Path:
-    """AGC v1.2.0 coffea reference histograms (first file of every sample)."""
-    path = shared_data_dir() / "reference" / "histos_1_file_per_process.json"
-    if not path.is_file():
-        pytest.fail(f"reference histograms not found: {path}", pytrace=False)
-    return path
+def real_rntuple_file() -> Path:
+    """10 real ttbar events stored as an RNTuple."""
+    return _data_file(REAL_RNTUPLE_NAME)
+
+
+def reference_json(n: str = "1", analysis: str = "v1") -> Path:
+    """The AGC's coffea reference histograms on the first ``n`` files of every sample (v1: AGC v1.4.0)."""
+    folder = "reference" if analysis == "v1" else "reference-v2"
+    return _data_file(folder, f"histos_{n}_file_per_process.json")
+
+
+def branch_ratios_json() -> Path:
+    """Every branch's share of a real AGC NanoAOD file's size."""
+    return _data_file("nanoaod_branch_ratios.json")
 
 
 # a demo set shared by the tests of one session: 9 samples, several files each

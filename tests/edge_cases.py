@@ -4,7 +4,7 @@
 lists, with the spec's types, jagged arrays with counters ``nJet`` / ``nElectron``
 / ``nMuon``. One event per entry of ``EDGE_EVENTS``; each has a ``purpose``.
 
-Type notes (checked against /work/shared/data/nanoAOD_2015_CMS_Open_Data_ttbar.root):
+Type notes (checked against tests/data/nanoAOD_2015_CMS_Open_Data_ttbar.root):
 - all float branches are ``float`` / ``float[]`` (Float_t) as in the real file;
 - ``Jet_jetId``: ``int32_t[]`` (Int_t, real file); ``Electron_cutBased``: ``int32_t[]``;
   ``Muon_tightId``: ``bool[]``; ``run``/``luminosityBlock``: ``uint32_t``;

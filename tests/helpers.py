@@ -27,17 +27,27 @@ ALL_SAMPLES = (
 )
 
 
-def write_inputs(path: Path, files_by_sample: dict) -> Path:
-    """An AGC-format input list: {(process, variation): [(file, nevts), ...]}."""
+def write_inputs(path: Path, files_by_sample: dict, mark_shared: bool = True) -> Path:
+    """An AGC-format input list: {(process, variation): [(file, nevts), ...]}.
+
+    With ``mark_shared``, a sample that shares a file with another sample says that is intended
+    (``"shared_files_ok": true``: many tests use one file for several samples)."""
+    samples_of: dict = {}
+    for sample, files in files_by_sample.items():
+        for f, _ in files:
+            samples_of.setdefault(str(f), set()).add(sample)
     content: dict = {}
     for (process, variation), files in files_by_sample.items():
-        content.setdefault(process, {})[variation] = {"files": [{"path": str(f), "nevts": int(n)} for f, n in files]}
+        entry: dict = {"files": [{"path": str(f), "nevts": int(n)} for f, n in files]}
+        if mark_shared and any(len(samples_of[str(f)]) > 1 for f, _ in files):
+            entry["shared_files_ok"] = True
+        content.setdefault(process, {})[variation] = entry
     path.write_text(json.dumps(content, indent=1))
     return path
 
 
 def same_files_everywhere(path: Path, files: list) -> Path:
-    """An input list using the same (file, nevts) list for all nine samples."""
+    """An input list using the same (file, nevts) list for all nine samples (marked as intended)."""
     return write_inputs(path, {s: files for s in ALL_SAMPLES})
 
 

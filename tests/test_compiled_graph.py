@@ -11,12 +11,16 @@ is not tried again.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import oracle
-from helpers import N_HISTOGRAMS, run_cli
+from helpers import N_HISTOGRAMS, REPO, run_cli
 
 histograms = oracle.read_root_histograms
 
@@ -65,6 +69,40 @@ def test_a_first_run_builds_the_library_and_gives_the_jitted_histograms(demo_inp
     assert f"the compiled analysis graph {library} is damaged" in third.stderr and "building it again" in third.stderr
     assert metrics["graph"] == "compiled" and "Traceback" not in third.stderr
     assert_identical(histograms(tmp_path / "third" / "histograms.root"), jitted_run)
+    # another copy of the package with the same headers, in another folder (an installation, another worktree):
+    # the same library, nothing compiled
+    copy = tmp_path / "elsewhere"
+    for part in ("rdf_ttbar", "cpp"):
+        shutil.copytree(REPO / part, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
+    out = tmp_path / "from-a-copy"
+    elsewhere = subprocess.run(
+        [sys.executable, "-m", "rdf_ttbar", "--inputs", demo_inputs, "--output-dir", out, "--no-fit", "--mt", "1"],
+        cwd=copy,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    assert "compiling" not in elsewhere.stderr and "jitted" not in elsewhere.stderr, elsewhere.stderr
+    assert json.loads((out / "metrics.json").read_text())["graph"] == "compiled"
+    assert [p.name for p in cache.glob("graph-*.so")] == [library.name]
+    assert_identical(histograms(out / "histograms.root"), jitted_run)
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_the_generated_source_names_no_folder(version):
+    """Headers by name, models by content hash: the source and the library's name do not depend on where the
+    package lies."""
+    from rdf_ttbar import cpp
+    from rdf_ttbar.analysis import compiled, get
+
+    analysis = get(version)
+    source, header = compiled.sources(analysis, "graph_x")
+    for text in (source, header):
+        assert str(cpp.cpp_dir()) not in text and str(REPO) not in text and ".json" not in text
+    assert '#include "graph.h"' in source and all(f'#include "{h}"' in source for h in analysis.headers)
+    assert compiled.include_dirs(analysis) == [str(cpp.cpp_dir())]
 
 
 def test_rntuple_inputs_give_the_jitted_histograms(tmp_path):

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import uproot
 
-from conftest import real_ttbar_file, shared_data_dir
+from conftest import branch_ratios_json, real_ttbar_file
 from rdf_ttbar.analysis import DEFAULT as ANALYSIS
 from rdf_ttbar.cli import generate
 from rdf_ttbar.errors import UserError
@@ -234,7 +234,7 @@ def test_ttbar_variations_move_like_the_real_ones(measured):
 # --full: the branches of the AGC I/O-only benchmark
 # ---------------------------------------------------------------------------
 def test_real_shares_match_the_agc_branch_ratios():
-    ratios = json.loads((shared_data_dir() / "nanoaod_branch_ratios.json").read_text())
+    ratios = json.loads(branch_ratios_json().read_text())
     for name, share in branch_lists.REAL_SHARE.items():
         assert share == pytest.approx(ratios[name], rel=0.01), name
     assert branch_lists.BRANCHES_BY_PERCENT[2.7] == [

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import uproot
 
-from conftest import shared_data_dir
+from conftest import reference_json
 from rdf_ttbar.analysis import DEFAULT as ANALYSIS
 from rdf_ttbar.inputs import demo
 
@@ -231,11 +231,8 @@ def test_truth_partons_are_mostly_among_the_first_six_jets_of_4j2b(arrays):
 # the v2 lepton and jet identification
 # ---------------------------------------------------------------------------
 def test_real_ratios_are_those_of_the_references():
-    v1 = json.loads((shared_data_dir() / "reference" / "histos_1_file_per_process.json").read_text())
-    path = shared_data_dir() / "reference-v2" / "histos_1_file_per_process.json"
-    if not path.is_file():
-        pytest.skip(f"no AGC v2 reference at {path}")
-    v2 = json.loads(path.read_text())
+    v1 = json.loads(reference_json().read_text())
+    v2 = json.loads(reference_json("1", "v2").read_text())
     for sample, ratios in REAL_V2_OVER_V1_ELECTRON_ONLY.items():
         name = sample.replace("__nominal", "").replace("__", "_")
         for region, ratio in zip(("4j1b", "4j2b"), ratios, strict=True):

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from rdf_ttbar.analysis import forest
 
 xgboost = pytest.importorskip("xgboost")
 
@@ -25,6 +28,7 @@ HEADER = REPO / "cpp" / "ml.h"
 MODELS = REPO / "rdf_ttbar" / "data" / "models"
 MODEL_EVEN = str(MODELS / "model_even.json")
 MODEL_ODD = str(MODELS / "model_odd.json")
+KEYS = {MODEL_EVEN: forest.model_key(MODEL_EVEN), MODEL_ODD: forest.model_key(MODEL_ODD)}  # what ml.h knows them by
 
 # the README's 12 permutations for 4 jets: (w1, w2, b_tophad, b_toplep)
 README_PERMUTATIONS_4 = [
@@ -48,6 +52,8 @@ def ml():
     import ROOT
 
     assert ROOT.gInterpreter.Declare(f'#include "{HEADER}"')
+    for path, key in KEYS.items():  # read in Python, handed to C++ as arrays (as a run does)
+        forest.register(key, path)
     return ROOT.rdf_ttbar.ml
 
 
@@ -77,8 +83,6 @@ def xgb_proba(booster, x):
 # ---------------------------------------------------------------------------
 def split_conditions(path):
     """{feature: float32 split conditions} of a model, read with the json module."""
-    import json
-
     trees = json.load(open(path))["learner"]["gradient_booster"]["model"]["trees"]
     out = {}
     for t in trees:
@@ -118,7 +122,7 @@ def test_probabilities_identical_to_xgboost(ml, boosters, which):
     path = MODEL_EVEN if which == "even" else MODEL_ODD
     rng = np.random.default_rng(2026 + (which == "odd"))
     x = random_features(60_000, rng, split_conditions(path))
-    mine = np.asarray(ml.predict(path, rvec(x.ravel()))).copy()
+    mine = np.asarray(ml.predict(KEYS[path], rvec(x.ravel()))).copy()
     theirs = xgb_proba(boosters[which], x)
     assert theirs.dtype == np.float32 and mine.dtype == np.float32
     np.testing.assert_array_equal(mine, theirs)
@@ -142,14 +146,23 @@ def ROOT_address(obj):
     return ROOT.AddressOf(obj)[0]
 
 
-def test_model_is_read_once_and_checked(ml):
-    a = ml.model(MODEL_EVEN)
-    b = ml.model(MODEL_EVEN)
-    assert int(ROOT_address(a)) == int(ROOT_address(b))
+def test_model_is_handed_over_once_and_checked(ml, tmp_path):
+    a = ml.model(KEYS[MODEL_EVEN])
+    forest.register(KEYS[MODEL_EVEN], MODEL_EVEN)  # a second time: the same forest
+    assert int(ROOT_address(ml.model(KEYS[MODEL_EVEN]))) == int(ROOT_address(a))
     assert a.num_feature == 20 and a.roots.size() == 251 and a.base_margin == 0.0
-    assert int(ROOT_address(ml.model(MODEL_ODD))) != int(ROOT_address(a))
-    with pytest.raises(Exception, match="cannot read the model file"):
-        ml.model(str(MODELS / "no_such_model.json"))
+    assert int(ROOT_address(ml.model(KEYS[MODEL_ODD]))) != int(ROOT_address(a))
+    assert KEYS[MODEL_EVEN] != KEYS[MODEL_ODD] and KEYS[MODEL_EVEN].startswith("xgboost-")
+    with pytest.raises(Exception, match="no model 'xgboost-0000'"):
+        ml.model("xgboost-0000")
+    with pytest.raises(ValueError, match="cannot read the model file"):
+        forest.register("other", str(MODELS / "no_such_model.json"))
+    doc = json.loads(Path(MODEL_ODD).read_text())
+    doc["learner"]["objective"]["name"] = "multi:softprob"
+    (tmp_path / "multi.json").write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="objective multi:softprob .only binary:logistic is supported"):
+        forest.register("multi", str(tmp_path / "multi.json"))
+    assert not ml.has_forest("multi")
 
 
 def test_a_model_missing_at_its_path_is_read_from_the_data_path(ml, tmp_path, monkeypatch):
@@ -161,14 +174,15 @@ def test_a_model_missing_at_its_path_is_read_from_the_data_path(ml, tmp_path, mo
     copies.mkdir()
     shutil.copy(MODEL_ODD, copies / "model_odd.json")
     monkeypatch.setenv("RDF_TTBAR_DATA_PATH", f"{tmp_path / 'not-there'}:{copies}")
-    moved = ml.model(str(tmp_path / "client-installation" / "model_odd.json"))
-    original = ml.model(MODEL_ODD)
-    assert moved.roots.size() == original.roots.size() == 251 and moved.nodes.size() == original.nodes.size()
+    moved = str(tmp_path / "client-installation" / "model_odd.json")
+    assert forest.find_file(moved) == str(copies / "model_odd.json")
+    assert forest.read(forest.find_file(moved)) == forest.read(MODEL_ODD)
+    forest.register("moved-odd", moved)
     rows = rvec(random_features(2_000, np.random.default_rng(7), split_conditions(MODEL_ODD)).ravel())
-    moved_scores = np.asarray(ml.predict(str(tmp_path / "client-installation" / "model_odd.json"), rows))
-    np.testing.assert_array_equal(moved_scores, np.asarray(ml.predict(MODEL_ODD, rows)))
-    with pytest.raises(Exception, match=r"cannot read the model file .* \(nor a file of its name in \$RDF_TTBAR_DATA"):
-        ml.model(str(tmp_path / "client-installation" / "model_even.json"))  # no copy of this one
+    moved_scores = np.asarray(ml.predict("moved-odd", rows))
+    np.testing.assert_array_equal(moved_scores, np.asarray(ml.predict(KEYS[MODEL_ODD], rows)))
+    with pytest.raises(ValueError, match=r"cannot read the model file .* \(nor a file of its name in \$RDF_TTBAR_DATA"):
+        forest.register("moved-even", str(tmp_path / "client-installation" / "model_even.json"))  # no copy of it
 
 
 def test_sigmoid_and_base_margin_are_xgboosts(ml):
@@ -258,8 +272,8 @@ def make_event(rng, n_all):
 
 def run_cpp(ml, event, jets, selected, lep, pt_dtype):
     a = ml.assign(
-        MODEL_EVEN,
-        MODEL_ODD,
+        KEYS[MODEL_EVEN],
+        KEYS[MODEL_ODD],
         event,
         rvec(selected),
         rvec(jets["pt"].astype(pt_dtype)),
@@ -370,8 +384,8 @@ def test_best_features_and_scores_entry_points(ml):
     rng = np.random.default_rng(5)
     jets, selected, lep = make_event(rng, 8)
     args = (
-        MODEL_EVEN,
-        MODEL_ODD,
+        KEYS[MODEL_EVEN],
+        KEYS[MODEL_ODD],
         77,
         rvec(selected),
         rvec(jets["pt"].astype(np.float64)),

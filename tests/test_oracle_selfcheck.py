@@ -17,7 +17,7 @@ import uproot
 
 import edge_cases
 import oracle
-from conftest import real_ttbar_file, reference_json, shared_data_dir
+from conftest import real_ttbar_file, reference_json
 from edge_cases import EDGE_EVENTS, EDGE_EVENTS_EXPECTED
 from helpers import N_HISTOGRAMS
 
@@ -339,7 +339,7 @@ def test_all_histograms_names_weights_pseudodata(edge_file):
 def test_pseudodata_definition_matches_agc_v140_reference():
     """The AGC v1.4.0 reference JSONs hold pseudo-data = 0.5 ME_var + 0.5 PS_var + wjets + t-channel."""
     for n in ("1", "5", "all"):
-        ref = json.loads((shared_data_dir() / "reference" / f"histos_{n}_file_per_process.json").read_text())
+        ref = json.loads(reference_json(n).read_text())
         for region in ("4j1b", "4j2b"):
             expected = sum(
                 c * np.asarray(ref[oracle.histogram_name(region, p, v)]["contents"]) for c, p, v in oracle.PSEUDODATA

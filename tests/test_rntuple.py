@@ -10,17 +10,10 @@ import pytest
 import uproot
 
 import oracle
-from conftest import real_ttbar_file, shared_data_dir
+from conftest import real_rntuple_file, real_ttbar_file
 from helpers import N_HISTOGRAMS, run_cli, run_histograms, same_files_everywhere, write_inputs
 
 RTOL = 1e-6
-RNTUPLE_NAME = "cmsopendata2015_ttbar_19980_NANOAOD_RNTupleImporter_rntuple_v1-0-0-1.root"
-
-
-def real_rntuple_file():
-    path = shared_data_dir() / RNTUPLE_NAME
-    assert path.is_file(), f"the real AGC RNTuple file is missing: {path}"
-    return path
 
 
 def assert_matches_oracle(histograms_root, inputs_json):

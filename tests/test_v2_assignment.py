@@ -22,6 +22,7 @@ def test_assignment_finds_the_ttbar_jets_far_more_often_than_chance(tmp_path):
 
     from rdf_ttbar import cpp
     from rdf_ttbar.analysis import AGC_V2, agc_v2
+    from rdf_ttbar.analysis.graph import register_models
     from rdf_ttbar.analysis.model import Define
 
     inputs = json.loads(generate_demo(tmp_path, events_per_file=100_000, events_per_sample=100_000).read_text())
@@ -31,7 +32,9 @@ def test_assignment_finds_the_ttbar_jets_far_more_often_than_chance(tmp_path):
     df = ROOT.RDataFrame("Events", files)
     for step in AGC_V2.selection:
         df = df.Define(step.name, step.expression) if isinstance(step, Define) else df.Filter(step.expression)
-    even, odd = (str(agc_v2.MODELS_DIR / f"model_{p}.json") for p in ("even", "odd"))
+    (even, _), (odd, _) = AGC_V2.models  # the keys of the shipped models, handed to the C++ here as a run does
+    assert [path for _, path in AGC_V2.models] == [str(agc_v2.MODELS_DIR / f"model_{p}.json") for p in ("even", "odd")]
+    register_models(AGC_V2)
     df = df.Filter("nbtag >= 2").Define(
         "truth",
         f'rdf_ttbar_test::assignment_truth("{even}", "{odd}", event, jets, Jet_pt, Jet_eta, Jet_phi, Jet_mass, '

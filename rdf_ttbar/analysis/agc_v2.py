@@ -3,8 +3,8 @@ object selection and the ML jet-parton assignment of 4j2b events, whose 20 featu
 
 As the AGC's v2 coffea processor does it (``../shared/peers/coffea-v2/README.md``, "The v2 physics exactly
 as the code does it"); C++ helpers in ``cpp/agc_v2.h`` (selection, jet pT) and ``cpp/ml.h`` (the xgboost
-models, evaluated in the event loop). The jet pT is a double column, ``jet_pt``, varied by the jet
-energy scale and resolution: the whole selection and the assignment follow each variation, and the
+models, read by ``forest.py`` and evaluated in the event loop). The jet pT is a double column, ``jet_pt``,
+varied by the jet energy scale and resolution: the whole selection and the assignment follow each variation, and the
 weight variations reuse the nominal ones (RDataFrame's Vary).
 """
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from .agc_v1 import ANALYSIS as V1
+from .forest import model_key
 from .model import Analysis, Binning, Define, Filter, Histogram, rename
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "data" / "models"  # the AGC's two xgboost models, sha256 beside
@@ -64,10 +65,11 @@ def make(models_dir: Path = MODELS_DIR) -> Analysis:
             f"the xgboost model(s) {', '.join(missing)} do not exist: --ml-models names a folder with "
             "model_even.json (trained on even event numbers) and model_odd.json, in xgboost's JSON format"
         )
+    models = tuple((model_key(path), path) for path in (even, odd))
     assignment = Define(
         "ml_features",
-        f'rdf_ttbar::v2::best_features("{even}", "{odd}", event, jets, jet_pt, Jet_eta, Jet_phi, Jet_mass, '
-        "Jet_btagCSVV2, Jet_qgl, lepton)",
+        f'rdf_ttbar::v2::best_features("{models[0][0]}", "{models[1][0]}", event, jets, jet_pt, Jet_eta, Jet_phi, '
+        "Jet_mass, Jet_btagCSVV2, Jet_qgl, lepton)",
     )
     v1 = V1
     jet_systematics = {
@@ -129,7 +131,8 @@ def make(models_dir: Path = MODELS_DIR) -> Analysis:
         pseudodata=((0.5, "ttbar", "ME_var"), (0.5, "ttbar", "PS_var"), (1.0, "wjets", "nominal")),
         variation_plots=v1.variation_plots,
         headers=("analysis.h", "ml.h", "agc_v2.h"),
-        files=(even, odd),  # on Dask workers without this installation: their uploaded copies (cpp/ml.h)
+        files=(even, odd),  # on Dask workers without this installation: their uploaded copies (forest.py)
+        models=models,
     )
 
 

@@ -103,6 +103,22 @@ def _statement(i: int, node: Node, vary_index: int) -> str:
     )
 
 
+# with xgboost models (cpp/ml.h): the library's own copy of ml.h's model registry is filled through these (the
+# interpreter's copy, which the jitted build uses, is another one)
+_MODEL_SIGNATURES = (
+    "void add_forest(const std::string &key, const float *value, const std::uint16_t *left, "
+    "const std::uint8_t *feature, const std::uint8_t *flags, std::size_t n_nodes, const std::int32_t *roots, "
+    "std::size_t n_trees, float base_score, int num_feature)",
+    "bool has_forest(const std::string &key)",
+)
+_MODEL_CALLS = (
+    "rdf_ttbar::ml::add_forest(key, value, left, feature, flags, n_nodes, roots, n_trees, base_score, num_feature)",
+    "return rdf_ttbar::ml::has_forest(key)",
+)
+_MODEL_ENTRIES = "".join(f"{s}\n{{\n   {c};\n}}\n" for s, c in zip(_MODEL_SIGNATURES, _MODEL_CALLS))
+_MODEL_DECLARATIONS = "".join(f"\n{s};" for s in _MODEL_SIGNATURES)
+
+
 def _fill(template: str, values: dict[str, str]) -> str:
     for key, value in values.items():
         template = template.replace(f"@{key}@", value)
@@ -130,13 +146,13 @@ def sources(analysis: Analysis, namespace: str) -> tuple[str, str]:
     values = {
         "NAME": analysis.name,
         "NAMESPACE": namespace,
-        "GRAPH_H": str(cpp.header_path("graph.h")),
-        "INCLUDES": "\n".join(f'#include "{cpp.header_path(h)}"' for h in analysis.headers),
+        "INCLUDES": "\n".join(f'#include "{spelling}"' for spelling in _included(analysis)),
         "TYPE_PARAMETERS": ", ".join(f"typename T_{c}" for c in inputs),
         "NODES": statements,
         "FILL_COLUMNS": f"{_string(POSITIONS)}, {_string(analysis.weight_column)}",
-        "ENTRIES": entries,
-        "DECLARATIONS": "\n".join(f"{_entry(i)};" for i in range(len(variants))),
+        "ENTRIES": entries + (_MODEL_ENTRIES if analysis.models else ""),
+        "DECLARATIONS": "\n".join(f"{_entry(i)};" for i in range(len(variants)))
+        + (_MODEL_DECLARATIONS if analysis.models else ""),
     }
     return (
         _fill(cpp.read_template("graph_template.cxx"), values),
@@ -144,8 +160,22 @@ def sources(analysis: Analysis, namespace: str) -> tuple[str, str]:
     )
 
 
+def _included(analysis: Analysis) -> list[str]:
+    """How the source includes each header: by its name (its folder is in ``include_dirs``), so that the source
+    does not depend on where the package lies; by its path only where another header has the same name."""
+    names = [cpp.header_path(h).name for h in ("graph.h", *analysis.headers)]
+    return [str(path) if names.count(path.name) > 1 else path.name for path in map(cpp.header_path, analysis.headers)]
+
+
+def include_dirs(analysis: Analysis) -> list[str]:
+    """The folders of the headers the source includes by name: cpp/, then those of a definition's own headers."""
+    folders = [cpp.cpp_dir()] + [cpp.header_path(h).parent for h in analysis.headers]
+    return [str(f) for f in dict.fromkeys(folders)]
+
+
 def key(analysis: Analysis) -> str:
-    """What identifies a definition's library: its generated source and the headers it includes."""
+    """What identifies a definition's library: its generated source and the contents of the headers it includes
+    (not their paths: two copies of the package with the same headers share one library)."""
     digest = hashlib.sha256(sources(analysis, "NS")[0].encode())
     for header in ("graph.h", *analysis.headers):
         digest.update(cpp.header_path(header).read_bytes())

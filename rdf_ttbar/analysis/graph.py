@@ -68,15 +68,19 @@ class Builds:
         self.analysis, self.distributed = analysis, distributed
         self.nodes = sample_nodes(analysis)
         cpp.declare(analysis.headers)
+        if not distributed:  # Dask workers get them in their set-up (rdf_ttbar.inputs.remote)
+            register_models(analysis)
         self.namespace = None
         self.why_jitted: set[str] = set()
         if compiled:
             key = compiled_build.key(analysis)
             source, header = compiled_build.sources(analysis, f"graph_{key}")
-            if native.load(key, source, header, analysis.headers):
+            if native.load(key, source, header, analysis.headers, compiled_build.include_dirs(analysis)):
                 import ROOT
 
                 self.namespace = getattr(ROOT.rdf_ttbar, f"graph_{key}")
+                if not distributed:
+                    register_models(analysis, self.namespace)  # the library's own registry
 
     def book(self, sample, dataframe) -> BookedSample:
         """Build the graph of one sample; nothing runs until the event loop starts."""
@@ -131,6 +135,18 @@ class Builds:
                 ROOT.RDF.AsRNode(df), model, POSITIONS, self.analysis.weight_column
             )
         return booked
+
+
+def register_models(analysis: Analysis, target=None) -> None:
+    """Hand the definition's xgboost models to its C++ (cpp/ml.h; its headers declared first): to the interpreter's
+    (``target`` None) or to a compiled graph's namespace (its ``add_forest``, ``has_forest``)."""
+    from .forest import register
+
+    for key, path in analysis.models:
+        try:
+            register(key, path, target)
+        except (OSError, ValueError) as err:
+            raise UserError(f"{err}; --ml-models names a folder with xgboost JSON models") from None
 
 
 def histogram_model(analysis: Analysis, sample):

@@ -128,6 +128,9 @@ class Analysis:
     variation_plots: tuple[VariationPlot, ...] = ()
     headers: tuple[str, ...] = ("analysis.h",)  # C++ helpers: in cpp/, or absolute paths
     files: tuple[str, ...] = ()  # data files its C++ reads (absolute paths); Dask workers get a copy of each
+    # xgboost models its C++ evaluates (cpp/ml.h), as (key, JSON path): handed over by forest.register before the
+    # event loop; the C++ names them by key (forest.model_key: a content hash), never by path
+    models: tuple[tuple[str, str], ...] = ()
     weight_column: str = "weight"
     version: str = ""  # the short name that selects it (--analysis)
 

@@ -62,8 +62,9 @@ def expected(scheduler: str) -> bool:
     return scheduler == "mt" and wanted() and (bool(shutil.which(compiler()[0])) or any(cache_dir().glob("graph-*.so")))
 
 
-def compile_command(ROOT, source: Path, output: Path) -> list[str]:
-    """The compiler's command line: ROOT's headers, C++ standard, optimisation and libraries (as ACLiC)."""
+def compile_command(ROOT, source: Path, output: Path, include_dirs=()) -> list[str]:
+    """The compiler's command line: ROOT's headers, C++ standard, optimisation and libraries (as ACLiC), and the
+    folders of the headers the source includes by name (``include_dirs``)."""
     standard = re.findall(r"-std=\S+", str(ROOT.gSystem.GetMakeSharedLib())) or ["-std=c++17"]
     libdir = str(ROOT.gROOT.GetLibDir())
     return [
@@ -74,7 +75,7 @@ def compile_command(ROOT, source: Path, output: Path) -> list[str]:
         "-shared",
         "-pthread",
         f"-I{ROOT.gROOT.GetIncludeDir()}",
-        f"-I{cpp.cpp_dir()}",
+        *(f"-I{d}" for d in include_dirs),
         str(source),
         "-o",
         str(output),
@@ -85,20 +86,22 @@ def compile_command(ROOT, source: Path, output: Path) -> list[str]:
 
 
 def library_path(ROOT, key: str) -> Path:
-    """Where a library is cached: named after its sources' key, ROOT and the compiler's command line."""
+    """Where a library is cached: named after its sources' key (the headers' contents), ROOT and the compiler's
+    command line without the headers' folders: the same for every copy of the package (a checkout, an
+    installation, another worktree) with the same headers."""
     digest = hashlib.sha256(key.encode())
     digest.update(str(ROOT.gROOT.GetVersion()).encode())
     digest.update(" ".join(compile_command(ROOT, Path("graph.cxx"), Path("lib.so"))).encode())
     return cache_dir() / f"graph-{digest.hexdigest()[:16]}.so"
 
 
-def build(ROOT, library: Path, source: str, header: str) -> str:
+def build(ROOT, library: Path, source: str, header: str, include_dirs=()) -> str:
     """Compile the library (once, whoever holds the lock); returns "" or why it could not be built."""
     failed = library.with_suffix(".failed")
     if failed.exists():
         return f"building it failed before (the compiler's messages: {failed}; delete that file to try again)"
     source_path = library.with_suffix(".cxx")
-    command = compile_command(ROOT, source_path, library.with_name(f".{library.name}.{os.getpid()}"))
+    command = compile_command(ROOT, source_path, library.with_name(f".{library.name}.{os.getpid()}"), include_dirs)
     if not shutil.which(command[0]):
         return f"no C++ compiler '{command[0]}' (install g++ or clang++, or set CXX)"
     try:
@@ -148,10 +151,10 @@ def intact(library: Path) -> bool:
         return False
 
 
-def load(key: str, source: str, header: str, headers=()) -> bool:
+def load(key: str, source: str, header: str, headers=(), include_dirs=()) -> bool:
     """Load the compiled graph whose generated ``source`` (its entry points declared in ``header``) has this
     ``key``, building it first if needed; False: use the jitted graph. ``headers``: the C++ helpers it
-    includes, declared to ROOT's interpreter first.
+    includes, declared to ROOT's interpreter first; ``include_dirs``: their folders (the source names them).
 
     The first call of a process that gets False prints why (once) on stderr.
     """
@@ -164,7 +167,7 @@ def load(key: str, source: str, header: str, headers=()) -> bool:
         ROOT = quiet.import_root()
         cpp.declare(headers)
         library = library_path(ROOT, key)
-        note = "" if intact(library) else build(ROOT, library, source, header)
+        note = "" if intact(library) else build(ROOT, library, source, header, include_dirs)
         if not note:
             if ROOT.gSystem.Load(str(library)) < 0:
                 note = f"ROOT could not load {library} (delete it to build it again)"

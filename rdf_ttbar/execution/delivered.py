@@ -29,7 +29,8 @@ def write_file_list(samples: list[inputs.Sample], report: Report, output_dir: Pa
     """``DIR/nanoaod_inputs.json`` in the AGC format (relative paths, so DIR can move).
 
     Each file's ``nevts`` is its ORIGINAL event count (normalisation unchanged) and
-    ``nevts_delivered`` the events kept (the reader ignores it).
+    ``nevts_delivered`` the events kept (the reader ignores it); a file the input list shares between samples on
+    purpose keeps its ``"shared_files_ok": true``.
     """
     content: dict = {}
     for s in samples:
@@ -38,8 +39,9 @@ def write_file_list(samples: list[inputs.Sample], report: Report, output_dir: Pa
                 "path": f"{FILES_DIR}/{delivered_name(f)}",
                 "nevts": report.stamps[f]["entries_in"],
                 "nevts_delivered": report.stamps[f]["entries_out"],
+                **({"shared_files_ok": True} if shared_ok else {}),
             }
-            for f in s.files
+            for f, shared_ok in zip(s.files, s.shared_ok or (False,) * len(s.files), strict=True)
         ]
         counted = sum(f["nevts"] for f in files)
         if counted != s.nevts:

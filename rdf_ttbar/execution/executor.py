@@ -53,7 +53,8 @@ class Executor:
     ``dataframe(sample, tree)`` makes the sample's RDataFrame: a local one for
     "mt" (None: graph.book_sample makes it), a distributed one otherwise,
     with the C++ helpers (cpp/'s and ``headers``, the analysis definition's) shipped to every worker, and a copy
-    of the definition's data ``files`` (the C++ finds it through $RDF_TTBAR_DATA_PATH where the path is missing).
+    of the definition's data ``files`` (found through $RDF_TTBAR_DATA_PATH where the path is missing), of which
+    the xgboost ``models`` ((key, path) pairs) are handed to the C++ there (analysis/forest.py).
     ``client``: the Dask client, ``spark``: the SparkContext (None where not that engine).
     """
 
@@ -65,6 +66,7 @@ class Executor:
         npartitions: int | None = None,
         headers: tuple[str, ...] = (),
         files: tuple[str, ...] = (),
+        models: tuple[tuple[str, str], ...] = (),
     ):
         if scheduler not in SCHEDULERS:
             raise UserError(f"unknown scheduler '{scheduler}': choose one of {', '.join(SCHEDULERS)}")
@@ -74,7 +76,7 @@ class Executor:
         if scheduler == "mt":
             return
         if scheduler.startswith("spark"):
-            self._start_spark(ncores, address, headers, files)
+            self._start_spark(ncores, address, headers, files, models)
             return
         from dask.distributed import Client
 
@@ -97,20 +99,22 @@ class Executor:
                 ) from None
         try:
             dask_cluster.prepare_workers(self.client)  # before ROOT first runs there (its warning, jitting times)
-            ship_task_setup("dask", cpp.header_paths(headers))
+            ship_task_setup("dask", cpp.header_paths(headers), models)
             for path in files:  # the definition's data files (the v2 models) into every worker's folder
                 self.client.upload_file(path, load=False)
         except BaseException:
             self.close()
             raise
 
-    def _start_spark(self, ncores: int, address: str | None, headers: tuple[str, ...], files: tuple[str, ...]):
+    def _start_spark(
+        self, ncores: int, address: str | None, headers: tuple[str, ...], files: tuple[str, ...], models: tuple = ()
+    ):
         from . import spark_cluster
 
         context, self.owns_spark = spark_cluster.spark_context(self.scheduler, ncores, address)
         self.spark = context
         try:
-            ship_task_setup("spark", cpp.header_paths(headers))
+            ship_task_setup("spark", cpp.header_paths(headers), models)
             for path in files:  # the definition's data files (the v2 models) into every worker's SparkFiles folder
                 context.addFile(str(path))
         except BaseException:
@@ -151,15 +155,16 @@ class Executor:
         self.client = self.cluster = self.spark = None
 
 
-def ship_task_setup(engine: str, headers) -> None:
+def ship_task_setup(engine: str, headers, models: tuple = ()) -> None:
     """The workers' set-up at the start of every task (workers.py): the XRootD client's time-outs, the ROOT
-    workarounds, cpp/remote.h and then the C++ ``headers`` (cpp/'s, with the definition's own)."""
+    workarounds, cpp/remote.h and then the C++ ``headers`` (cpp/'s, with the definition's own), and the xgboost
+    ``models`` ((key, path)) handed to cpp/ml.h."""
     import ROOT
 
     from ..inputs import probe
 
     paths = [cpp.cpp_dir() / probe.HEADER, *headers]
-    ROOT.RDF.Distributed.initialize(*workers.task_setup(engine, paths, probe.CLIENT_DEFAULTS))
+    ROOT.RDF.Distributed.initialize(*workers.task_setup(engine, paths, probe.CLIENT_DEFAULTS, models))
 
 
 @contextmanager

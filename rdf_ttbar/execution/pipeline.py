@@ -66,7 +66,13 @@ def _process(
 
     execution.configure_threads(config.mt)
     executor = execution.Executor(
-        config.scheduler, config.ncores, config.scheduler_address, config.npartitions, analysis.headers, analysis.files
+        config.scheduler,
+        config.ncores,
+        config.scheduler_address,
+        config.npartitions,
+        analysis.headers,
+        analysis.files,
+        analysis.models,
     )
     with execution.RDFTiming() as timing, execution.event_loop_errors(executor):
         distributed = executor.distributed  # Dask's and Spark's graphs are Python proxies: jitted

@@ -37,6 +37,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..analysis import forest
 from ..root_fixes import fresh_graph_per_task, in_every_process
 
 DATA_PATH = "RDF_TTBAR_DATA_PATH"  # where cpp/ml.h looks for a data file whose path is missing
@@ -49,6 +50,7 @@ class TaskSetup:
     engine: str  # "dask" or "spark"
     environment: tuple[tuple[str, str], ...]  # defaults of environment variables (the XRootD client's)
     headers: tuple[tuple[str, bytes], ...]  # (file name, contents), declared in this order
+    models: tuple[tuple[str, str], ...] = ()  # xgboost models (key, path) handed to cpp/ml.h (analysis/forest.py)
 
 
 class _Call:
@@ -64,7 +66,7 @@ class _Call:
 def remote_call(engine: str, function, *args) -> tuple:
     """``(pickle.loads, data)``: loading ``data`` on a worker calls ``function(*args)`` there (by value)."""
     cloudpickle = importlib.import_module("pyspark.cloudpickle" if engine == "spark" else "cloudpickle")
-    modules = [sys.modules[__name__], sys.modules[fresh_graph_per_task.__module__]]
+    modules = [sys.modules[__name__], sys.modules[fresh_graph_per_task.__module__], sys.modules[forest.__name__]]
     for module in modules:
         cloudpickle.register_pickle_by_value(module)
     try:
@@ -74,12 +76,13 @@ def remote_call(engine: str, function, *args) -> tuple:
             cloudpickle.unregister_pickle_by_value(module)
 
 
-def task_setup(engine: str, headers: list[Path], environment: dict[str, str]) -> tuple:
+def task_setup(engine: str, headers: list[Path], environment: dict[str, str], models=()) -> tuple:
     """The arguments of ``ROOT.RDF.Distributed.initialize`` that run ``setup_task`` at the start of every task."""
     spec = TaskSetup(
         engine,
         tuple(environment.items()),
         tuple((p.name, p.read_bytes()) for p in headers),
+        tuple(models),
     )
     names = [name for name, _ in spec.headers]
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -121,6 +124,8 @@ def setup_task(spec: TaskSetup) -> None:
     fresh_graph_per_task(ROOT)
     in_every_process(ROOT)
     declare_headers(ROOT, folder, spec.headers, spec.engine)
+    for key, path in spec.models:  # the uploaded copies, found by name in the worker's folder
+        forest.register(key, path)
     collect_jitting_times(ROOT)
     ROOT.rdf_ttbar.remote.ForgetReadError()  # a new task
     if ROOT.rdf_ttbar.remote.gFatalReadErrors.load() == 0:  # for the life of the worker process

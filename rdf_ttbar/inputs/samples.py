@@ -3,7 +3,8 @@
 The file-set format is the AGC's ``nanoaod_inputs.json``:
 ``{process: {variation: {"files": [{"path": ..., "nevts": ...}]}}}``;
 a ``data`` process is skipped. Relative local paths are taken relative to the
-JSON file.
+JSON file. A file listed twice (however spelled) is refused; one file in two samples
+too, unless ``"shared_files_ok": true`` says it is intended (:mod:`.duplicates`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from ..analysis import DEFAULT as ANALYSIS
 from ..errors import UserError, require_file
+from .duplicates import SHARED_OK, Entry, check_duplicates
 from .probe import is_remote, probe
 
 AGC_PREFIX = "https://xrootd-local.unl.edu:1094//store/user/AGC"
@@ -35,6 +37,8 @@ class Sample:
     file_nevts: tuple[int, ...] = ()
     # each file's size in bytes as the up-front check found it (check_files; -1: not known); empty: not checked
     file_bytes: tuple[int, ...] = ()
+    # per file: the input list says sharing it with another sample is intended ("shared_files_ok")
+    shared_ok: tuple[bool, ...] = ()
 
     @property
     def name(self) -> str:
@@ -71,7 +75,7 @@ def parse_file_list(
     fmt = 'expected {process: {variation: {"files": [{"path": str, "nevts": int}]}}}'
     if not isinstance(content, dict):
         raise UserError(f"input list {source}: {fmt}, got a {type(content).__name__} at the top level")
-    samples = []
+    samples, entries = [], []
     for process, variations in content.items():
         if process == "data":
             continue
@@ -90,7 +94,8 @@ def parse_file_list(
             if not isinstance(files, list) or not files:
                 raise UserError(f'{where}: needs a non-empty "files" list; {fmt}')
             files = files[:files_per_sample] if files_per_sample else files
-            paths, counts, entries = [], [], []
+            sample_shared_ok = _flag(entry, where, "the sample")
+            paths, counts, nevts_in_files, shared_ok = [], [], [], []
             for i, f in enumerate(files):
                 if not (
                     isinstance(f, dict)
@@ -103,16 +108,27 @@ def parse_file_list(
                 paths.append(_resolve(f["path"], base_dir, remote_prefix))
                 counts.append(f["nevts"])
                 # a delivered file (deliver) holds the events kept; "nevts" stays the original count
-                entries.append(f["nevts_delivered"] if isinstance(f.get("nevts_delivered"), int) else f["nevts"])
+                nevts_in_files.append(f["nevts_delivered"] if isinstance(f.get("nevts_delivered"), int) else f["nevts"])
+                shared_ok.append(sample_shared_ok or _flag(f, where, f"file #{i}"))
+                entries.append(Entry(f"{process}/{variation}", i, f["path"], paths[-1], shared_ok[-1]))
             if sum(counts) == 0:
                 raise UserError(
                     f'{where}: the files hold 0 events in total ("nevts"); '
                     "the sample cannot be normalised: fix the counts or drop the sample"
                 )
-            samples.append(Sample(process, variation, paths, sum(counts), tuple(entries)))
+            samples.append(Sample(process, variation, paths, sum(counts), tuple(nevts_in_files), tuple(shared_ok)))
     if not samples:
         raise UserError(f"input list {source} names no samples; {fmt}")
+    check_duplicates(entries, source)
     return samples
+
+
+def _flag(entry, where: str, what: str) -> bool:
+    """The ``"shared_files_ok"`` of a sample's or a file's entry (false where absent)."""
+    value = entry.get(SHARED_OK, False)
+    if not isinstance(value, bool):
+        raise UserError(f'{where}: "{SHARED_OK}" of {what} must be true or false, got {value!r}')
+    return value
 
 
 def _resolve(path: str, base_dir: Path, remote_prefix: str | None) -> str:

@@ -34,8 +34,8 @@ from rdf_ttbar.plots.worker import HEADER
 
 
 class _Worker:
-    def __init__(self):
-        command, env = command_and_env("--serve")
+    def __init__(self, read_files: bool = True):
+        command, env = command_and_env("--serve", *(["--read-files"] if read_files else []))
         self.stderr = tempfile.TemporaryFile()  # never a pipe: a chatty worker cannot block on it
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env
@@ -102,11 +102,19 @@ class Job:
 WORKERS = 2  # measured on 2 cores: 4 histogram plots 0.43 s after the loops instead of 1.4 s in-process
 
 
-class Painters:
-    """``n`` warm plot workers (see the module's docstring)."""
+def workers_for(fit: bool) -> int:
+    """Plot workers for a run: two when the fit runs (its plots and the histogram plots share them), one without
+    (a few histogram plots: a second worker would cost its ~1.2 CPU-seconds of imports to save a fraction of a
+    second; on a busy machine it costs wall time too)."""
+    return WORKERS if fit else 1
 
-    def __init__(self, n: int = WORKERS):
-        self._workers = [_Worker() for _ in range(max(1, n))]
+
+class Painters:
+    """``n`` warm plot workers (see the module's docstring); ``read_files``: they also import uproot up front, for
+    jobs that name a histograms.root (those without it import it when such a job comes)."""
+
+    def __init__(self, n: int = WORKERS, read_files: bool = True):
+        self._workers = [_Worker(read_files) for _ in range(max(1, n))]
 
     def draw(self, kind: str, source, plots_dir, analysis=None) -> Job:
         """Draw the plots of ``kind`` ("histograms": source is a mapping {AGC name: UHI histogram}, sent to the

@@ -1,7 +1,8 @@
 """Draw plots in a separate Python process.
 
-``python -m rdf_ttbar.plots.worker --serve``: import the drawing stack (matplotlib, mplhep, uproot)
-  at once, then draw the jobs sent on standard input, one after another, until it closes
+``python -m rdf_ttbar.plots.worker --serve [--read-files]``: import the drawing stack (matplotlib, mplhep;
+  uproot too with ``--read-files``, for jobs that name a histograms.root) at once, then draw the jobs sent
+  on standard input, one after another, until it closes
   (:class:`rdf_ttbar.plots.painters.Painters`). A job is a length-prefixed pickle of
   (kind, source, plots_dir, share, shares, analysis): kind "histograms" (source: {name: UHI histogram} or a
   path), "fit" (source: the fit summary) or "ml" (source: the ML validation's numbers), analysis the
@@ -25,15 +26,18 @@ HEADER = struct.Struct("<Q")  # the length of each job's pickle
 
 
 def main(argv: list[str]) -> int:
-    if argv != ["--serve"]:
-        sys.stderr.write("usage: python -m rdf_ttbar.plots.worker --serve\n")
+    if argv not in (["--serve"], ["--serve", "--read-files"]):
+        sys.stderr.write("usage: python -m rdf_ttbar.plots.worker --serve [--read-files]\n")
         return 2
-    return serve(sys.stdin.buffer, sys.stdout)
+    return serve(sys.stdin.buffer, sys.stdout, read_files=len(argv) == 2)
 
 
-def warm_up() -> None:
-    """Import what drawing needs and render one small figure with text (fonts, mathtext caches)."""
-    import uproot  # noqa: F401  (histograms.root is read here)
+def warm_up(read_files: bool = True) -> None:
+    """Import what drawing needs and render one small figure with text (fonts, mathtext caches); with
+    ``read_files``, also uproot (histograms.root is read here; ~0.6 CPU-seconds otherwise spent only when a job
+    names a file)."""
+    if read_files:
+        import uproot  # noqa: F401
 
     from rdf_ttbar.plots import fit, histograms, style  # noqa: F401
 
@@ -59,11 +63,11 @@ def drawings_of(kind: str, source, analysis=None):
     raise ValueError(f"unknown kind of plots {kind!r}")
 
 
-def serve(stdin, stdout) -> int:
+def serve(stdin, stdout, read_files: bool = True) -> int:
     import os
 
     os.nice(10)  # the caller's set-up, event loops and fit come first; drawing waits for them anyway
-    warm_up()
+    warm_up(read_files)
     while True:
         header = stdin.read(HEADER.size)
         if len(header) < HEADER.size:
