@@ -116,7 +116,9 @@ def parse_file_list(
                     f'{where}: the files hold 0 events in total ("nevts"); '
                     "the sample cannot be normalised: fix the counts or drop the sample"
                 )
-            samples.append(Sample(process, variation, paths, sum(counts), tuple(nevts_in_files), tuple(shared_ok)))
+            samples.append(
+                Sample(process, variation, paths, sum(counts), tuple(nevts_in_files), shared_ok=tuple(shared_ok))
+            )
     if not samples:
         raise UserError(f"input list {source} names no samples; {fmt}")
     check_duplicates(entries, source)
