@@ -64,7 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     config = options.from_args(args)
     analysis = definition(config)
-    samples = prepare.resolve_samples(config)
+    samples = prepare.resolve_samples(config, analysis=analysis)
     output_dir = Path(args.output_dir).expanduser()
     execution.configure_threads(config.mt)
     executor = None

@@ -1,4 +1,4 @@
-"""The synthetic demo input set: NanoAOD-like files for the nine AGC samples.
+"""The synthetic demo input set: NanoAOD-like files for the samples of a definition (the AGC's nine by default).
 
 The events come from a physics-motivated toy generator in C++
 (``cpp/demo_generator.h``): ttbar, single top (s, t, tW) and W+jets with top
@@ -37,9 +37,8 @@ import time
 import uuid
 from pathlib import Path
 
-from ..analysis import DEFAULT as ANALYSIS
 from ..errors import UserError
-from .demo_jobs import COMPRESSION, run_jobs
+from .demo_jobs import REPERTOIRE, DemoSamples, run_jobs, samples_key, to_rntuple
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +74,10 @@ def sample_name(process: str, variation: str) -> str:
 # ---------------------------------------------------------------------------
 # Python side: file layout, inputs JSON, atomic publication, cache
 # ---------------------------------------------------------------------------
-def _layout(final_dir: Path, events_per_sample: int, events_per_file: int) -> list[dict]:
-    """One job per file: {process, variation, sample, path (final location), first, count}."""
+def _layout(final_dir: Path, events_per_sample: int, events_per_file: int, samples: DemoSamples) -> list[dict]:
+    """One job per file: {process, variation, sample, recipe, path (final location), first, count}."""
     jobs = []
-    for process, variation in ANALYSIS.samples:
+    for process, variation, recipe in samples:
         for k, first in enumerate(range(0, events_per_sample, events_per_file)):
             name = sample_name(process, variation)
             jobs.append(
@@ -86,6 +85,7 @@ def _layout(final_dir: Path, events_per_sample: int, events_per_file: int) -> li
                     "process": process,
                     "variation": variation,
                     "sample": name,
+                    "recipe": sample_name(recipe, variation),
                     "path": final_dir / f"{name}__{k:04d}.root",
                     "first": first,
                     "count": min(events_per_file, events_per_sample - first),
@@ -104,9 +104,18 @@ def _inputs_json(jobs: list[dict]) -> dict:
     return content
 
 
-def _stamp(seed: int, events_per_sample: int, events_per_file: int | None, full: bool, fmt: str = "ttree") -> dict:
-    """What a set's stamp file records (``events_per_file`` None: any split into files will do)."""
+def _stamp(
+    seed: int,
+    events_per_sample: int,
+    events_per_file: int | None,
+    full: bool,
+    fmt: str = "ttree",
+    samples: DemoSamples | None = None,
+) -> dict:
+    """What a set's stamp file records (``events_per_file`` None: any split into files will do; ``samples``
+    None or the generator's repertoire: the AGC's samples, recorded as null)."""
     return {
+        "samples": [list(s) for s in samples] if samples is not None and samples_key(samples) else None,
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
         "events_per_sample": events_per_sample,
@@ -144,24 +153,6 @@ def _check_format(fmt: str) -> None:
         raise UserError(f"unknown file format '{fmt}': choose {' or '.join(FORMATS)}")
 
 
-def to_rntuple(paths: list[Path], name: str = "Events", compression: int = COMPRESSION) -> None:
-    """Convert each TTree file ``paths`` into a file holding an RNTuple ``name`` with the same columns, in place."""
-    import ROOT
-
-    options = ROOT.RDF.RSnapshotOptions()
-    options.fOutputFormat = ROOT.RDF.ESnapshotOutputFormat.kRNTuple
-    options.fCompressionAlgorithm = compression // 100
-    options.fCompressionLevel = compression % 100
-    options.fLazy = True  # all files in one RunGraphs: one just-in-time compilation
-    pending = [(path, path.with_name(path.name + ".rntuple")) for path in paths]
-    frames = [ROOT.RDataFrame(name, str(path)) for path, _ in pending]
-    snapshots = [frame.Snapshot(name, str(tmp), "", options) for frame, (_, tmp) in zip(frames, pending)]
-    ROOT.RDF.RunGraphs(snapshots)
-    del snapshots, frames
-    for path, tmp in pending:
-        os.replace(tmp, path)
-
-
 def _check_positive(**values: int) -> None:
     for name, value in values.items():
         if value < 1:
@@ -177,6 +168,7 @@ def generate(
     progress: bool = True,
     threads: int | None = None,
     fmt: str = "ttree",
+    samples: DemoSamples | None = None,
 ) -> Path:
     """Write the demo set into ``output_dir``; returns the path of its ``nanoaod_inputs.json``.
 
@@ -184,7 +176,8 @@ def generate(
     existing, non-empty folder is refused. Files hold ``events_per_file``
     events (default ``DEFAULT_EVENTS_PER_FILE``); ``threads`` defaults to
     ROOT's implicit-MT pool size, else to all cores. ``progress``: show the
-    progress (on a terminal) and log a summary line. ``fmt``: "ttree" or "rntuple".
+    progress (on a terminal) and log a summary line. ``fmt``: "ttree" or "rntuple". ``samples``: those of a
+    definition (:func:`demo_samples`); None: every sample the generator knows (the AGC's nine).
     """
     try:
         return _generate(
@@ -197,6 +190,7 @@ def generate(
             progress,
             summary=progress,
             fmt=fmt,
+            samples=samples,
         )
     except OSError as err:  # read-only, full, a path too long
         raise UserError(
@@ -215,6 +209,7 @@ def _generate(
     summary: bool,
     keep_if: dict | None = None,
     fmt: str = "ttree",
+    samples: DemoSamples | None = None,
 ) -> Path:
     """``generate``; a complete set satisfying ``keep_if`` that appears meanwhile is kept instead of ours."""
     events_per_file = events_per_file or DEFAULT_EVENTS_PER_FILE
@@ -234,7 +229,8 @@ def _generate(
     staging.mkdir()
     try:
         start = time.perf_counter()
-        jobs = _layout(output_dir, events_per_sample, events_per_file)
+        samples = REPERTOIRE if samples is None else samples
+        jobs = _layout(output_dir, events_per_sample, events_per_file, samples)
         run_jobs(
             [dict(job, path=staging / job["path"].name) for job in jobs],
             seed,
@@ -245,14 +241,15 @@ def _generate(
         if fmt == "rntuple":
             to_rntuple([staging / job["path"].name for job in jobs])
         (staging / INPUTS_JSON).write_text(json.dumps(_inputs_json(jobs), indent=1))
-        (staging / STAMP).write_text(json.dumps(_stamp(seed, events_per_sample, events_per_file, full, fmt)))
+        stamp = _stamp(seed, events_per_sample, events_per_file, full, fmt, samples)
+        (staging / STAMP).write_text(json.dumps(stamp))
         _publish(staging, output_dir, keep_if)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     if summary:
         log.info(
             "wrote %d events in %d %s files to %s in %.1f s",
-            events_per_sample * len(ANALYSIS.samples),
+            events_per_sample * len(samples),
             len(jobs),
             fmt,
             output_dir,
@@ -282,18 +279,35 @@ def default_cache_dir() -> Path:
     return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "rdf_ttbar"
 
 
-def demo_set_dir(cache_dir, events_per_sample: int, seed: int, full: bool = False, fmt: str = "ttree") -> Path:
-    """Where ``ensure_demo_set`` keeps a set: one folder per version, seed, size (and --full, and the format)."""
+def demo_set_dir(
+    cache_dir,
+    events_per_sample: int,
+    seed: int,
+    full: bool = False,
+    fmt: str = "ttree",
+    samples: DemoSamples | None = None,
+) -> Path:
+    """Where ``ensure_demo_set`` keeps a set: one folder per version, seed, size (and --full, the format, and
+    the samples when they are not the generator's repertoire)."""
     base = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    key = samples_key(samples)
     return base / (
         f"demo-v{GENERATOR_VERSION}-s{seed}-n{events_per_sample}{'-full' if full else ''}"
-        f"{'-rntuple' if fmt == 'rntuple' else ''}"
+        f"{'-rntuple' if fmt == 'rntuple' else ''}{f'-p{key}' if key else ''}"
     )
 
 
-def demo_set_ready(cache_dir=None, events_per_sample: int = DEFAULT_EVENTS_PER_SAMPLE, seed: int = 1) -> bool:
+def demo_set_ready(
+    cache_dir=None,
+    events_per_sample: int = DEFAULT_EVENTS_PER_SAMPLE,
+    seed: int = 1,
+    samples: DemoSamples | None = None,
+) -> bool:
     """Whether ensure_demo_set finds this set complete in the cache (and generates nothing)."""
-    return _satisfies(demo_set_dir(cache_dir, events_per_sample, seed), _stamp(seed, events_per_sample, None, False))
+    return _satisfies(
+        demo_set_dir(cache_dir, events_per_sample, seed, samples=samples),
+        _stamp(seed, events_per_sample, None, False, samples=samples),
+    )
 
 
 def ensure_demo_set(
@@ -305,6 +319,7 @@ def ensure_demo_set(
     progress: bool = True,
     threads: int | None = None,
     fmt: str = "ttree",
+    samples: DemoSamples | None = None,
 ) -> Path:
     """The inputs JSON of the cached demo set, generated first if missing or from another generator version.
 
@@ -312,11 +327,13 @@ def ensure_demo_set(
     with this version, seed, size and ``full`` is reused (whatever its split
     into files, unless ``events_per_file`` is given). Before generating, sets
     of other generator versions and day-old leftovers of interrupted runs are
-    deleted from the cache, and a one-line message is logged.
+    deleted from the cache, and a one-line message is logged. ``samples``: those of a definition
+    (:func:`demo_samples`); None: the generator's whole repertoire (the AGC's nine samples).
     """
     _check_format(fmt)
-    directory = demo_set_dir(cache_dir, events_per_sample, seed, full, fmt)
-    wanted = _stamp(seed, events_per_sample, events_per_file, full, fmt)
+    samples = REPERTOIRE if samples is None else samples
+    directory = demo_set_dir(cache_dir, events_per_sample, seed, full, fmt, samples)
+    wanted = _stamp(seed, events_per_sample, events_per_file, full, fmt, samples)
     if _satisfies(directory, wanted):
         return directory / INPUTS_JSON
     fix = (
@@ -334,7 +351,7 @@ def ensure_demo_set(
     _clean_cache(directory.parent)
     log.info(
         "generating the demo input set (%d samples x %d events, seed %d, %s) in %s; later runs reuse it",
-        len(ANALYSIS.samples),
+        len(samples),
         events_per_sample,
         seed,
         fmt,
@@ -352,6 +369,7 @@ def ensure_demo_set(
             summary=False,
             keep_if=wanted,
             fmt=fmt,
+            samples=samples,
         )
     except OSError as err:  # a full disk while writing
         raise UserError(

@@ -12,13 +12,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..analysis import DEFAULT as ANALYSIS
+from ..analysis import Analysis
 from ..errors import UserError, require_file
 from .probe import is_remote, probe
 
 AGC_PREFIX = "https://xrootd-local.unl.edu:1094//store/user/AGC"
-# the branches the analysis reads (the spec's types; others are accepted too); --io-percent analysis reads these
-REQUIRED_BRANCHES = tuple(ANALYSIS.columns_read())
 
 
 @dataclass
@@ -32,21 +30,19 @@ class Sample:
     # each file's entries per the input list ("nevts", or "nevts_delivered" of a delivered file), checked
     # against the file up front; empty: not known
     file_nevts: tuple[int, ...] = ()
+    # per-event weight xsec * lumi / nevts (spec "Normalisation") of the run's definition (Analysis.weight)
+    weight: float = 0.0
 
     @property
     def name(self) -> str:
         return self.process if self.variation == "nominal" else f"{self.process}_{self.variation}"
 
-    @property
-    def weight(self) -> float:
-        """Per-event weight xsec * lumi / nevts (spec "Normalisation")."""
-        return ANALYSIS.weight(self.process, self.nevts)
-
 
 def read_file_list(
-    path: str | Path, files_per_sample: int | None = None, remote_prefix: str | None = None
+    path: str | Path, analysis: Analysis, files_per_sample: int | None = None, remote_prefix: str | None = None
 ) -> list[Sample]:
-    """Read a file set in the AGC JSON format, keep the first N files of each sample."""
+    """Read a file set in the AGC JSON format for ``analysis`` (its processes, their weights), keep the first N
+    files of each sample."""
     path = require_file(
         path, "input list {path} does not exist: pass 'demo', 'agc' or an existing JSON file to --inputs"
     )
@@ -58,11 +54,16 @@ def read_file_list(
             "nanoaod_inputs.json format "
             '{process: {variation: {"files": [{"path", "nevts"}]}}}'
         ) from None
-    return parse_file_list(content, str(path), path.parent, files_per_sample, remote_prefix)
+    return parse_file_list(content, str(path), path.parent, analysis, files_per_sample, remote_prefix)
 
 
 def parse_file_list(
-    content, source: str, base_dir: Path, files_per_sample: int | None = None, remote_prefix: str | None = None
+    content,
+    source: str,
+    base_dir: Path,
+    analysis: Analysis,
+    files_per_sample: int | None = None,
+    remote_prefix: str | None = None,
 ) -> list[Sample]:
     """Turn the parsed JSON into samples, with a clear error for every malformed part."""
     fmt = 'expected {process: {variation: {"files": [{"path": str, "nevts": int}]}}}'
@@ -72,15 +73,16 @@ def parse_file_list(
     for process, variations in content.items():
         if process == "data":
             continue
-        if process not in ANALYSIS.process_names:
+        if process not in analysis.process_names:
             raise UserError(
-                f"input list {source}: unknown process '{process}' (known: {', '.join(ANALYSIS.process_names)}, data)"
+                f"input list {source}: unknown process '{process}' (known to the analysis {analysis.name}: "
+                f"{', '.join(analysis.process_names)}, data)"
             )
         if not isinstance(variations, dict):
             raise UserError(f"input list {source}: '{process}' must map variations to file lists; {fmt}")
         for variation, entry in variations.items():
-            if (process, variation) not in ANALYSIS.samples:
-                known = ", ".join(v for p, v in ANALYSIS.samples if p == process)
+            if (process, variation) not in analysis.samples:
+                known = ", ".join(v for p, v in analysis.samples if p == process)
                 raise UserError(f"input list {source}: unknown variation '{variation}' of '{process}' (known: {known})")
             where = f"input list {source}, {process}/{variation}"
             files = entry.get("files") if isinstance(entry, dict) else None
@@ -106,7 +108,8 @@ def parse_file_list(
                     f'{where}: the files hold 0 events in total ("nevts"); '
                     "the sample cannot be normalised: fix the counts or drop the sample"
                 )
-            samples.append(Sample(process, variation, paths, sum(counts), tuple(entries)))
+            weight = analysis.weight(process, sum(counts))
+            samples.append(Sample(process, variation, paths, sum(counts), tuple(entries), weight))
     if not samples:
         raise UserError(f"input list {source} names no samples; {fmt}")
     return samples
@@ -121,15 +124,13 @@ def _resolve(path: str, base_dir: Path, remote_prefix: str | None) -> str:
     return str(p if p.is_absolute() else (base_dir / p).resolve())
 
 
-def check_files(
-    samples: list[Sample], tree: str, branches=REQUIRED_BRANCHES, missing_branches_hint: str | None = None
-) -> None:
+def check_files(samples: list[Sample], tree: str, branches, missing_branches_hint: str | None = None) -> None:
     """Open every file before any event loop: one message lists every problem.
 
     Every file must hold a TTree or an RNTuple named ``tree`` with as many
     entries as its "nevts" in the input list (which normalises the sample); the
     files of a sample must all be of one kind; the first file of each sample must
-    also have ``branches`` (default: the columns the analysis reads), and
+    also have ``branches`` (the columns the analysis reads, ``Analysis.columns_read()``), and
     ``missing_branches_hint`` ends the message when some are missing. Files are
     opened several at a time, remote ones with short client time-outs (probe.py).
     """
@@ -194,11 +195,15 @@ def missing_branches_problem(tree: str, missing: list[str], kind: str = "TTree")
 
 
 def agc_samples(
-    source: str, files_per_sample: int | None = None, remote_prefix: str | None = None, timeout_s: float = 30.0
+    source: str,
+    analysis: Analysis,
+    files_per_sample: int | None = None,
+    remote_prefix: str | None = None,
+    timeout_s: float = 30.0,
 ) -> list[Sample]:
-    """The AGC file list from a local path or an https:// URL."""
+    """The AGC file list from a local path or an https:// URL, for ``analysis``."""
     if not source.startswith(("https://", "http://")):
-        return read_file_list(source, files_per_sample, remote_prefix)
+        return read_file_list(source, analysis, files_per_sample, remote_prefix)
     import urllib.request
 
     try:
@@ -211,4 +216,4 @@ def agc_samples(
             f"cannot download the AGC file list from {source} ({err}); download it elsewhere and "
             "pass the local copy with --agc-list FILE.json (or agc.inputs in config.yaml)"
         ) from None
-    return parse_file_list(content, source, Path.cwd(), files_per_sample, remote_prefix)
+    return parse_file_list(content, source, Path.cwd(), analysis, files_per_sample, remote_prefix)
