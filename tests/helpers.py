@@ -14,6 +14,46 @@ from rdf_ttbar.analysis import DEFAULT as ANALYSIS  # noqa: E402
 
 N_HISTOGRAMS = len(ANALYSIS.histogram_names())  # every histogram of a full run (124 for the AGC v1)
 
+
+def oracle_numbers(analysis=ANALYSIS):
+    """The numbers of a definition for the independent oracle (``oracle.Numbers``): luminosity, cross sections,
+    cut values (``Analysis.parameters``), binning, and its regions by their b-tag count ("nbtag == N",
+    "nbtag >= N") with their observable (m_bjj where it calls trijet_mass, else HT). The oracle's algorithms stay
+    its own; a definition it cannot describe is refused here."""
+    import re
+
+    import oracle
+
+    regions = []
+    for region in analysis.regions:
+        match = re.fullmatch(r"nbtag\s*(==|>=)\s*(\d+)", region.condition.strip())
+        assert match, f"the oracle knows regions by their b-tag count only, not {region.condition!r}"
+        fewest = int(match.group(2))
+        (h,) = [h for h in analysis.histograms if h.region == region.name]
+        regions.append(
+            (
+                region.name,
+                fewest,
+                fewest if match.group(1) == "==" else None,
+                "mbjj" if "trijet_mass" in h.observable else "ht",
+            )
+        )
+    (binning,) = {h.binning for h in analysis.histograms}
+    cuts = analysis.parameters
+    return oracle.Numbers(
+        luminosity=analysis.luminosity_pb,
+        xsec={p.name: p.cross_section_pb for p in analysis.processes},
+        lepton_pt_min=cuts["lepton_pt_min"],
+        jet_pt_min=cuts["jet_pt_min"],
+        min_jets=int(cuts["min_jets"]),
+        btag_wp=cuts["btag_threshold"],
+        nbins=binning.bins,
+        xmin=binning.low,
+        xmax=binning.high,
+        regions=tuple(regions),
+    )
+
+
 ALL_SAMPLES = (
     ("ttbar", "nominal"),
     ("ttbar", "scaledown"),
