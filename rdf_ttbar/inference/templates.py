@@ -74,8 +74,8 @@ def _check_histograms(config: dict[str, Any], hfile: HistogramFile) -> None:
         shown = ", ".join(missing[:40]) + (f", ... ({len(missing) - 40} more)" if len(missing) > 40 else "")
         raise FitError(
             f"histograms file {hfile.path} lacks {len(missing)} histogram(s) the fit needs: "
-            f"{shown}. Fix: rerun the analysis with all nine samples and all variations "
-            f"(python -m rdf_ttbar), or pass the right file."
+            f"{shown}. Fix: rerun the analysis with all the samples of its definition and all variations "
+            f"(python -m rdf_ttbar, with the same --analysis), or pass the right file."
         )
 
 
