@@ -28,7 +28,6 @@ ht_4j1b = next(h for h in base.histograms if h.region == "4j1b")
 ANALYSIS = replace(
     base,
     name="my ttbar analysis",
-    version="",
     luminosity_pb=LUMINOSITY_PB,
     processes=tuple(
         replace(p, cross_section_pb=WJETS_CROSS_SECTION_PB) if p.name == "wjets" else p for p in base.processes

@@ -25,9 +25,14 @@ def get(version: str) -> Analysis:
     (``package.module``) whose ``ANALYSIS`` is the definition."""
     if version in VERSIONS:
         return VERSIONS[version]
+    from dataclasses import replace
+
     from .user import load
 
-    return load(version)
+    analysis = load(version)
+    if any(analysis is built_in for built_in in VERSIONS.values()):
+        return analysis
+    return replace(analysis, version="")  # a variant of v1 or v2 is not the AGC's (its packaged references, ...)
 
 
 def of(config) -> Analysis:
