@@ -207,8 +207,9 @@ def _analyse(events, pt: ak.Array, numbers: Numbers = SPEC) -> dict:
     """Selection + observables for one jet-pT array (float32 jagged).
 
     Returns numpy arrays, one entry per event:
-      region: 0 (not selected), 1 (4j1b), 2 (4j2b): 1 + the index in ``numbers.regions``
-      observable: HT (4j1b), m_bjj (4j2b), NaN otherwise
+      region: 0 (not selected), 1 (4j1b), 2 (4j2b): 1 + the index in ``numbers.regions`` of its first region
+      observable: HT (4j1b), m_bjj (4j2b), NaN otherwise (of that region)
+      in_region, observables: (n, regions): whether it is in each region, and its observable there
       n_jets, n_btag: selected jets / selected b-tagged jets
       lead_pt: (n, 4) float64, pt of the first four selected jets (stored order), NaN-padded
     """
@@ -222,29 +223,43 @@ def _analyse(events, pt: ak.Array, numbers: Numbers = SPEC) -> dict:
     n_btag = ak.sum(jet_sel & isb_all, axis=1).to_numpy()
     n_lep = n_lep.to_numpy()
     base = (n_lep == 1) & (n_jets >= numbers.min_jets) & (n_btag >= 1)
-    region = np.zeros(n, dtype=np.int8)
-    for code, (_, fewest, most, _) in enumerate(numbers.regions, start=1):
-        region[base & (n_btag >= fewest) & (n_btag <= (most if most is not None else n_btag.max(initial=0)))] = code
+    # every region on its own (a definition's regions may overlap); "region": the first one an event is in
+    n_regions = len(numbers.regions)
+    in_region = np.zeros((n, n_regions), dtype=bool)
+    for k, (_, fewest, most, _) in enumerate(numbers.regions):
+        in_region[:, k] = base & (n_btag >= fewest) & ((n_btag <= most) if most is not None else True)
+    region = np.where(in_region.any(axis=1), in_region.argmax(axis=1) + 1, 0).astype(np.int8)
 
     sel_pt = pt[jet_sel]
-    observable = np.full(n, np.nan)
-    for code, (*_, kind) in enumerate(numbers.regions, start=1):
-        inside = region == code
+    observables = np.full((n, n_regions), np.nan)
+    for k, (*_, kind) in enumerate(numbers.regions):
+        inside = in_region[:, k]
         if not inside.any():
             continue
         if kind == "ht":
-            observable[inside] = ak.sum(ak.values_astype(sel_pt[inside], np.float64), axis=1).to_numpy()
+            observables[inside, k] = ak.sum(ak.values_astype(sel_pt[inside], np.float64), axis=1).to_numpy()
         else:
-            observable[inside] = _mbjj(
+            observables[inside, k] = _mbjj(
                 sel_pt[inside],
                 events.Jet_eta[jet_sel][inside],
                 events.Jet_phi[jet_sel][inside],
                 events.Jet_mass[jet_sel][inside],
                 isb_all[jet_sel][inside],
             )
+    observable = np.full(n, np.nan)
+    selected = region > 0
+    observable[selected] = observables[selected, region[selected] - 1]
     padded = ak.pad_none(ak.values_astype(sel_pt[:, :4], np.float64), 4, axis=1, clip=True)
     lead_pt = ak.to_numpy(ak.fill_none(padded, np.nan)).reshape(n, 4)
-    return {"region": region, "observable": observable, "n_jets": n_jets, "n_btag": n_btag, "lead_pt": lead_pt}
+    return {
+        "region": region,
+        "observable": observable,
+        "n_jets": n_jets,
+        "n_btag": n_btag,
+        "lead_pt": lead_pt,
+        "in_region": in_region,
+        "observables": observables,
+    }
 
 
 def _file_specs(files, tree: str) -> list[dict]:
@@ -286,6 +301,8 @@ def event_observables(files, pt_variation: str = "nominal", tree: str = "Events"
             "n_jets": np.zeros(0, int),
             "n_btag": np.zeros(0, int),
             "lead_pt": np.zeros((0, 4)),
+            "in_region": np.zeros((0, len(numbers.regions)), dtype=bool),
+            "observables": np.zeros((0, len(numbers.regions))),
         }
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
@@ -349,8 +366,8 @@ def sample_histograms(
         for ptvar in pt_variations:
             res = _analyse(events, _varied_pt(events, ptvar), numbers)
             for code, region in enumerate(numbers.region_names, start=1):
-                mask = res["region"] == code
-                x = res["observable"][mask]
+                mask = res["in_region"][:, code - 1]
+                x = res["observables"][mask, code - 1]
                 w = np.full(x.size, float(xsec_weight))
                 if ptvar != "nominal":
                     add(histogram_name(region, process, ptvar), x, w)

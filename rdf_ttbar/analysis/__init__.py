@@ -7,7 +7,7 @@
 - :mod:`.graph`: both builds (compiled, jitted) and the histograms they fill
 
 A definition travels as an argument (as cabinetry's configuration does): every stage takes the run's
-definition; ``DEFAULT`` (the AGC v1) is chosen here only, by :func:`get` and :func:`chosen`.
+definition; ``DEFAULT`` (the AGC v1) is chosen here only: by :func:`chosen`, where an API call names none.
 """
 
 from __future__ import annotations
