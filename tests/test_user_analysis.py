@@ -120,6 +120,45 @@ def test_the_fit_workspace_carries_its_luminosity_and_processes(example_run, sma
     assert "rdf_ttbar: ttbar_norm = " in result.stdout
 
 
+VARIANT = """
+from dataclasses import replace
+
+from rdf_ttbar.analysis import agc_v1
+from rdf_ttbar.analysis.model import Region
+
+base = agc_v1.make(jet_pt_min=35.0, btag_threshold=0.6)
+ANALYSIS = replace(
+    base,
+    luminosity_pb=5000.0,
+    processes=tuple(replace(p, cross_section_pb=800.0) if p.name == "ttbar" else p for p in base.processes),
+    regions=base.regions + (Region("4j3b", "nbtag >= 3"),),
+    histograms=base.histograms + (replace(base.histograms[0], region="4j3b", fit_edges=()),),
+)
+"""
+
+
+def test_another_b_tag_threshold_and_an_overlapping_region_on_the_jitted_build(small_demo, tmp_path):
+    """The b-tag working point reaches the b-tag count and m_bjj's b-jet choice; an added region that overlaps 4j2b
+    gets its events too (the oracle books every region on its own)."""
+    from rdf_ttbar.analysis import get
+
+    path = tmp_path / "variant.py"
+    path.write_text(VARIANT)
+    variant = get(str(path))
+    assert variant.parameters["btag_threshold"] == 0.6 and "Jet_btagCSVV2, 0.6f)" in variant.histograms[1].observable
+    out = tmp_path / "out"
+    run_cli(
+        *("--analysis", path, "--inputs", small_demo, "--output-dir", out, "--no-fit", "--mt", "2"),
+        env={"RDF_TTBAR_GRAPH": "jitted"},
+    )
+    actual = oracle.read_root_histograms(out / "histograms.root")
+    expected = oracle.all_histograms(str(small_demo), numbers=oracle_numbers(variant))
+    assert len(actual) == len(expected) == len(variant.histogram_names())
+    problems = oracle.compare(actual, expected, rtol=1e-6)
+    assert not problems, "\n".join(problems)
+    assert actual["4j3b_ttbar"].sumw.sum() > 0  # events of 4j2b too
+
+
 BROKEN = {
     "syntax.py": ("ANALYSIS = (\n", "syntax error at line 1"),
     "column.py": (
