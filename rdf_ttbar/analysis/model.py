@@ -9,6 +9,10 @@ columns read, the cabinetry configuration and the variation plots.
 The C++ in a definition is short expressions calling named functions of its headers (``cpp/analysis.h``
 for the AGC), written as in RDataFrame's ``Define``/``Filter``: column names are the variables. A
 column is an input column (``inputs``, with its NanoAOD type) or a defined one.
+
+Public API, kept stable for users' own definition files (``--analysis FILE.py``, :mod:`rdf_ttbar.analysis.user`):
+``Analysis``, ``Process``, ``Region``, ``Histogram``, ``Binning``, ``Define``, ``Filter``, ``Systematic``,
+``VariationPlot``; new fields come with defaults.
 """
 
 from __future__ import annotations
