@@ -8,7 +8,7 @@ from ..errors import DefinitionError
 from .steps import Define, Filter, identifiers
 
 # a free identifier that is not called (a call is a function: a helper of the headers, or C++'s own)
-_READ = re.compile(r"(?<![\w:.])([A-Za-z_]\w*)\b(?!\s*(?:::|\())")
+_READ = re.compile(r"(?<![\w:.>])([A-Za-z_]\w*)\b(?!\s*(?:::|\(|<[\w\s:,*&]*>\s*(?:\(|::)))")
 _STRING = re.compile(r'"(?:\\.|[^"\\])*"')
 # C++ words and RDataFrame's own columns an expression may name besides the definition's columns
 _NOT_COLUMNS = frozenset({"true", "false", "nullptr", "this", "sizeof", "rdfentry_", "rdfslot_", "int", "double"})
@@ -16,7 +16,10 @@ _NOT_COLUMNS |= frozenset({"float", "long", "unsigned", "bool", "auto", "const",
 
 
 def reads(expression: str) -> list[str]:
-    """The identifiers an expression reads as columns (not called, not after ``::`` or ``.``, not in a string)."""
+    """The identifiers an expression reads as columns (not called, not a template, not after ``::``, ``.`` or
+    ``->``, not in a string); none for a block of statements (its local variables are not columns)."""
+    if ";" in expression:
+        return []
     found = _READ.findall(_STRING.sub('""', expression))
     return [name for name in dict.fromkeys(found) if name not in _NOT_COLUMNS]
 
