@@ -34,10 +34,10 @@ def load(choice: str) -> Analysis:
         where = f"analysis file {choice}"
         if not path.is_file():
             raise UserError(f"{where} does not exist: {USAGE}")
-        module = _run(where, str(path), lambda: _exec_file(path))
+        module = _run(where, lambda: _exec_file(path), filename=str(path))
     elif MODULE_PATH.fullmatch(choice):
         where = f"analysis module {choice}"
-        module = _run(where, None, lambda: importlib.import_module(choice))
+        module = _run(where, lambda: importlib.import_module(choice), module=choice)
     else:
         raise UserError(f"unknown analysis '{choice}': {USAGE}")
     analysis = getattr(module, "ANALYSIS", None)
@@ -63,8 +63,9 @@ def _exec_file(path: Path):
     return module
 
 
-def _run(where: str, filename: str | None, load):
-    """``load()``, its exceptions turned into one line naming ``where`` (and the line of the file)."""
+def _run(where: str, load, filename: str | None = None, module: str | None = None):
+    """``load()``, its exceptions turned into one line naming ``where`` (and the line of the file ``filename``);
+    ``module``: the module path imported (not found: a UserError saying what --analysis takes)."""
     try:
         return load()
     except SyntaxError as err:
@@ -72,7 +73,7 @@ def _run(where: str, filename: str | None, load):
     except DefinitionError as err:
         raise DefinitionError(f"{where}: {err}") from None
     except ModuleNotFoundError as err:
-        if filename is None and err.name and where.endswith(err.name):
+        if module and err.name and (module == err.name or module.startswith(err.name + ".")):
             raise UserError(f"{where} cannot be imported ({err}): {USAGE}") from None
         raise DefinitionError(f"{where}{_line(err, filename)}: {err}") from None
     except Exception as err:

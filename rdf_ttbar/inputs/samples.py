@@ -75,8 +75,8 @@ def parse_file_list(
             continue
         if process not in analysis.process_names:
             raise UserError(
-                f"input list {source}: unknown process '{process}' (known to the analysis {analysis.name}: "
-                f"{', '.join(analysis.process_names)}, data)"
+                f"input list {source}: unknown process '{process}' of the analysis {analysis.name} "
+                f"(known: {', '.join(analysis.process_names)}, data)"
             )
         if not isinstance(variations, dict):
             raise UserError(f"input list {source}: '{process}' must map variations to file lists; {fmt}")
