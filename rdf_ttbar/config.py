@@ -66,7 +66,7 @@ def analysis_choice(value) -> str | None:
         if not path.is_file():
             raise InvalidOption("analysis", f"the analysis file {value} does not exist (analysis: {ANALYSIS_CHOICES})")
         return str(path.resolve())
-    return value if re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+", value) else None
+    return value if re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", value) else None
 
 
 def option(

@@ -66,6 +66,21 @@ def test_the_example_changes_what_it_says_and_nothing_else():
     assert len(mine.histogram_names()) == 3 * 62
 
 
+def test_config_yaml_and_the_api_name_a_file_or_a_module(tmp_path, monkeypatch):
+    import rdf_ttbar
+    from rdf_ttbar.analysis import of
+
+    (tmp_path / "mine.py").write_text(EXAMPLE.read_text())
+    (tmp_path / "config.yaml").write_text("analysis: mine.py\nmt: 1\n")
+    monkeypatch.chdir(tmp_path)
+    config = rdf_ttbar.configure("config.yaml")
+    assert config.analysis == str(tmp_path / "mine.py") and of(config).luminosity_pb == 2000.0
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert of(rdf_ttbar.configure(analysis="mine")).luminosity_pb == 2000.0  # an importable module
+    with pytest.raises(rdf_ttbar.UserError, match="the analysis file nothere.py does not exist"):
+        rdf_ttbar.configure(analysis="nothere.py")
+
+
 def test_its_samples_are_weighted_with_its_luminosity_and_cross_sections(small_demo):
     import rdf_ttbar
     from rdf_ttbar.execution import prepare
