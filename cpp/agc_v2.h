@@ -27,24 +27,28 @@ using ROOT::RVecF;
 // ---------------------------------------------------------------------------
 // Objects
 // ---------------------------------------------------------------------------
-// electrons: pt > 30, |eta| < 2.1, cutBased == 4 (tight), sip3d < 4
+// The cut values are the definition's (rdf_ttbar/analysis/agc_v2.py, V2Cuts), passed as float literals where
+// coffea compares float32 values (the AGC: pt > 30, |eta| < 2.1, sip3d < 4, pfRelIso04_all < 0.15).
+
+// electrons: pt > pt_min, |eta| < eta_max, cutBased == cut_based_id (4: tight), sip3d < sip3d_max
 template <typename I>
-ROOT::RVec<bool> tight_electrons(const RVecF &pt, const RVecF &eta, const ROOT::RVec<I> &cut_based, const RVecF &sip3d)
+ROOT::RVec<bool> tight_electrons(const RVecF &pt, const RVecF &eta, const ROOT::RVec<I> &cut_based, const RVecF &sip3d,
+                                 float pt_min, float eta_max, int cut_based_id, float sip3d_max)
 {
    ROOT::RVec<bool> ok(pt.size());
    for (std::size_t i = 0; i < pt.size(); ++i)
-      ok[i] = pt[i] > 30.f && std::abs(eta[i]) < 2.1f && cut_based[i] == 4 && sip3d[i] < 4.f;
+      ok[i] = pt[i] > pt_min && std::abs(eta[i]) < eta_max && cut_based[i] == cut_based_id && sip3d[i] < sip3d_max;
    return ok;
 }
 
-// muons: pt > 30, |eta| < 2.1, tightId, sip3d < 4, pfRelIso04_all < 0.15
+// muons: pt > pt_min, |eta| < eta_max, tightId, sip3d < sip3d_max, pfRelIso04_all < iso_max
 template <typename B>
 ROOT::RVec<bool> tight_muons(const RVecF &pt, const RVecF &eta, const ROOT::RVec<B> &tight_id, const RVecF &sip3d,
-                             const RVecF &iso)
+                             const RVecF &iso, float pt_min, float eta_max, float sip3d_max, float iso_max)
 {
    ROOT::RVec<bool> ok(pt.size());
    for (std::size_t i = 0; i < pt.size(); ++i)
-      ok[i] = pt[i] > 30.f && std::abs(eta[i]) < 2.1f && tight_id[i] && sip3d[i] < 4.f && iso[i] < 0.15f;
+      ok[i] = pt[i] > pt_min && std::abs(eta[i]) < eta_max && tight_id[i] && sip3d[i] < sip3d_max && iso[i] < iso_max;
    return ok;
 }
 
@@ -70,14 +74,16 @@ inline RVecF lepton(const ROOT::RVec<bool> &electrons, const RVecF &e_pt, const 
    return RVecF{};
 }
 
-// jets: pt > 30, |eta| < 2.4, tight lepton veto ((jetId & 4) != 0); indices in stored order
+// jets: pt > pt_min (in double: coffea's varied pT is float64), |eta| < eta_max, the jetId bits `id_bits` set
+// (AGC: 30, 2.4, 4: the tight lepton veto); indices in stored order
 template <typename I>
-ROOT::RVecU select_jets(const RVecD &pt, const RVecF &eta, const ROOT::RVec<I> &jet_id)
+ROOT::RVecU select_jets(const RVecD &pt, const RVecF &eta, const ROOT::RVec<I> &jet_id, double pt_min, float eta_max,
+                        int id_bits)
 {
    ROOT::RVecU idx;
    idx.reserve(pt.size());
    for (std::size_t i = 0; i < pt.size(); ++i)
-      if (pt[i] > 30. && std::abs(eta[i]) < 2.4f && (jet_id[i] & 4) != 0)
+      if (pt[i] > pt_min && std::abs(eta[i]) < eta_max && (jet_id[i] & id_bits) == id_bits)
          idx.push_back(i);
    return idx;
 }

@@ -363,10 +363,12 @@ struct Event {
 // ===========================================================================
 class EventGenerator {
 public:
-   EventGenerator(const std::string &sample, std::uint64_t seed)
-      : cfg_(config_for(sample)), sample_key_(splitmix64(splitmix64(seed) ^ name_hash(sample)))
+   // `sample`: the recipe ("{recipe}__{variation}"); `stream`: the name that keys the random numbers
+   EventGenerator(const std::string &sample, std::uint64_t seed, const std::string &stream)
+      : cfg_(config_for(sample)), sample_key_(splitmix64(splitmix64(seed) ^ name_hash(stream)))
    {
    }
+   EventGenerator(const std::string &sample, std::uint64_t seed) : EventGenerator(sample, seed, sample) {}
 
    // the random-number key of event `index` (0-based within the sample)
    std::uint64_t event_key(std::uint64_t index) const { return splitmix64(sample_key_ ^ index); }
@@ -1085,7 +1087,8 @@ private:
 // ===========================================================================
 struct FileJob {
    std::string path;
-   std::string sample;    // "{process}__{variation}"
+   std::string sample;    // the recipe of its events: "{recipe}__{variation}" (config_for)
+   std::string stream;    // the sample's own name, which keys its random numbers; "": `sample`
    std::uint64_t first = 0; // index of the first event within the sample
    std::uint64_t count = 0;
 };
@@ -1107,7 +1110,7 @@ inline std::atomic<std::uint64_t> &events_done()
 
 inline void write_file(const FileJob &job, const RunOptions &opt)
 {
-   EventGenerator gen(job.sample, opt.seed);
+   EventGenerator gen(job.sample, opt.seed, job.stream.empty() ? job.sample : job.stream);
    EventWriter writer(job.path, opt.compression, opt.noise, opt.counters);
    std::uint64_t unreported = 0;
    for (std::uint64_t i = job.first; i < job.first + job.count; ++i) {

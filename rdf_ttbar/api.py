@@ -104,12 +104,14 @@ def write_histograms(result: RunResult, path: str | os.PathLike) -> Path:
         return histograms.write(result.histograms, path)
 
 
-def fit(histograms, *, ranking: bool = False):
-    """The statistical fit (cabinetry + pyhf) of the AGC model to the pseudo-data.
+def fit(histograms, *, ranking: bool = False, analysis: Analysis | str | None = None):
+    """The statistical fit (cabinetry + pyhf) of the definition's model to the pseudo-data.
 
     Args:
         histograms: a :class:`RunResult`, a mapping {AGC name: UHI histogram} or the path of a histograms.root.
         ranking: also rank the nuisance parameters by their impact on ttbar_norm (about four fits each).
+        analysis: the definition whose fit it is (an Analysis, or v1, v2, FILE.py, a module path); default: a
+            RunResult's, else the AGC v1.
 
     Returns:
         The fit report: ``report.summary`` (the content of fit_results.json, ``summary["ttbar_norm"]``),
@@ -120,14 +122,13 @@ def fit(histograms, *, ranking: bool = False):
     """
     from . import inference
 
-    analysis = None
     if isinstance(histograms, RunResult):
-        histograms, analysis = histograms.histograms, histograms.analysis
+        histograms, analysis = histograms.histograms, analysis or histograms.analysis
     return inference.fit(histograms, ranking=ranking, analysis=analysis)
 
 
 def plot(
-    histograms=None, report=None, *, plots_dir: str | os.PathLike = "plots", analysis: Analysis | None = None
+    histograms=None, report=None, *, plots_dir: str | os.PathLike = "plots", analysis: Analysis | str | None = None
 ) -> list[Path]:
     """Draw the histogram plots and (given a fit report) the fit plots as PNG files into ``plots_dir``.
 
@@ -135,7 +136,8 @@ def plot(
         histograms: a :class:`RunResult`, a mapping {AGC name: UHI histogram} or a histograms.root path; None: none.
         report: the result of :func:`fit`; None: no fit plots.
         plots_dir: where the PNG files go.
-        analysis: the definition whose plots they are (default: a RunResult's, else the AGC v1's).
+        analysis: the definition whose plots they are (an Analysis or its name; default: a RunResult's, else the
+            AGC v1).
 
     Returns:
         The paths of the PNG files written.
@@ -250,7 +252,7 @@ def hepdata(report, folder: str | os.PathLike, *, workspace=None, analysis: Anal
     Raises:
         UserError: a folder holding other files, or no hepdata_lib.
     """
-    from .analysis import DEFAULT
+    from .analysis import chosen
     from .report import hepdata as hepdata_record
 
     if isinstance(report, (str, os.PathLike)):
@@ -259,7 +261,7 @@ def hepdata(report, folder: str | os.PathLike, *, workspace=None, analysis: Anal
     if workspace is None:
         workspace = summary["workspace"] if isinstance(report, Mapping) else report.workspace
     with write_errors(Path(folder)):
-        return hepdata_record.write(folder, dict(summary), workspace, analysis or DEFAULT)
+        return hepdata_record.write(folder, dict(summary), workspace, chosen(analysis))
 
 
 def write_report(out: OutputFolder, metrics: dict, fit_summary: dict | None, histograms: dict, analysis) -> Path:
@@ -277,10 +279,10 @@ def write_report(out: OutputFolder, metrics: dict, fit_summary: dict | None, his
 
 
 def fit_and_plots(
-    histograms: dict, do_fit: bool, out: OutputFolder, metrics: dict, painters, analysis: Analysis | None = None
+    histograms: dict, do_fit: bool, out: OutputFolder, metrics: dict, painters, analysis: Analysis
 ) -> dict | None:
     """The fit of the event loops' histograms (in memory; written into the staging folder, naming the files
-    where they are published) and the plots (``plots/``) of ``analysis`` (the definition; default: the AGC v1's),
+    where they are published) and the plots (``plots/``) of ``analysis`` (the run's definition),
     drawn by ``painters`` (warm plot workers, :class:`rdf_ttbar.plots.painters.Painters`): the histogram plots while
     the fit runs, then the fit plots. With ML histograms in the definition (AGC v2), the main fit's result is
     then applied to them (:mod:`rdf_ttbar.inference.ml_validation`, while the fit plots are drawn): their numbers
@@ -288,9 +290,6 @@ def fit_and_plots(
     make no usable model, a warning in the summary says so and the run goes on.
     Fills the fit (the ML validation's included) and plots times into ``metrics``; returns the fit summary as
     fit_results.json holds it."""
-    from .analysis import DEFAULT
-
-    analysis = analysis or DEFAULT
     plots_dir = out.staging / "plots"
     start = time.perf_counter()
     histogram_plots = painters.draw("histograms", histograms, plots_dir, analysis)  # in memory: not histograms.root

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import yaml
@@ -23,6 +25,7 @@ from .errors import UserError, require_file
 
 SCHEDULERS = ("mt", "dask-local", "dask-remote", "spark-local", "spark-remote")
 ANALYSIS_VERSIONS = ("v1", "v2")  # --analysis: the definitions of rdf_ttbar.analysis.VERSIONS
+ANALYSIS_CHOICES = "v1, v2, a Python file that defines ANALYSIS (FILE.py) or a module path (package.module)"
 AGC_LIST = (
     "https://raw.githubusercontent.com/iris-hep/analysis-grand-challenge/main/"
     "analyses/cms-open-data-ttbar/nanoaod_inputs.json"
@@ -49,6 +52,21 @@ def io_percent_key(value) -> float | int | str | None:
     except (TypeError, ValueError):
         return None
     return next((key for key in IO_PERCENTS if abs(number - key) < 1e-9), None)
+
+
+def analysis_choice(value) -> str | None:
+    """The --analysis / analysis choice that ``value`` names: v1, v2, a .py file (its absolute path: the file
+    must exist) or a module path; None if none. The definition itself is loaded by rdf_ttbar.analysis.get."""
+    if not isinstance(value, str):
+        return None
+    if value in ANALYSIS_VERSIONS:
+        return value
+    if value.endswith(".py"):
+        path = Path(value).expanduser()
+        if not path.is_file():
+            raise InvalidOption("analysis", f"the analysis file {value} does not exist (analysis: {ANALYSIS_CHOICES})")
+        return str(path.resolve())
+    return value if re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", value) else None
 
 
 def option(
@@ -173,9 +191,12 @@ class RunConfig(_Section):
     )
     analysis: str = option(
         "v1",
-        "the AGC analysis version: v1, or v2 (tighter lepton and jet selections, and the ML jet-parton "
-        "assignment of 4j2b events, whose 20 feature histograms go to histograms_ml.root)",
-        choices=ANALYSIS_VERSIONS,
+        "the analysis definition: the AGC's v1, or v2 (tighter lepton and jet selections, and the ML jet-parton "
+        "assignment of 4j2b events, whose 20 feature histograms go to histograms_ml.root), or your own: a Python "
+        "file that defines ANALYSIS (README 'Your own analysis file') or a module path",
+        metavar="v1|v2|FILE.py|MODULE",
+        parse=analysis_choice,
+        choices_text=ANALYSIS_CHOICES,
     )
     ml_models: str | None = option(
         None,

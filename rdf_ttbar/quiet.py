@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
@@ -54,3 +55,15 @@ def import_root():
         if text:
             sys.stderr.write(text)
     return ROOT
+
+
+@contextmanager
+def logger_level(name: str, level: int = logging.CRITICAL):
+    """The logger ``name`` at ``level`` inside (e.g. a library's expected messages silenced), as before after."""
+    logger = logging.getLogger(name)
+    previous = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)

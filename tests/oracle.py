@@ -19,10 +19,14 @@ Main entry points
 - ``region_stats(files)``
 - ``read_root_histograms(path)`` / ``read_json_histograms(path)``
 - ``compare(actual, expected)``
+
+The numbers of a changed definition (luminosity, cross sections, cut values, binning, regions by b-tag count)
+come in as a :class:`Numbers` (``numbers=``; default ``SPEC``, the spec's); the algorithms stay this module's own.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -80,6 +84,38 @@ BRANCHES = [
 STEP_SIZE = 250_000  # entries per chunk
 
 Hist = namedtuple("Hist", "sumw sumw2")
+
+
+@dataclasses.dataclass(frozen=True)
+class Numbers:
+    """The numbers of an analysis: normalisation, cuts, binning and regions ((name, fewest b tags, most b tags or
+    None, observable "ht" or "mbjj"), in the order of their region codes 1, 2, ...)."""
+
+    luminosity: float = LUMI
+    xsec: dict = dataclasses.field(default_factory=lambda: dict(XSEC))
+    lepton_pt_min: float = LEPTON_PT_MIN
+    jet_pt_min: float = JET_PT_MIN
+    min_jets: int = 4
+    btag_wp: float = BTAG_WP
+    nbins: int = NBINS
+    xmin: float = XMIN
+    xmax: float = XMAX
+    regions: tuple = (("4j1b", 1, 1, "ht"), ("4j2b", 2, None, "mbjj"))
+
+    @property
+    def region_names(self) -> tuple:
+        return tuple(r[0] for r in self.regions)
+
+    @property
+    def edges(self) -> np.ndarray:
+        return np.linspace(self.xmin, self.xmax, self.nbins + 1)
+
+    @property
+    def nflow(self) -> int:
+        return self.nbins + 2
+
+
+SPEC = Numbers()
 
 
 # --------------------------------------------------------------- resolution factors
@@ -167,44 +203,63 @@ def _mbjj(pt, eta, phi, mass, isb) -> np.ndarray:
     return np.sqrt(np.maximum(m2, 0.0))
 
 
-def _analyse(events, pt: ak.Array) -> dict:
+def _analyse(events, pt: ak.Array, numbers: Numbers = SPEC) -> dict:
     """Selection + observables for one jet-pT array (float32 jagged).
 
     Returns numpy arrays, one entry per event:
-      region: 0 (not selected), 1 (4j1b), 2 (4j2b)
-      observable: HT (4j1b), m_bjj (4j2b), NaN otherwise
+      region: 0 (not selected), 1 (4j1b), 2 (4j2b): 1 + the index in ``numbers.regions`` of its first region
+      observable: HT (4j1b), m_bjj (4j2b), NaN otherwise (of that region)
+      in_region, observables: (n, regions): whether it is in each region, and its observable there
       n_jets, n_btag: selected jets / selected b-tagged jets
       lead_pt: (n, 4) float64, pt of the first four selected jets (stored order), NaN-padded
     """
     n = len(pt)
-    n_lep = ak.sum(events.Electron_pt > LEPTON_PT_MIN, axis=1) + ak.sum(events.Muon_pt > LEPTON_PT_MIN, axis=1)
-    jet_sel = pt > JET_PT_MIN
-    isb_all = events.Jet_btagCSVV2 > BTAG_WP
+    # the jet cuts as float32 (the C++ compares float literals), the lepton one as given (the spec's 25)
+    lep_min, jet_min = float(numbers.lepton_pt_min), np.float32(numbers.jet_pt_min)
+    n_lep = ak.sum(events.Electron_pt > lep_min, axis=1) + ak.sum(events.Muon_pt > lep_min, axis=1)
+    jet_sel = pt > jet_min
+    isb_all = events.Jet_btagCSVV2 > np.float32(numbers.btag_wp)
     n_jets = ak.sum(jet_sel, axis=1).to_numpy()
     n_btag = ak.sum(jet_sel & isb_all, axis=1).to_numpy()
     n_lep = n_lep.to_numpy()
-    base = (n_lep == 1) & (n_jets >= 4) & (n_btag >= 1)
-    region = np.zeros(n, dtype=np.int8)
-    region[base & (n_btag == 1)] = 1
-    region[base & (n_btag >= 2)] = 2
+    base = (n_lep == 1) & (n_jets >= numbers.min_jets) & (n_btag >= 1)
+    # every region on its own (a definition's regions may overlap); "region": the first one an event is in
+    n_regions = len(numbers.regions)
+    in_region = np.zeros((n, n_regions), dtype=bool)
+    for k, (_, fewest, most, _) in enumerate(numbers.regions):
+        in_region[:, k] = base & (n_btag >= fewest) & ((n_btag <= most) if most is not None else True)
+    region = np.where(in_region.any(axis=1), in_region.argmax(axis=1) + 1, 0).astype(np.int8)
 
     sel_pt = pt[jet_sel]
+    observables = np.full((n, n_regions), np.nan)
+    for k, (*_, kind) in enumerate(numbers.regions):
+        inside = in_region[:, k]
+        if not inside.any():
+            continue
+        if kind == "ht":
+            observables[inside, k] = ak.sum(ak.values_astype(sel_pt[inside], np.float64), axis=1).to_numpy()
+        else:
+            observables[inside, k] = _mbjj(
+                sel_pt[inside],
+                events.Jet_eta[jet_sel][inside],
+                events.Jet_phi[jet_sel][inside],
+                events.Jet_mass[jet_sel][inside],
+                isb_all[jet_sel][inside],
+            )
     observable = np.full(n, np.nan)
-    in1 = region == 1
-    if in1.any():
-        observable[in1] = ak.sum(ak.values_astype(sel_pt[in1], np.float64), axis=1).to_numpy()
-    in2 = region == 2
-    if in2.any():
-        observable[in2] = _mbjj(
-            sel_pt[in2],
-            events.Jet_eta[jet_sel][in2],
-            events.Jet_phi[jet_sel][in2],
-            events.Jet_mass[jet_sel][in2],
-            isb_all[jet_sel][in2],
-        )
+    selected = region > 0
+    observable[selected] = observables[selected, region[selected] - 1]
     padded = ak.pad_none(ak.values_astype(sel_pt[:, :4], np.float64), 4, axis=1, clip=True)
     lead_pt = ak.to_numpy(ak.fill_none(padded, np.nan)).reshape(n, 4)
-    return {"region": region, "observable": observable, "n_jets": n_jets, "n_btag": n_btag, "lead_pt": lead_pt}
+    return {
+        "region": region,
+        "observable": observable,
+        "n_jets": n_jets,
+        "n_btag": n_btag,
+        "lead_pt": lead_pt,
+        "in_region": in_region,
+        "observables": observables,
+    }
 
 
 def _file_specs(files, tree: str) -> list[dict]:
@@ -236,9 +291,9 @@ def _read_cached(path: str, tree: str, step_size, size: int, mtime_ns: int) -> t
     return tuple(uproot.iterate({path: tree}, BRANCHES, step_size=step_size, library="ak"))
 
 
-def event_observables(files, pt_variation: str = "nominal", tree: str = "Events") -> dict:
+def event_observables(files, pt_variation: str = "nominal", tree: str = "Events", numbers: Numbers = SPEC) -> dict:
     """Per-event analysis result (see ``_analyse``) concatenated over all files."""
-    parts = [_analyse(ev, _varied_pt(ev, pt_variation)) for ev in _iterate(files, tree)]
+    parts = [_analyse(ev, _varied_pt(ev, pt_variation), numbers) for ev in _iterate(files, tree)]
     if not parts:
         return {
             "region": np.zeros(0, np.int8),
@@ -246,23 +301,25 @@ def event_observables(files, pt_variation: str = "nominal", tree: str = "Events"
             "n_jets": np.zeros(0, int),
             "n_btag": np.zeros(0, int),
             "lead_pt": np.zeros((0, 4)),
+            "in_region": np.zeros((0, len(numbers.regions)), dtype=bool),
+            "observables": np.zeros((0, len(numbers.regions))),
         }
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 # --------------------------------------------------------------------- histograms
-def bin_index(x) -> np.ndarray:
+def bin_index(x, numbers: Numbers = SPEC) -> np.ndarray:
     """TH1D bin index with flow: 0 for x < 50, 1..25, 26 for x >= 550 (and NaN)."""
-    return np.searchsorted(EDGES, np.asarray(x, dtype=np.float64), side="right")
+    return np.searchsorted(numbers.edges, np.asarray(x, dtype=np.float64), side="right")
 
 
-def fill(x, w) -> Hist:
+def fill(x, w, numbers: Numbers = SPEC) -> Hist:
     """Histogram of values x with weights w (arrays)."""
-    idx = bin_index(x)
+    idx = bin_index(x, numbers)
     w = np.broadcast_to(np.asarray(w, dtype=np.float64), idx.shape)
     return Hist(
-        np.bincount(idx, weights=w, minlength=NFLOW).astype(np.float64),
-        np.bincount(idx, weights=w * w, minlength=NFLOW).astype(np.float64),
+        np.bincount(idx, weights=w, minlength=numbers.nflow).astype(np.float64),
+        np.bincount(idx, weights=w * w, minlength=numbers.nflow).astype(np.float64),
     )
 
 
@@ -284,7 +341,9 @@ def sample_variation_names(process: str, variation: str) -> list[str]:
     return ["nominal", "pt_scale_up", "pt_res_up"] + _weight_variations(process)
 
 
-def sample_histograms(files, process: str, variation: str, xsec_weight: float, tree: str = "Events") -> dict[str, Hist]:
+def sample_histograms(
+    files, process: str, variation: str, xsec_weight: float, tree: str = "Events", numbers: Numbers = SPEC
+) -> dict[str, Hist]:
     """All histograms of one sample, keyed by AGC name.
 
     files: paths (or {"path": ...} dicts); xsec_weight: the per-event weight
@@ -292,23 +351,23 @@ def sample_histograms(files, process: str, variation: str, xsec_weight: float, t
     variations; other samples only ``{region}_{process}_{variation}``.
     """
     acc = {
-        histogram_name(r, process, v): [np.zeros(NFLOW), np.zeros(NFLOW)]
-        for r in REGIONS
+        histogram_name(r, process, v): [np.zeros(numbers.nflow), np.zeros(numbers.nflow)]
+        for r in numbers.region_names
         for v in sample_variation_names(process, variation)
     }
 
     def add(name, x, w):
-        h = fill(x, w)
+        h = fill(x, w, numbers)
         acc[name][0] += h.sumw
         acc[name][1] += h.sumw2
 
     pt_variations = JET_PT_VARIATIONS if variation == "nominal" else ("nominal",)
     for events in _iterate(files, tree):
         for ptvar in pt_variations:
-            res = _analyse(events, _varied_pt(events, ptvar))
-            for code, region in enumerate(REGIONS, start=1):
-                mask = res["region"] == code
-                x = res["observable"][mask]
+            res = _analyse(events, _varied_pt(events, ptvar), numbers)
+            for code, region in enumerate(numbers.region_names, start=1):
+                mask = res["in_region"][:, code - 1]
+                x = res["observables"][mask, code - 1]
                 w = np.full(x.size, float(xsec_weight))
                 if ptvar != "nominal":
                     add(histogram_name(region, process, ptvar), x, w)
@@ -327,11 +386,11 @@ def sample_histograms(files, process: str, variation: str, xsec_weight: float, t
     return {k: Hist(v[0], v[1]) for k, v in acc.items()}
 
 
-def pseudodata(hists: dict[str, Hist]) -> dict[str, Hist]:
+def pseudodata(hists: dict[str, Hist], numbers: Numbers = SPEC) -> dict[str, Hist]:
     """``{region}_pseudodata`` from already computed sample histograms (sumw2 with squared coefficients)."""
     out = {}
-    for region in REGIONS:
-        sumw, sumw2 = np.zeros(NFLOW), np.zeros(NFLOW)
+    for region in numbers.region_names:
+        sumw, sumw2 = np.zeros(numbers.nflow), np.zeros(numbers.nflow)
         for coeff, process, variation in PSEUDODATA:
             h = hists[histogram_name(region, process, variation)]
             sumw = sumw + coeff * h.sumw
@@ -340,25 +399,28 @@ def pseudodata(hists: dict[str, Hist]) -> dict[str, Hist]:
     return out
 
 
-def weighted_samples(inputs, n_files: int | None = None):
+def weighted_samples(inputs, n_files: int | None = None, numbers: Numbers = SPEC):
     """(process, variation, files, weight) of every simulated sample of AGC-format inputs (a dict or a JSON path):
     its first ``n_files`` files, each event weighted xsec * 3378 / (sum of their nevts); ``data`` is skipped."""
+    xsec, lumi = numbers.xsec, numbers.luminosity
     if not isinstance(inputs, dict):
         inputs = json.loads(Path(inputs).read_text())
     for process, variations in inputs.items():
         if process == "data":
             continue
-        if process not in XSEC:
-            raise KeyError(f"unknown process {process!r} in inputs (known: {sorted(XSEC)})")
+        if process not in xsec:
+            raise KeyError(f"unknown process {process!r} in inputs (known: {sorted(xsec)})")
         for variation, sample in variations.items():
             files = sample["files"][:n_files] if n_files is not None else sample["files"]
             nevts = sum(int(f["nevts"]) for f in files)
             if nevts <= 0:
                 raise ValueError(f"{process}/{variation}: nevts_total is {nevts}")
-            yield process, variation, files, XSEC[process] * LUMI / nevts
+            yield process, variation, files, xsec[process] * lumi / nevts
 
 
-def all_histograms(inputs, n_files: int | None = None, tree: str = "Events") -> dict[str, Hist]:
+def all_histograms(
+    inputs, n_files: int | None = None, tree: str = "Events", numbers: Numbers = SPEC
+) -> dict[str, Hist]:
     """All histograms for AGC-format inputs ({process: {variation: {"files": [{"path", "nevts"}]}}}).
 
     ``inputs`` is a dict or a path to such a JSON file. The ``data`` process is
@@ -367,11 +429,11 @@ def all_histograms(inputs, n_files: int | None = None, tree: str = "Events") -> 
     components (ttbar ME_var, ttbar PS_var, wjets and single_top_t_chan nominal) are all present.
     """
     out: dict[str, Hist] = {}
-    for process, variation, files, weight in weighted_samples(inputs, n_files):
-        out.update(sample_histograms(files, process, variation, weight, tree))
-    have = all(histogram_name(r, p, v) in out for r in REGIONS for _, p, v in PSEUDODATA)
+    for process, variation, files, weight in weighted_samples(inputs, n_files, numbers):
+        out.update(sample_histograms(files, process, variation, weight, tree, numbers))
+    have = all(histogram_name(r, p, v) in out for r in numbers.region_names for _, p, v in PSEUDODATA)
     if have:
-        out.update(pseudodata(out))
+        out.update(pseudodata(out, numbers))
     return out
 
 

@@ -16,7 +16,7 @@ import pytest
 
 import edge_cases
 import oracle
-from helpers import REPO, run_cli, run_histograms, same_files_everywhere
+from helpers import REPO, compare_with_oracle, oracle_histograms, run_cli, run_histograms, same_files_everywhere
 from rdf_ttbar.inputs import branch_lists
 
 EVENTS_PER_SAMPLE = 2_000
@@ -116,7 +116,7 @@ def test_the_analysis_columns_are_all_the_analysis_needs(tmp_path):
     slim = edge_cases.write_edge_case_file(tmp_path / "slim.root", drop=everything - ANALYSIS_COLUMNS)
     inputs = same_files_everywhere(tmp_path / "in.json", [(slim, n)])
     actual = oracle.read_root_histograms(run_histograms(inputs, tmp_path / "out", "--mt", "1"))
-    problems = oracle.compare(actual, oracle.all_histograms(str(inputs)), rtol=1e-6)
+    problems = compare_with_oracle(actual, oracle_histograms(str(inputs)), rtol=1e-6)
     assert not problems, "\n".join(problems)
     assert actual["4j1b_ttbar"].sumw.sum() > 0
 

@@ -145,9 +145,10 @@ def test_output_dir_too_long_for_the_staging_folder(tmp_path, demo_inputs):
 @pytest.fixture(scope="module")
 def reference_histograms():
     """The AGC's published histograms for 1 file per sample, with exact variances: a valid fit input."""
+    from rdf_ttbar.analysis import AGC_V1
     from rdf_ttbar.inputs import reference
 
-    return reference.read("1")
+    return reference.read("1", analysis=AGC_V1)
 
 
 def write_root(histograms: dict, path: Path) -> Path:

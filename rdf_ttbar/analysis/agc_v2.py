@@ -10,7 +10,7 @@ weight variations reuse the nominal ones (RDataFrame's Vary).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ..errors import UserError
@@ -52,12 +52,51 @@ FEATURE_NAMES = tuple(name for name, *_ in FEATURES)
 # the features drawn pre- and post-fit with the main fit's parameters (the AGC's cabinetry_config_ml)
 POSTFIT_FEATURES = tuple(FEATURE_NAMES[i] for i in (0, 1, 2, 4, 5, 6, 7))
 
-ELECTRONS = "rdf_ttbar::v2::tight_electrons(Electron_pt, Electron_eta, Electron_cutBased, Electron_sip3d)"
-MUONS = "rdf_ttbar::v2::tight_muons(Muon_pt, Muon_eta, Muon_tightId, Muon_sip3d, Muon_pfRelIso04_all)"
+
+@dataclass(frozen=True)
+class V2Cuts:
+    """The v2 object selection's cut values (the AGC's), passed to the C++ helpers of ``cpp/agc_v2.h``; the float
+    ones as float literals (coffea compares float32 values), the jet pT in double."""
+
+    electron_pt_min: float = 30.0
+    electron_eta_max: float = 2.1
+    electron_cut_based: int = 4  # cutBased == 4: tight
+    electron_sip3d_max: float = 4.0
+    muon_pt_min: float = 30.0
+    muon_eta_max: float = 2.1
+    muon_sip3d_max: float = 4.0
+    muon_iso_max: float = 0.15  # pfRelIso04_all
+    jet_pt_min: float = 30.0
+    jet_eta_max: float = 2.4
+    jet_id_bits: int = 4  # (jetId & 4) != 0: the tight lepton veto
+
+    def electrons(self) -> str:
+        cuts = f"{_f(self.electron_pt_min)}, {_f(self.electron_eta_max)}, {int(self.electron_cut_based)}, "
+        return (
+            "rdf_ttbar::v2::tight_electrons(Electron_pt, Electron_eta, Electron_cutBased, Electron_sip3d, "
+            f"{cuts}{_f(self.electron_sip3d_max)})"
+        )
+
+    def muons(self) -> str:
+        cuts = ", ".join(_f(x) for x in (self.muon_pt_min, self.muon_eta_max, self.muon_sip3d_max, self.muon_iso_max))
+        return f"rdf_ttbar::v2::tight_muons(Muon_pt, Muon_eta, Muon_tightId, Muon_sip3d, Muon_pfRelIso04_all, {cuts})"
+
+    def jets(self) -> str:
+        cuts = f"{float(self.jet_pt_min)!r}, {_f(self.jet_eta_max)}, {int(self.jet_id_bits)}"
+        return f"rdf_ttbar::v2::select_jets(jet_pt, Jet_eta, Jet_jetId, {cuts})"
 
 
-def make(models_dir: Path = MODELS_DIR) -> Analysis:
-    """The v2 definition with the xgboost models of ``models_dir`` (model_even.json, model_odd.json)."""
+def _f(x: float) -> str:
+    """A C++ float literal (coffea compares float32 values with Python numbers cast to float32: 2.1 -> 2.1f)."""
+    return f"{float(x)!r}f"
+
+
+CUTS = V2Cuts()
+
+
+def make(models_dir: Path = MODELS_DIR, cuts: V2Cuts = CUTS) -> Analysis:
+    """The v2 definition with the xgboost models of ``models_dir`` (model_even.json, model_odd.json) and the object
+    selection's cut values ``cuts`` (e.g. ``make(cuts=dataclasses.replace(CUTS, jet_pt_min=40.0))``)."""
     even, odd = (str(Path(models_dir, f"model_{parity}.json").resolve()) for parity in ("even", "odd"))
     missing = [p for p in (even, odd) if not Path(p).is_file()]
     if missing:
@@ -86,6 +125,9 @@ def make(models_dir: Path = MODELS_DIR) -> Analysis:
         version="v2",
         luminosity_pb=v1.luminosity_pb,
         processes=v1.processes,
+        norm_process=v1.norm_process,
+        norm_factor=v1.norm_factor,
+        stack_order=v1.stack_order,
         inputs={  # v1's, and the columns of the v2 object selection and of the assignment
             **v1.inputs,
             "Jet_jetId": "ROOT::RVecI",
@@ -96,8 +138,8 @@ def make(models_dir: Path = MODELS_DIR) -> Analysis:
             "Muon_tightId": "ROOT::RVec<bool>",
         },
         selection=(
-            Define("electrons", ELECTRONS),
-            Define("muons", MUONS),
+            Define("electrons", cuts.electrons()),
+            Define("muons", cuts.muons()),
             Filter("exactly one lepton", "rdf_ttbar::v2::count(electrons) + rdf_ttbar::v2::count(muons) == 1"),
             Define(
                 "lepton",
@@ -105,7 +147,7 @@ def make(models_dir: Path = MODELS_DIR) -> Analysis:
                 "muons, Muon_pt, Muon_eta, Muon_phi, Muon_mass)",
             ),
             Define("jet_pt", "rdf_ttbar::v2::as_double(Jet_pt)"),
-            Define("jets", "rdf_ttbar::v2::select_jets(jet_pt, Jet_eta, Jet_jetId)"),
+            Define("jets", cuts.jets()),
             *V1.selection[2:],  # v1's b-tag count and its filter, on v2's jets
         ),
         regions=tuple(replace(r, defines=(assignment,)) if r.name == "4j2b" else r for r in V1.regions),
@@ -130,6 +172,7 @@ def make(models_dir: Path = MODELS_DIR) -> Analysis:
         # the AGC's code (utils/file_output.py): (ttbar ME_var + ttbar PS_var) / 2 + wjets
         pseudodata=((0.5, "ttbar", "ME_var"), (0.5, "ttbar", "PS_var"), (1.0, "wjets", "nominal")),
         variation_plots=v1.variation_plots,
+        parameters={k: float(v) for k, v in asdict(cuts).items()},
         headers=("analysis.h", "ml.h", "agc_v2.h"),
         files=(even, odd),  # on Dask workers without this installation: their uploaded copies (forest.py)
         models=models,

@@ -2,8 +2,27 @@
 
 from __future__ import annotations
 
+import re
+
 from ..errors import DefinitionError
 from .steps import Define, Filter, identifiers
+
+# a free identifier that is not called (a call is a function: a helper of the headers, or C++'s own)
+_READ = re.compile(r"(?<![\w:.>])([A-Za-z_]\w*)\b(?!\s*(?:::|\(|<[\w\s:,*&]*>\s*(?:\(|::)))")
+_STRING = re.compile(r'"(?:\\.|[^"\\])*"')
+# C++ words and RDataFrame's own columns an expression may name besides the definition's columns
+_NOT_COLUMNS = frozenset({"true", "false", "nullptr", "this", "sizeof", "rdfentry_", "rdfslot_", "int", "double"})
+_NOT_COLUMNS |= frozenset({"float", "long", "unsigned", "bool", "auto", "const", "size_t", "std"})
+
+
+def reads(expression: str) -> list[str]:
+    """The identifiers an expression reads as columns (not called, not a template, not after ``::``, ``.`` or
+    ``->``, not in a string); none for a block of statements (its local variables are not columns)."""
+    if ";" in expression:
+        return []
+    found = _READ.findall(_STRING.sub('""', expression))
+    return [name for name in dict.fromkeys(found) if name not in _NOT_COLUMNS]
+
 
 __all__ = ["DefinitionError", "check"]
 
@@ -55,5 +74,45 @@ def check(analysis) -> None:
     for plot in analysis.variation_plots:
         if plot.histogram not in prefixes or not set(plot.systematics) <= names:
             problems.append(f"variation plot '{plot.name}' names an unknown histogram or systematic")
+    if analysis.norm_process and analysis.norm_process not in processes:
+        problems.append(f"norm_process '{analysis.norm_process}' is not a process")
+    if set(analysis.stack_order) - processes:
+        problems.append(f"stack_order names unknown processes {sorted(set(analysis.stack_order) - processes)}")
+    problems += _unknown_columns(analysis, known)
     if problems:
         raise DefinitionError(f"analysis definition '{analysis.name}': " + "; ".join(problems))
+
+
+def _unknown_columns(analysis, known: set[str]) -> list[str]:
+    """Expressions that read a column that is neither an input (``inputs``) nor defined before them."""
+    problems = []
+    columns = set(analysis.inputs) | {analysis.weight_column}
+
+    def check_reads(where: str, expression: str, available: set[str]) -> None:
+        missing = [name for name in reads(expression) if name not in available]
+        if missing:
+            problems.append(
+                f"{where} reads the unknown column(s) {', '.join(missing)} (add them to inputs with their type, "
+                "or define them before)"
+            )
+
+    for step in analysis.selection:
+        kind = "Define" if isinstance(step, Define) else "Filter"
+        check_reads(f"selection {kind} '{step.name}'", step.expression, columns)
+        if isinstance(step, Define):
+            columns.add(step.name)
+    regions = {r.name: r for r in analysis.regions}
+    for region in analysis.regions:
+        check_reads(f"region '{region.name}' condition", region.condition, columns)
+        for d in region.defines:
+            check_reads(
+                f"region '{region.name}' Define '{d.name}'", d.expression, columns | {x.name for x in region.defines}
+            )
+    for h in analysis.histograms:
+        if h.region in regions:
+            extra = {d.name for d in regions[h.region].defines}
+            check_reads(f"histogram '{h.prefix}' observable", h.observable, columns | extra)
+    for s in analysis.systematics:
+        if s.kind == "vary":
+            check_reads(f"systematic '{s.name}' expression", s.expression, columns | known)
+    return problems

@@ -9,11 +9,15 @@ columns read, the cabinetry configuration and the variation plots.
 The C++ in a definition is short expressions calling named functions of its headers (``cpp/analysis.h``
 for the AGC), written as in RDataFrame's ``Define``/``Filter``: column names are the variables. A
 column is an input column (``inputs``, with its NanoAOD type) or a defined one.
+
+Public API, kept stable for users' own definition files (``--analysis FILE.py``, :mod:`rdf_ttbar.analysis.user`):
+``Analysis``, ``Process``, ``Region``, ``Histogram``, ``Binning``, ``Define``, ``Filter``, ``Systematic``,
+``VariationPlot``; new fields come with defaults.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .steps import Define, Filter, identifiers, rename  # noqa: F401  (part of the model)
 
@@ -108,8 +112,16 @@ class VariationPlot:
 class Process:
     name: str
     cross_section_pb: float
-    label: str  # in the fit and in plot legends
+    label: str  # its sample's name in the fit, and its legend in the plots unless ``legend`` is set
     variations: tuple[str, ...] = ("nominal",)  # its samples: "nominal" and alternative samples
+    color: str = ""  # its colour in the plots; "": the next colour of the plots' default palette
+    legend: str = ""  # its legend in the plots (matplotlib text); "": ``label``
+    # the demo generator's recipe of its events (``rdf_ttbar.inputs.demo_jobs.RECIPES``); "": the process' name
+    demo: str = ""
+
+    @property
+    def recipe(self) -> str:
+        return self.demo or self.name
 
 
 @dataclass(frozen=True)
@@ -133,6 +145,13 @@ class Analysis:
     models: tuple[tuple[str, str], ...] = ()
     weight_column: str = "weight"
     version: str = ""  # the short name that selects it (--analysis)
+    # the fit: the process whose normalisation is the parameter of interest (""; the first process) and that
+    # parameter's name ("": "{process}_norm")
+    norm_process: str = ""
+    norm_factor: str = ""
+    stack_order: tuple[str, ...] = ()  # the plots' stack, bottom to top (processes left out go below); (): reversed
+    # the cut values its expressions were made with (e.g. {"jet_pt_min": 25.0}), for its readers (the tests' oracle)
+    parameters: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self):
         from .checks import check
@@ -146,6 +165,22 @@ class Analysis:
 
     def process(self, name: str) -> Process:
         return next(p for p in self.processes if p.name == name)
+
+    @property
+    def poi_process(self) -> str:
+        """The process whose normalisation the fit measures."""
+        return self.norm_process or self.processes[0].name
+
+    @property
+    def poi(self) -> str:
+        """The fit's parameter of interest: the normalisation factor of :attr:`poi_process`."""
+        return self.norm_factor or f"{self.poi_process}_norm"
+
+    def stacked(self, processes=None) -> list[str]:
+        """``processes`` (default: all) in the plots' stack order, bottom to top."""
+        order = list(self.stack_order) or list(reversed(self.process_names))
+        given = list(self.process_names if processes is None else processes)
+        return [p for p in given if p not in order] + [p for p in order if p in given]
 
     @property
     def samples(self) -> list[tuple[str, str]]:
@@ -210,6 +245,11 @@ class Analysis:
     @property
     def fit_histograms(self) -> tuple[Histogram, ...]:
         return tuple(h for h in self.histograms if h.fit_edges and self.region(h.region).fit_name)
+
+    @property
+    def fit_bin_edges(self) -> tuple[float, ...]:
+        """The first fitted histogram's fit bin edges (each has its own; the summaries quote these)."""
+        return self.fit_histograms[0].fit_edges if self.fit_histograms else ()
 
     # ------------------------------------------------------------------ columns
     def columns_read(self) -> list[str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import inputs
-from ..analysis import native
+from ..analysis import AGC_V1, native
 from ..errors import UserError
 from ..execution import io_only
 from .bench_os import evict_from_page_cache, maxrss_mb, root_install_files, warm_page_cache
@@ -134,7 +134,7 @@ def measure(
     inputs_json: Path, mts: list[int], percents: list, repeat: int, evict: bool, log=print, cold: bool = True
 ) -> dict:
     """All measurements; returns the result dictionary (see ``main``)."""
-    samples = inputs.read_file_list(inputs_json)
+    samples = inputs.read_file_list(inputs_json, AGC_V1)  # the benchmark runs the AGC v1
     files = local_files(samples)
     events = sum(s.nevts for s in samples)
     disk_bytes = sum(p.stat().st_size for p in files)

@@ -70,7 +70,7 @@ def main(args: argparse.Namespace) -> int:
             f"there, then analyse the delivered files with --scheduler {config.scheduler}"
         )
     analysis = definition(config)
-    samples = prepare.resolve_samples(config)
+    samples = prepare.resolve_samples(config, analysis=analysis)
     output_dir = Path(args.output_dir).expanduser()
     execution.configure_threads(config.mt)
     executor = None

@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from .. import provenance, report
+from ..analysis import Analysis
 from ..analysis import of as definition
 from ..errors import UserError
 from ..execution.outputs import write_errors
 from ..inference import ml_validation
-from ..inference.configuration import FIT_RESULTS_FILE, POI, WORKSPACE_FILE, FitError, FitWarning
+from ..inference.configuration import FIT_RESULTS_FILE, WORKSPACE_FILE, FitError, FitWarning
 from ..inference.fitting import run_fit
 from . import options
 
@@ -65,16 +66,17 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
         parser,
         ("analysis", "hepdata"),
         helps={
-            "analysis": "the analysis version whose fit it is, and whose packaged references --reference N "
-            "names: v1 (AGC v1.4.0) or v2 (AGC main)"
+            "analysis": "the analysis whose fit it is, and whose packaged references --reference N "
+            "names: v1 (AGC v1.4.0), v2 (AGC main), or your own definition (FILE.py or a module path)"
         },
     )
     return parser
 
 
 def format_result(summary: dict[str, Any]) -> str:
-    poi = summary[POI]
-    text = f"{POI} = {poi['value']:.4f} +/- {poi['uncertainty']:.4f}"
+    name = summary["poi"]
+    poi = summary[name]
+    text = f"{name} = {poi['value']:.4f} +/- {poi['uncertainty']:.4f}"
     if poi.get("interval"):
         lo, hi = poi["interval"]
         text += (
@@ -84,7 +86,7 @@ def format_result(summary: dict[str, Any]) -> str:
 
 
 def run_fit_and_plots(
-    histograms_path, output_dir, plots: bool = True, ranking: bool = False, analysis=None, record=None
+    histograms_path, output_dir, plots: bool = True, ranking: bool = False, *, analysis: Analysis, record=None
 ) -> dict[str, Any]:
     """:func:`run_fit`, then the input-histogram plots, all into ``output_dir/plots`` (their
     paths are listed under "plots" in the returned summary); ``record``: the provenance fit_results.json keeps."""
@@ -123,7 +125,7 @@ def fit_only_main(args: argparse.Namespace) -> int:
         output_dir = args.output_dir if args.output_dir is not None else Path("results-reference")
         n = -1 if args.files_per_sample is None else (args.files_per_sample or None)
         try:
-            histograms = reference.read(args.reference, n, args.agc_list, analysis)
+            histograms = reference.read(args.reference, n, args.agc_list, analysis=analysis)
         except UserError as exc:
             print(f"rdf_ttbar fit: error: {exc}", file=sys.stderr)
             return 2
@@ -146,7 +148,9 @@ def fit_only_main(args: argparse.Namespace) -> int:
     try:
         with warnings.catch_warnings(), write_errors(Path(output_dir)):
             warnings.simplefilter("ignore", FitWarning)  # printed below instead
-            summary = run_fit_and_plots(args.histograms, output_dir, not args.no_plots, args.ranking, analysis, record)
+            summary = run_fit_and_plots(
+                args.histograms, output_dir, not args.no_plots, args.ranking, analysis=analysis, record=record
+            )
             page = report.write_report(
                 Path(output_dir) / report.REPORT_FILE,
                 summary=summary,

@@ -7,13 +7,16 @@ from pathlib import Path
 
 import rdf_ttbar.cli.options as options
 
+from ..analysis import of as definition
 from ..inputs.demo import DEFAULT_EVENTS_PER_FILE, FORMATS, ensure_demo_set, generate
+from ..inputs.demo_jobs import demo_samples
 
 # the sub-command's description in its --help (cli.main)
 DESCRIPTION = (
     "Write the synthetic demo input set: NanoAOD-like ROOT files (TTree or RNTuple Events, the AGC branch types) "
-    "for the nine samples of the analysis, and a nanoaod_inputs.json listing them. The content depends only on the "
-    "seed and the number of events, not on the thread count."
+    "for the samples of the analysis (the AGC's nine; --analysis FILE.py: those of your definition, each from the "
+    "generator's recipe its process names), and a nanoaod_inputs.json listing them. The content depends only on the "
+    "seed, the samples and the number of events, not on the thread count."
 )
 
 
@@ -22,9 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # the options shared with the main command: the set that '--inputs demo' reads with the same options
     options.add_arguments(
         parser,
-        ("demo.events_per_sample", "demo.seed", "demo.cache_dir", "mt"),
+        ("demo.events_per_sample", "demo.seed", "demo.cache_dir", "mt", "analysis"),
         helps={
-            "demo.events_per_sample": "events in each of the nine samples",
+            "demo.events_per_sample": "events in each sample",
+            "analysis": "whose samples to write: v1 or v2 (the AGC's nine), or your own definition (FILE.py or a "
+            "module path)",
             "demo.cache_dir": "the demo cache that '--inputs demo' reads (without --output-dir)",
             "mt": "threads (one file per thread at a time); 0: all cores",
         },
@@ -70,6 +75,7 @@ def main(args: argparse.Namespace) -> int:
     """Run ``generate`` from parsed options; prints the path of the inputs JSON."""
     config = options.from_args(args)
     threads, d = config.mt or None, config.demo
+    samples = demo_samples(definition(config))
     if args.output_dir is None:
         path = ensure_demo_set(
             d.cache_dir,
@@ -80,6 +86,7 @@ def main(args: argparse.Namespace) -> int:
             threads=threads,
             fmt=args.format,
             agc_layout=args.agc_layout,
+            samples=samples,
         )
     else:
         path = generate(
@@ -91,6 +98,7 @@ def main(args: argparse.Namespace) -> int:
             threads=threads,
             fmt=args.format,
             agc_layout=args.agc_layout,
+            samples=samples,
         )
     print(f"demo set: {path}")
     return 0

@@ -31,14 +31,15 @@ import numpy as np
 from ..analysis import VERSIONS
 from ..errors import UserError, require_file
 
-RANDOM_DEPENDENT = tuple(
-    dict.fromkeys(x for a in VERSIONS.values() for s in a.systematics if s.random for x in s.suffixes())
-)
+
+def random_suffixes() -> tuple[str, ...]:
+    """The variations of the built-in definitions that depend on random numbers (``pt_res_up``)."""
+    return tuple(dict.fromkeys(x for a in VERSIONS.values() for s in a.systematics if s.random for x in s.suffixes()))
 
 
 def random_dependent(name: str) -> bool:
     """Whether a histogram is a random-number dependent variation (``{prefix}_{process}_pt_res_up``, any prefix)."""
-    return any(name.endswith(f"_{suffix}") for suffix in RANDOM_DEPENDENT)
+    return any(name.endswith(f"_{suffix}") for suffix in random_suffixes())
 
 
 def other_outputs() -> dict[str, str]:
@@ -188,7 +189,7 @@ def add_arguments(parser) -> None:
         "--include-random",
         action="store_true",
         help="also compare the contents of random-number dependent histograms (any name ending in "
-        + ", ".join(f"_{x}" for x in RANDOM_DEPENDENT)
+        + ", ".join(f"_{x}" for x in random_suffixes())
         + ", ML feature ones included)",
     )
     parser.add_argument("--verbose", action="store_true", help="list every mismatching bin")

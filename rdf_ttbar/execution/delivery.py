@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import cpp, inputs
-from ..analysis import DEFAULT as ANALYSIS
 from ..analysis import Analysis, nodes
 from ..analysis.model import Define
 from ..errors import UserError, note_kept
@@ -71,14 +70,14 @@ GUARD_HEADER = "delivery_guard.h"  # declared by the delivery only
 # (all jets are kept, in order): exactly "passes under some variation", not a bound. The same
 # preselection is applied to every file, also to files of samples that the analysis reads at nominal
 # only (alternative samples), so that a file shared by samples is delivered once.
-def preselection_id(analysis: Analysis = ANALYSIS) -> str:
+def preselection_id(analysis: Analysis) -> str:
     """What the stamps record of the preselection: a change of its code or of its helpers changes it."""
     steps = nodes.preselection(analysis)
     text = "\n".join([repr(steps)] + [cpp.header_path(h).read_text() for h in ("graph.h", *analysis.headers)])
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
-def preselect(dataframe, analysis: Analysis = ANALYSIS):
+def preselect(dataframe, analysis: Analysis):
     """The events that pass the selection of ``analysis`` under at least one variation (see above)."""
     cpp.declare(analysis.headers)
     for step in nodes.preselection(analysis):
@@ -98,7 +97,7 @@ class Job:
     output: Path
     expected: dict  # what its stamp must say (delivery_stamps.expected_stamp)
     estimated_events: int  # for the progress bar
-    analysis: Analysis = ANALYSIS  # whose preselection and columns
+    analysis: Analysis  # whose preselection and columns
     stamp: dict | None = None  # set once delivered
 
 
@@ -116,9 +115,7 @@ class Report:
     stamps: dict  # input path -> stamp
 
 
-def plan(
-    samples: list[inputs.Sample], output_dir: Path, tree: str, fmt: str, analysis: Analysis = ANALYSIS
-) -> list[Job]:
+def plan(samples: list[inputs.Sample], output_dir: Path, tree: str, fmt: str, analysis: Analysis) -> list[Job]:
     """One job per distinct input file; those already delivered carry their stamp."""
     jobs: dict[str, Job] = {}
     preselection = preselection_id(analysis)
@@ -152,10 +149,10 @@ def deliver(
     fmt: str | None = None,
     executor=None,
     progress: bool | None = None,
-    analysis: Analysis | None = None,
+    analysis: Analysis,
 ) -> Report:
     """Deliver every input file of ``samples`` not yet delivered into ``output_dir/files``, for the
-    selection and columns of ``analysis`` (default: v1's).
+    selection and columns of ``analysis`` (the run's definition).
 
     ``executor``: an ``execution.Executor`` for Dask (None or "mt": in this process, with ROOT's
     implicit multi-threading as configured). ``fmt``: "rntuple" or "ttree"; None: DEFAULT_FORMAT, on Dask
@@ -163,7 +160,6 @@ def deliver(
     it is a terminal). Raises one UserError naming the files that could not be delivered; the files
     delivered until then are kept.
     """
-    analysis = analysis or ANALYSIS
     distributed = getattr(executor, "client", None) is not None
     fmt = fmt or (DASK_FORMAT if distributed else DEFAULT_FORMAT)
     if fmt not in FORMATS:

@@ -3,7 +3,7 @@
 The AGC notebook's ``DISABLE_PROCESSING`` / ``IO_FILE_PERCENT`` mode: for
 every sample, read the branches of ``branch_lists.BRANCHES_BY_PERCENT[p]``
 (default 2.7: the columns of the AGC's analysis), or with ``analysis`` exactly
-the columns this analysis reads (``inputs.REQUIRED_BRANCHES``: the 2.7%
+the columns the run's definition reads (``Analysis.columns_read()``; the AGC v1's: the 2.7%
 list and run, luminosityBlock, event for the jet pT resolution factors), and measure how fast the event
 loop goes when it only reads. No histograms, no fit: the only output is
 ``metrics.json`` (``"mode": "io_only"``), staged like the other outputs.
@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass
 
 from .. import cpp, inputs, provenance
+from ..analysis import Analysis
+from ..analysis import of as definition
 from ..config import IO_PERCENT_CHOICES, RunConfig, io_percent_key
 from ..errors import UserError
 from ..inputs import branch_lists
@@ -47,17 +49,17 @@ def normalize_percent(value) -> float | int | str:
     return key
 
 
-def branches_for(percent) -> list[str]:
+def branches_for(percent, analysis: Analysis) -> list[str]:
     percent = normalize_percent(percent)
     if percent == ANALYSIS:
-        return list(inputs.REQUIRED_BRANCHES)
+        return list(analysis.columns_read())
     return list(branch_lists.BRANCHES_BY_PERCENT[percent])
 
 
-def resolve_samples(config: RunConfig, percent) -> list[inputs.Sample]:
+def resolve_samples(config: RunConfig, percent, analysis: Analysis) -> list[inputs.Sample]:
     """The samples to read. ``--inputs demo`` beyond 2.7%: the cached ``--full`` demo set of the same size."""
     if config.inputs != "demo" or percent in (DEFAULT_PERCENT, ANALYSIS):
-        return prepare.resolve_samples(config)
+        return prepare.resolve_samples(config, analysis=analysis)
     from ..inputs import demo
 
     d = config.demo
@@ -70,7 +72,7 @@ def resolve_samples(config: RunConfig, percent) -> list[inputs.Sample]:
             "(or use --io-percent 2.7)"
         )
     path = demo.ensure_demo_set(d.cache_dir, d.events_per_sample, d.seed, full=True)
-    return inputs.read_file_list(path, config.files_per_sample)
+    return inputs.read_file_list(path, analysis, config.files_per_sample)
 
 
 def missing_branches_hint(percent, branches: list[str]) -> str:
@@ -117,10 +119,15 @@ def run(config: RunConfig) -> dict:
     output; outputs of an earlier run in that folder are removed)."""
     start = prepare.run_start()
     percent = normalize_percent(config.io_percent)
-    branches = branches_for(percent)
+    analysis = definition(config)
+    branches = branches_for(percent, analysis)
     with OutputFolder(config.output_dir) as out:
         samples, preparation_s = prepare.prepare_inputs(
-            config, lambda config: resolve_samples(config, percent), branches, missing_branches_hint(percent, branches)
+            config,
+            lambda config: resolve_samples(config, percent, analysis),
+            branches,
+            missing_branches_hint(percent, branches),
+            analysis=analysis,
         )
         from . import executor as execution
 

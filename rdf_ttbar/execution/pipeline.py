@@ -56,8 +56,8 @@ def _process(
         branches=tuple(analysis.columns_read()),
         missing_branches_hint=None
         if analysis.version == "v1"
-        else f"The {analysis.name} analysis (--analysis {analysis.version}) reads them; use --analysis v1 for "
-        "files without them.",
+        else f"The {analysis.name} analysis (--analysis {analysis.version or 'FILE'}) reads them; use --analysis v1 "
+        "for files without them, or add them to your definition's inputs only where your files have them.",
         jitted_loop=not native.expected(config.scheduler),
         analysis=analysis,
         cleanup=cleanup,
@@ -138,10 +138,11 @@ def summary_lines(metrics: dict, fit_summary: dict | None = None) -> list[str]:
     if metrics["bytes_read"] is not None:
         lines.append(f"read {metrics['bytes_read'] / 1e6:,.1f} MB")
     if fit_summary:
-        poi = fit_summary["ttbar_norm"]
+        name = fit_summary.get("poi", "ttbar_norm")  # (a summary written before it named its POI)
+        poi = fit_summary[name]
         interval = poi.get("interval")
         lines.append(
-            f"ttbar_norm = {poi['value']:.3f} +- {poi['uncertainty']:.3f}"
+            f"{name} = {poi['value']:.3f} +- {poi['uncertainty']:.3f}"
             + (
                 f" (profile-likelihood interval {interval[0] - poi['value']:+.3f} / {interval[1] - poi['value']:+.3f})"
                 if interval

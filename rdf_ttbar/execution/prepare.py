@@ -12,6 +12,8 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from .. import inputs, quiet
+from ..analysis import Analysis
+from ..analysis import of as definition
 from ..clock import START_TIME
 from ..config import RunConfig
 from ..errors import UserError
@@ -19,31 +21,35 @@ from ..errors import UserError
 log = logging.getLogger(__name__)
 
 
-def resolve_samples(config: RunConfig, jitted_loop: bool = True) -> list[inputs.Sample]:
-    """The samples of the chosen input set: 'demo', 'agc' or a JSON file.
+def resolve_samples(
+    config: RunConfig, jitted_loop: bool = True, analysis: Analysis | None = None
+) -> list[inputs.Sample]:
+    """The samples of the chosen input set ('demo', 'agc' or a JSON file) for ``analysis`` (default: the
+    definition ``config`` chooses): its processes, weighted with its cross sections and luminosity.
 
     ``jitted_loop``: the run's event loop is jitted code (optimize_jitted_code).
     """
+    analysis = analysis or definition(config)
     choice = config.inputs
     n = config.files_per_sample
     if choice == "demo":
-        from ..analysis import DEFAULT as ANALYSIS
-        from ..inputs import demo
+        from ..inputs import demo, demo_jobs
 
+        samples = demo_jobs.demo_samples(analysis)
         d = config.demo
         # generating the set starts ROOT's interpreter: choose the optimisation level from the events this run
         # will read before that (prepare_inputs' later choice comes too late then)
         per_sample = d.events_per_sample if n is None else min(d.events_per_sample, n * demo.DEFAULT_EVENTS_PER_FILE)
-        generating = not demo.demo_set_ready(d.cache_dir, d.events_per_sample, d.seed)
-        optimize_jitted_code(len(ANALYSIS.samples) * per_sample, jitted_loop=generating or jitted_loop)
+        generating = not demo.demo_set_ready(d.cache_dir, d.events_per_sample, d.seed, samples)
+        optimize_jitted_code(len(samples) * per_sample, jitted_loop=generating or jitted_loop)
         with quiet.root_import():
-            path = demo.ensure_demo_set(d.cache_dir, d.events_per_sample, d.seed)
-        return inputs.read_file_list(path, n)
+            path = demo.ensure_demo_set(d.cache_dir, d.events_per_sample, d.seed, samples=samples)
+        return inputs.read_file_list(path, analysis, n)
     if choice == "agc":
-        return inputs.agc_samples(config.agc.inputs, n, config.agc.remote_prefix)
+        return inputs.agc_samples(config.agc.inputs, analysis, n, config.agc.remote_prefix)
     if not choice.endswith(".json") and not Path(choice).exists():
         raise UserError(f"--inputs '{choice}' is neither 'demo', 'agc' nor a JSON file list")
-    return inputs.read_file_list(choice, n, config.agc.remote_prefix)
+    return inputs.read_file_list(choice, analysis, n, config.agc.remote_prefix)
 
 
 # ROOT's interpreter compiles the jitted graph code with -O2 from this many input events on, below with -O0:
@@ -65,25 +71,27 @@ def optimize_jitted_code(events: int, jitted_loop: bool = True) -> None:
 def prepare_inputs(
     config: RunConfig,
     resolve=None,
-    branches=inputs.REQUIRED_BRANCHES,
+    branches=None,
     missing_branches_hint: str | None = None,
     jitted_loop: bool = True,
-    analysis=None,
+    analysis: Analysis | None = None,
     cleanup: ExitStack | None = None,
 ) -> tuple[list[inputs.Sample], float]:
     """The samples ready to read (resolved, copied into --cache-dir, checked) and the seconds spent preparing them.
 
     Generating the demo set or copying remote files is not part of the set-up time: the seconds it took come
     back separately. ``resolve(config)`` gives the samples and ``branches`` the columns their files must have
-    (the I/O-only mode has its own of both, and a hint for files that lack some: inputs.check_files);
-    ``jitted_loop``: the event loop will run jitted code (optimize_jitted_code); ``analysis``: the definition
-    --deliver-cache delivers for (default: the one ``config`` chooses); ``cleanup``: where the caller's run ends
-    (its ``ExitStack``): remote files of a ``--scheduler mt`` run are then read through the read-ahead stager
+    (default: the columns ``analysis`` reads; the I/O-only mode has its own of both, and a hint for files that
+    lack some: inputs.check_files); ``jitted_loop``: the event loop will run jitted code (optimize_jitted_code);
+    ``analysis``: the run's definition (default: the one ``config`` chooses); ``cleanup``: where the caller's run
+    ends (its ``ExitStack``): remote files of a ``--scheduler mt`` run are then read through the read-ahead stager
     (``--remote-read stage``, inputs/staging.py), which the stack closes; without it, they are read directly (or
     copied into --cache-dir first).
     """
     start = time.perf_counter()
-    samples = resolve(config) if resolve else resolve_samples(config, jitted_loop)
+    analysis = analysis or definition(config)
+    branches = analysis.columns_read() if branches is None else branches
+    samples = resolve(config) if resolve else resolve_samples(config, jitted_loop, analysis)
     optimize_jitted_code(sum(s.nevts for s in samples), jitted_loop)
     preparation_s = time.perf_counter() - start
     quiet.import_root()  # its cost is part of the set-up time
@@ -103,11 +111,10 @@ def prepare_inputs(
         cleanup.callback(stager.close)
         open_files = stager.probe
     if config.deliver_cache:  # deliver what is missing, then read only the delivered files (delivery.py)
-        from ..analysis import of as definition
         from . import delivered
 
         samples, report = delivered.deliver_cache(
-            samples, Path(config.deliver_cache), tree=config.tree, analysis=analysis or definition(config)
+            samples, Path(config.deliver_cache), tree=config.tree, analysis=analysis
         )
         if report.delivered:
             log.info("%s", delivered.summary(report, Path(config.deliver_cache)))

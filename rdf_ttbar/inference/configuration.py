@@ -1,4 +1,4 @@
-"""The cabinetry configuration of the AGC fit, generated from the analysis definition (rdf_ttbar.analysis)."""
+"""The cabinetry configuration of the fit, generated from the run's analysis definition (rdf_ttbar.analysis)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,10 @@ import warnings
 from pathlib import Path
 from typing import Any, Literal
 
-from rdf_ttbar.analysis import DEFAULT as ANALYSIS
+from rdf_ttbar.analysis import Analysis, chosen
 from rdf_ttbar.errors import FitError  # noqa: F401  (defined with the other exceptions; imported from here too)
 
-SAMPLE_LABELS = {p.name: p.label for p in ANALYSIS.processes}
-# the fit's bin edges (every fitted histogram of the definition has its own; the summaries use the first's)
-FIT_BIN_EDGES = ANALYSIS.fit_histograms[0].fit_edges
-
 MEASUREMENT = "CMS_ttbar"
-POI = "ttbar_norm"
 POI_BOUNDS = (0.0, 10.0)
 DATA_SAMPLE = "Pseudodata"
 DATA_SAMPLE_PATH = "pseudodata"  # {region}_pseudodata, see analysis.pseudodata_name
@@ -32,11 +27,12 @@ class FitWarning(UserWarning):
 # configuration
 
 
-def _sample_label(process: str) -> str:
-    return SAMPLE_LABELS.get(process, process)
+def sample_labels(analysis: Analysis) -> dict[str, str]:
+    """{process: its sample's name in the fit} of a definition."""
+    return {p.name: p.label for p in analysis.processes}
 
 
-def _systematic_config(syst) -> dict[str, Any]:
+def _systematic_config(syst, labels: dict[str, str]) -> dict[str, Any]:
     """One cabinetry systematic from an ``analysis.model.Systematic``."""
     entry: dict[str, Any] = {"Name": syst.fit_name}
     if syst.kind == "norm":
@@ -57,26 +53,30 @@ def _systematic_config(syst) -> dict[str, Any]:
     if entry["Type"] == "NormPlusShape" and "down" not in syst.directions and not syst.symmetrize:
         raise ValueError(f"systematic {syst.name} has only an up variation but is not symmetrised")
     if syst.processes is not None:
-        entry["Samples"] = [_sample_label(p) for p in syst.processes]
+        entry["Samples"] = [labels[p] for p in syst.processes]
     return entry
 
 
 def cabinetry_config(
-    histograms_path: str | os.PathLike, histogram_folder: str | os.PathLike = "histograms", analysis=None
+    histograms_path: str | os.PathLike,
+    histogram_folder: str | os.PathLike = "histograms",
+    analysis: Analysis | str | None = None,
 ) -> dict[str, Any]:
-    """The cabinetry configuration of the AGC fit, generated from the analysis definition (default: v1's).
+    """The cabinetry configuration of the fit, generated from the analysis definition (an Analysis or its name;
+    None: the AGC v1). Its parameter of interest is the normalisation of the definition's ``poi_process``.
 
     Histogram paths follow ``{histograms_path}:{RegionPath}_{SamplePath}{VariationPath}``,
     i.e. the AGC names ``{region}_{process}[_{variation}]``.
     Regions carry the fit ``Binning`` (used by the template router and by the plots).
     ``histogram_folder`` is where cabinetry keeps its templates.
     """
-    analysis = analysis or ANALYSIS
+    analysis = chosen(analysis)
+    labels = sample_labels(analysis)
     input_path = f"{Path(histograms_path)}:{{RegionPath}}_{{SamplePath}}{{VariationPath}}"
     config = {
         "General": {
             "Measurement": MEASUREMENT,
-            "POI": POI,
+            "POI": analysis.poi,
             "HistogramFolder": str(histogram_folder),
             "InputPath": input_path,
             "VariationPath": "",
@@ -91,16 +91,16 @@ def cabinetry_config(
             for h in analysis.fit_histograms
         ],
         "Samples": [{"Name": DATA_SAMPLE, "SamplePath": DATA_SAMPLE_PATH, "Data": True}]
-        + [{"Name": _sample_label(p), "SamplePath": p} for p in analysis.process_names],
+        + [{"Name": labels[p], "SamplePath": p} for p in analysis.process_names],
         "NormFactors": [
             {
-                "Name": POI,
-                "Samples": _sample_label("ttbar"),
+                "Name": analysis.poi,
+                "Samples": labels[analysis.poi_process],
                 "Nominal": 1.0,
                 "Bounds": [float(b) for b in POI_BOUNDS],
             }
         ],
-        "Systematics": [_systematic_config(s) for s in analysis.systematics],
+        "Systematics": [_systematic_config(s, labels) for s in analysis.systematics],
     }
     return config
 
@@ -136,6 +136,11 @@ def required_histograms(config: dict[str, Any]) -> list[str]:
 
     route.apply_to_all_templates(config, collect)
     return names
+
+
+def poi_of(config: dict[str, Any]) -> str:
+    """The parameter of interest of a cabinetry configuration."""
+    return config["General"]["POI"]
 
 
 @contextlib.contextmanager

@@ -9,36 +9,29 @@ from typing import Any
 
 import numpy as np
 
-from rdf_ttbar import provenance
+from rdf_ttbar import provenance, quiet
+from rdf_ttbar.analysis import Analysis, chosen
 from rdf_ttbar.inference.configuration import (
-    ANALYSIS,
-    FIT_BIN_EDGES,
     FIT_RESULTS_FILE,
-    POI,
     WORKSPACE_FILE,
     FitError,
     quiet_schema_warning,
 )
-from rdf_ttbar.inference.results import (
-    FitReport,
-    _finite,
-    fit_summary,
-    write_json_atomic,
-)
-from rdf_ttbar.inference.templates import _quiet_logger, build_workspace
+from rdf_ttbar.inference.containers import finite
+from rdf_ttbar.inference.results import FitReport, fit_summary, write_json_atomic
+from rdf_ttbar.inference.templates import build_workspace
 
 
-def _check_data_covered(ws: dict[str, Any]) -> None:
+def _check_data_covered(ws: dict[str, Any], bin_edges) -> None:
     """Raise FitError where a bin has data but every sample predicts zero events
     (the likelihood is zero there at any parameter values near nominal)."""
     observations = {o["name"]: np.asarray(o["data"], dtype=float) for o in ws["observations"]}
     problems = []
-    for channel in ws["channels"]:
+    for channel, edges in zip(ws["channels"], bin_edges):
         total = np.sum([np.asarray(s["data"], dtype=float) for s in channel["samples"]], axis=0)
         data = observations[channel["name"]]
         bad = np.flatnonzero((total <= 0) & (data > 0))
         if bad.size:
-            edges = FIT_BIN_EDGES
             ranges = ", ".join(f"[{edges[i]:g}, {edges[i + 1]:g})" for i in bad)
             problems.append(f"region '{channel['name']}' bins {ranges}")
     if problems:
@@ -50,10 +43,11 @@ def _check_data_covered(ws: dict[str, Any]) -> None:
         )
 
 
-def fit_workspace(ws: dict[str, Any]):
+def fit_workspace(ws: dict[str, Any], bin_edges=None):
     """MLE fit of a workspace (pyhf model, iminuit; see :mod:`rdf_ttbar.minimize` for the settings and
     why): (model, data, cabinetry FitResults, MinuitFit with Minuit's status and the POI's MINOS interval).
 
+    ``bin_edges``: the edges of each channel's bins (in the workspace's order; None: bin numbers), for messages.
     Raises FitError when Migrad does not find a valid minimum, or the best fit is not finite.
     """
     import cabinetry
@@ -61,11 +55,13 @@ def fit_workspace(ws: dict[str, Any]):
 
     import rdf_ttbar.inference.minimize as minimize
 
-    _check_data_covered(ws)
+    if bin_edges is None:
+        bin_edges = [range(len(c["samples"][0]["data"]) + 1) if c["samples"] else [] for c in ws["channels"]]
+    _check_data_covered(ws, bin_edges)
     with quiet_schema_warning():
         model, data = cabinetry.model_utils.model_and_data(ws)
     with np.errstate(divide="ignore", invalid="ignore"):
-        result = minimize.fit(model, data, POI)
+        result = minimize.fit(model, data, model.config.poi_name)
     if not result.status["valid"] or not np.all(np.isfinite(result.bestfit)):
         raise FitError(
             f"the maximum-likelihood fit did not converge (Minuit: valid={result.status['valid']}, "
@@ -76,7 +72,7 @@ def fit_workspace(ws: dict[str, Any]):
     return model, data, fit_results, result
 
 
-def fit(histograms, *, ranking: bool = False, analysis=None) -> FitReport:
+def fit(histograms, *, ranking: bool = False, analysis: Analysis | str | None = None) -> FitReport:
     """Build the model from ``histograms`` and fit it; nothing is written (see :func:`write`).
 
     Args:
@@ -84,7 +80,8 @@ def fit(histograms, *, ranking: bool = False, analysis=None) -> FitReport:
             uproot TH1) in the analysis binning.
         ranking: also compute the impact of every nuisance parameter on ttbar_norm (cabinetry's
             ranking: about four fits per parameter), under ``summary["ranking"]``.
-        analysis: the definition whose fit it is (rdf_ttbar.analysis.get(version)); default: v1's.
+        analysis: the definition whose fit it is (an Analysis, or a name for rdf_ttbar.analysis.get); None: the
+            AGC v1.
 
     Raises:
         FitError: the histograms do not make a usable model, or the fit did not converge.
@@ -94,13 +91,14 @@ def fit(histograms, *, ranking: bool = False, analysis=None) -> FitReport:
         ws, config, messages, dropped = build_workspace(
             histograms if isinstance(histograms, (str, os.PathLike)) else dict(histograms),
             Path(tmp) / "templates",
-            analysis,
+            chosen(analysis),
         )
-        model, data, fit_results, minuit = fit_workspace(ws)
+        by_name = {r["Name"]: r["Binning"] for r in config["Regions"]}
+        model, data, fit_results, minuit = fit_workspace(ws, [by_name[c["name"]] for c in ws["channels"]])
         summary = fit_summary(source, model, data, fit_results, config, messages, dropped, minuit)
     summary["provenance"] = provenance.make(  # a run's own (its options and inputs) replaces it: FitReport.adding
         call="rdf_ttbar.fit(histograms)",
-        analysis=analysis or ANALYSIS,
+        analysis=chosen(analysis),
         options={"histograms": source, "ranking": ranking},
     )
     if ranking:
@@ -133,7 +131,7 @@ def _ranking(model, data, fit_results) -> list[dict[str, Any]]:
     try:
         with (
             np.errstate(divide="ignore", invalid="ignore"),
-            _quiet_logger("pyhf.optimize.mixins"),
+            quiet.logger_level("pyhf.optimize.mixins"),
             quiet_schema_warning(),
         ):
             r = cabinetry.fit.ranking(model, data, fit_results=fit_results, strategy=1, tolerance=0.1)
@@ -142,12 +140,12 @@ def _ranking(model, data, fit_results) -> list[dict[str, Any]]:
     rows = [
         {
             "name": name,
-            "value": _finite(r.bestfit[i]),
-            "uncertainty": _finite(r.uncertainty[i]),
-            "impact_prefit_up": _finite(r.prefit_up[i]),
-            "impact_prefit_down": _finite(r.prefit_down[i]),
-            "impact_postfit_up": _finite(r.postfit_up[i]),
-            "impact_postfit_down": _finite(r.postfit_down[i]),
+            "value": finite(r.bestfit[i]),
+            "uncertainty": finite(r.uncertainty[i]),
+            "impact_prefit_up": finite(r.prefit_up[i]),
+            "impact_prefit_down": finite(r.prefit_down[i]),
+            "impact_postfit_up": finite(r.postfit_up[i]),
+            "impact_postfit_down": finite(r.postfit_down[i]),
         }
         for i, name in enumerate(r.labels)
     ]

@@ -31,19 +31,18 @@ from typing import Any
 
 import numpy as np
 
-from rdf_ttbar.analysis import DEFAULT, Analysis
+from rdf_ttbar.analysis import Analysis, chosen
 from rdf_ttbar.analysis.model import Histogram
-from rdf_ttbar.inference.configuration import POI, FitError, cabinetry_config, quiet_schema_warning
-from rdf_ttbar.inference.results import _yields_summary
-from rdf_ttbar.inference.templates import _HistogramFile, workspace_of
+from rdf_ttbar.inference.configuration import FitError, cabinetry_config, quiet_schema_warning
+from rdf_ttbar.inference.containers import HistogramFile, yields_summary
+from rdf_ttbar.inference.templates import workspace_of
 
 __all__ = ["ml_histograms", "ml_config", "fit_results_of", "ml_validation"]
 
 
-def ml_histograms(analysis: Analysis | None = None, features: Sequence[str] | None = None) -> tuple[Histogram, ...]:
+def ml_histograms(analysis: Analysis, features: Sequence[str] | None = None) -> tuple[Histogram, ...]:
     """The histograms drawn pre- and post-fit: those named in ``features``, by default those the definition marks
     (``Histogram.postfit_plot``: the AGC v2's features 0, 1, 2, 4, 5, 6 and 7)."""
-    analysis = analysis or DEFAULT
     if features is not None:
         return tuple(h for h in analysis.histograms if h.prefix in features)
     return tuple(h for h in analysis.histograms if h.postfit_plot)
@@ -56,7 +55,7 @@ def _edges(h: Histogram) -> list[float]:
 def ml_config(
     histograms_path: str | os.PathLike,
     histogram_folder: str | os.PathLike,
-    analysis: Analysis | None = None,
+    analysis: Analysis,
     features: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The cabinetry configuration of the ML model: the main fit's (samples, systematics, ttbar_norm), with one
@@ -88,24 +87,24 @@ def fit_results_of(summary: Mapping[str, Any]):
     )
 
 
-def _histograms_file(histograms, analysis: Analysis, chosen: Sequence[Histogram]) -> _HistogramFile:
+def _histograms_file(histograms, analysis: Analysis, drawn: Sequence[Histogram]) -> HistogramFile:
     """The input histograms: the in-memory mapping of a run, or the ML file(s) (``{output}.root``) beside the
     given histograms.root (or that file itself when it is not the main one)."""
     if isinstance(histograms, Mapping):
-        return _HistogramFile.in_memory(histograms)
+        return HistogramFile.in_memory(histograms)
     path = Path(histograms)
     if path.stem != analysis.outputs[0]:
-        return _HistogramFile(path)
-    files = sorted({path.with_name(f"{h.output}.root") for h in chosen})
+        return HistogramFile(path)
+    files = sorted({path.with_name(f"{h.output}.root") for h in drawn})
     if len(files) > 1:
         raise FitError(f"the ML feature histograms are in {len(files)} files ({', '.join(map(str, files))}): pass one")
-    return _HistogramFile(files[0])
+    return HistogramFile(files[0])
 
 
 def ml_validation(
     histograms,
     summary: Mapping[str, Any],
-    analysis: Analysis | None = None,
+    analysis: Analysis | str | None = None,
     features: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The pre- and post-fit predictions of the ML feature histograms with the main fit's parameters.
@@ -114,7 +113,7 @@ def ml_validation(
         histograms: the run's mapping {AGC name: UHI histogram} (holding the ML histograms), or the path of its
             histograms.root (histograms_ml.root beside it is read) or of histograms_ml.root.
         summary: the main fit's summary (:attr:`FitReport.summary`, or fit_results.json's content).
-        analysis: the definition (default: v1's, which has no ML histograms).
+        analysis: the definition (or its name; None: the AGC v1, which has no ML histograms).
         features: the feature histograms (default: see :func:`ml_histograms`).
 
     Returns:
@@ -127,26 +126,26 @@ def ml_validation(
     """
     import cabinetry
 
-    analysis = analysis or DEFAULT
-    chosen = ml_histograms(analysis, features)
-    if not chosen:
+    analysis = chosen(analysis)
+    drawn = ml_histograms(analysis, features)
+    if not drawn:
         raise FitError(f"the analysis {analysis.name} has no ML feature histograms to validate the fit with")
-    hfile = _histograms_file(histograms, analysis, chosen)
+    hfile = _histograms_file(histograms, analysis, drawn)
     with tempfile.TemporaryDirectory(prefix="rdf_ttbar-ml-") as tmp:  # cabinetry's template files
-        config = ml_config(hfile.path, Path(tmp) / "templates", analysis, [h.prefix for h in chosen])
+        config = ml_config(hfile.path, Path(tmp) / "templates", analysis, [h.prefix for h in drawn])
         ws, config, messages, _ = workspace_of(config, hfile)
     with quiet_schema_warning(), np.errstate(divide="ignore", invalid="ignore"):
         model, data = cabinetry.model_utils.model_and_data(ws)
         matched = cabinetry.model_utils.match_fit_results(model, fit_results_of(summary))
         prefit = cabinetry.model_utils.prediction(model)
         postfit = cabinetry.model_utils.prediction(model, fit_results=matched)
-    poi = summary.get("poi", POI)
-    out: dict[str, Any] = {"features": [h.prefix for h in chosen], "poi": poi, poi: summary.get(poi)}
+    poi = summary["poi"]
+    out: dict[str, Any] = {"features": [h.prefix for h in drawn], "poi": poi, poi: summary.get(poi)}
     out["warnings"] = messages
     for stage, prediction in (("prefit", prefit), ("postfit", postfit)):
-        yields = _yields_summary(model, prediction, data, config)
-        for h in chosen:
+        yields = yields_summary(model, prediction, data, config)
+        for h in drawn:
             if h.prefix in yields:
                 yields[h.prefix].update(label=h.label, region=h.region)
-        out[f"{stage}_yields"] = {h.prefix: yields[h.prefix] for h in chosen if h.prefix in yields}
+        out[f"{stage}_yields"] = {h.prefix: yields[h.prefix] for h in drawn if h.prefix in yields}
     return out

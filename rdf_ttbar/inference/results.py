@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,41 +13,8 @@ from typing import Any
 import numpy as np
 
 from rdf_ttbar import atomic
-from rdf_ttbar.inference.configuration import FIT_BIN_EDGES, POI, WORKSPACE_FILE
-
-
-def _finite(x):
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
-def _yields_summary(model, prediction, data, config) -> dict[str, Any]:
-    main_data = np.asarray(data[: model.config.nmaindata], dtype=float)
-    out = {}
-    for i_ch, channel in enumerate(model.config.channels):
-        sl = model.config.channel_slices[channel]
-        per_sample = np.asarray(prediction.model_yields[i_ch], dtype=float)  # (sample, bin)
-        present = [i for i in range(len(model.config.samples)) if np.any(per_sample[i] != 0)]
-        region: dict[str, Any] = next((r for r in config["Regions"] if r["Name"] == channel), {})
-        stdev_bins = prediction.total_stdev_model_bins[i_ch]
-        stdev_chan = prediction.total_stdev_model_channels[i_ch]
-        chan_data = main_data[sl]
-        out[channel] = {
-            "samples": {model.config.samples[i]: _finite(per_sample[i].sum()) for i in present},
-            "sample_uncertainties": {model.config.samples[i]: _finite(stdev_chan[i]) for i in present},
-            "total": _finite(per_sample.sum()),
-            "total_uncertainty": _finite(stdev_chan[-1]),
-            "data": _finite(chan_data.sum()),
-            "bins": {
-                "edges": [float(e) for e in region.get("Binning", range(len(chan_data) + 1))],
-                "samples": {model.config.samples[i]: [_finite(v) for v in per_sample[i]] for i in present},
-                "sample_uncertainties": {model.config.samples[i]: [_finite(v) for v in stdev_bins[i]] for i in present},
-                "total": [_finite(v) for v in per_sample.sum(axis=0)],
-                "total_uncertainty": [_finite(v) for v in stdev_bins[-1]],
-                "data": [_finite(v) for v in chan_data],
-            },
-        }
-    return out
+from rdf_ttbar.inference.configuration import WORKSPACE_FILE, poi_of
+from rdf_ttbar.inference.containers import finite, yields_summary
 
 
 def _parameters_summary(model, fit_results) -> list[dict[str, Any]]:
@@ -60,26 +26,26 @@ def _parameters_summary(model, fit_results) -> list[dict[str, Any]]:
     for i, name in enumerate(fit_results.labels):
         entry = {
             "name": name,
-            "value": _finite(fit_results.bestfit[i]),
-            "uncertainty": _finite(fit_results.uncertainty[i]),
-            "nominal": _finite(nominal[i]),
+            "value": finite(fit_results.bestfit[i]),
+            "uncertainty": finite(fit_results.uncertainty[i]),
+            "nominal": finite(nominal[i]),
             "constrained": bool(prefit_unc[i] > 0),
         }
         if prefit_unc[i] > 0:
-            entry["prefit_uncertainty"] = _finite(prefit_unc[i])
-            entry["pull"] = _finite((fit_results.bestfit[i] - nominal[i]) / prefit_unc[i])
-            entry["pull_uncertainty"] = _finite(fit_results.uncertainty[i] / prefit_unc[i])
+            entry["prefit_uncertainty"] = finite(prefit_unc[i])
+            entry["pull"] = finite((fit_results.bestfit[i] - nominal[i]) / prefit_unc[i])
+            entry["pull_uncertainty"] = finite(fit_results.uncertainty[i] / prefit_unc[i])
         params.append(entry)
     return params
 
 
-def poi_result(result) -> tuple[dict[str, Any], list[str]]:
-    """ttbar_norm's entry of fit_results.json and the warnings that go with it.
+def poi_result(result, poi: str) -> tuple[dict[str, Any], list[str]]:
+    """The entry of fit_results.json of the parameter of interest ``poi`` (ttbar_norm) and its warnings.
 
     ``uncertainty`` is half the width of the profile-likelihood (MINOS) interval; Migrad's error is used
     only where MINOS failed and Minuit calls the covariance accurate.
     """
-    i = result.labels.index(POI)
+    i = result.labels.index(poi)
     value = float(result.bestfit[i])
     entry: dict[str, Any] = {"value": value}
     warn: list[str] = []
@@ -89,7 +55,7 @@ def poi_result(result) -> tuple[dict[str, Any], list[str]]:
     else:
         entry.update(uncertainty=float(result.uncertainty[i]), interval=None, method="Migrad covariance")
         warn.append(
-            f"MINOS could not find the profile-likelihood interval of {POI}; its uncertainty is "
+            f"MINOS could not find the profile-likelihood interval of {poi}; its uncertainty is "
             f"Migrad's estimate"
             + ("" if result.status["accurate"] else ", from a covariance Minuit calls NOT accurate: do not quote it")
         )
@@ -97,7 +63,7 @@ def poi_result(result) -> tuple[dict[str, Any], list[str]]:
         warn.append(
             "Minuit reports the covariance matrix as not accurate"
             + (" (forced positive-definite)" if result.status["forced_positive_definite"] else "")
-            + f": the uncertainties of the parameters other than {POI} are approximate"
+            + f": the uncertainties of the parameters other than {poi} are approximate"
         )
     return entry, warn
 
@@ -110,22 +76,23 @@ def fit_summary(
 
     prefit = model_utils.prediction(model)
     postfit = model_utils.prediction(model, fit_results=fit_results)
-    poi, poi_warnings = poi_result(minuit)
+    name = poi_of(config)
+    poi, poi_warnings = poi_result(minuit, name)
     return {
         "histograms": str(histograms_path),
-        "poi": POI,
-        POI: poi,
+        "poi": name,
+        name: poi,
         "converged": minuit.converged,
         "minuit": dict(minuit.status),
         "best_twice_nll": float(fit_results.best_twice_nll),
         "parameters": _parameters_summary(model, fit_results),
         "correlations": {
             "labels": list(fit_results.labels),
-            "matrix": [[_finite(v) for v in row] for row in np.asarray(fit_results.corr_mat)],
+            "matrix": [[finite(v) for v in row] for row in np.asarray(fit_results.corr_mat)],
         },
-        "prefit_yields": _yields_summary(model, prefit, data, config),
-        "postfit_yields": _yields_summary(model, postfit, data, config),
-        "fit_bin_edges": [float(e) for e in FIT_BIN_EDGES],
+        "prefit_yields": yields_summary(model, prefit, data, config),
+        "postfit_yields": yields_summary(model, postfit, data, config),
+        "fit_bin_edges": [float(e) for e in config["Regions"][0]["Binning"]] if config["Regions"] else [],
         "dropped_samples": list(dropped),
         "warnings": list(messages) + poi_warnings,
     }

@@ -3,142 +3,35 @@ build the pyhf workspace with cabinetry."""
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 import math
 import os
 import warnings
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rdf_ttbar import quiet
 from rdf_ttbar.inference.configuration import (
-    FIT_BIN_EDGES,
-    POI,
     FitError,
     FitWarning,
     cabinetry_config,
+    poi_of,
     quiet_schema_warning,
     required_histograms,
     template_histogram_name,
 )
+from rdf_ttbar.inference.containers import HistogramFile
 
 # ---------------------------------------------------------------------------
 # reading and rebinning
 
 
-def _merge_bins(
-    values: np.ndarray, variances: np.ndarray, edges: np.ndarray, target_edges, name: str = "histogram"
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sum the (in-range) bins of a histogram into ``target_edges``.
-
-    Every target edge must be an edge of the original binning; bins outside the
-    target range (and the flow bins, which are not passed in) are dropped.
-    """
-    target = np.asarray(target_edges, dtype=float)
-    positions: list[int] = []
-    for edge in target:
-        hits = np.flatnonzero(np.isclose(edges, edge, rtol=0.0, atol=1e-6 * max(1.0, abs(edge))))
-        if hits.size != 1:
-            raise FitError(
-                f"{name}: fit bin edge {edge:g} is not a bin edge of the histogram "
-                f"(edges {edges[0]:g}..{edges[-1]:g}, {len(edges) - 1} bins). Fix: produce the "
-                f"histograms with the analysis binning (25 bins from 50 to 550 GeV)."
-            )
-        positions.append(int(hits[0]))
-    idx = np.asarray(positions)
-    if np.any(np.diff(idx) <= 0):
-        raise FitError(f"{name}: fit bin edges are not increasing")
-    _check_finite(name, values, variances, edges, idx[0], idx[-1])
-    merged = np.add.reduceat(values, idx[:-1])
-    merged_var = np.add.reduceat(variances, idx[:-1])
-    return merged, merged_var
-
-
-def _check_finite(
-    name: str, values: np.ndarray, variances: np.ndarray, edges: np.ndarray, first: int, stop: int
-) -> None:
-    """FitError naming the first bin in ``first:stop`` whose content or variance is NaN or infinite (the fit
-    would turn it into a wrong uncertainty or a failed minimisation without saying why)."""
-    for what, array in (("content", values), ("variance", variances)):
-        bad = first + np.flatnonzero(~np.isfinite(array[first:stop]))
-        if bad.size:
-            i = int(bad[0])
-            more = f" (and {bad.size - 1} more bin(s))" if bad.size > 1 else ""
-            raise FitError(
-                f"histogram {name} has a {what} of {array[i]} in bin [{edges[i]:g}, {edges[i + 1]:g}) "
-                f"of the fit range{more}: the fit cannot use it. Fix: rerun the analysis to rewrite the "
-                f"histograms file (a NaN comes from a damaged file or a NaN weight in the inputs)."
-            )
-
-
-def _variances(h) -> np.ndarray:
-    """uproot's variances of a TH1 (no flow bins), but NaN or infinite where its fSumw2 is: uproot reads those as
-    0, which would shrink the bin's uncertainty without a word (_check_finite reports them)."""
-    variances = np.asarray(h.variances(flow=False), dtype=float)
-    sumw2 = h.member("fSumw2", none_if_missing=True)
-    if sumw2 is not None and len(sumw2) == len(variances) + 2:
-        raw = np.asarray(sumw2, dtype=float)[1:-1]
-        variances = np.where(np.isfinite(raw), variances, raw)
-    return variances
-
-
-class _HistogramFile:
-    """The fit's input histograms, name -> (values, variances, edges): the TH1 of a ROOT file read once with
-    uproot, or (:meth:`in_memory`) a mapping of UHI histograms as the event loops return them."""
-
-    @classmethod
-    def in_memory(cls, histograms: Mapping[str, Any]) -> "_HistogramFile":
-        self = cls.__new__(cls)
-        self.path = Path("(in memory)")
-        self._histograms = {}
-        for name, h in histograms.items():
-            edges = h.axes[0].edges
-            values = np.asarray(h.values(flow=False), dtype=float)
-            variances = h.variances(flow=False)
-            self._histograms[name] = (
-                values,
-                values if variances is None else np.asarray(variances, dtype=float),
-                np.asarray(edges() if callable(edges) else edges, dtype=float),
-            )
-        return self
-
-    def __init__(self, path: str | os.PathLike):
-        from ..execution.histograms import read_th1
-
-        self.path = Path(path)
-        self._histograms: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {
-            name: (
-                np.asarray(h.values(flow=False), dtype=float),
-                _variances(h),
-                np.asarray(h.axis().edges(flow=False), dtype=float),
-            )
-            for name, h in read_th1(self.path, error=FitError).items()
-        }
-
-    def has_th1(self, name: str) -> bool:
-        return name in self._histograms
-
-    def read(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(values, variances, edges) of a TH1, without the flow bins."""
-        if name not in self._histograms:
-            raise FitError(
-                f"histogram {name} not found in {self.path} (or not a TH1). "
-                f"Fix: rerun the analysis to rewrite the histograms file."
-            )
-        return self._histograms[name]
-
-    def fit_binned(self, name: str, target_edges=FIT_BIN_EDGES) -> tuple[np.ndarray, np.ndarray]:
-        values, variances, edges = self.read(name)
-        return _merge_bins(values, variances, edges, target_edges, name=name)
-
-
-def rebinned_histogram(histograms_path: str | os.PathLike, name: str, target_edges=FIT_BIN_EDGES):
+def rebinned_histogram(histograms_path: str | os.PathLike, name: str, target_edges):
     """One histogram of the file in the fit binning, as a ``boost_histogram.Histogram``."""
-    values, variances = _HistogramFile(histograms_path).fit_binned(name, target_edges)
+    values, variances = HistogramFile(histograms_path).fit_binned(name, target_edges)
     return _to_boost(values, variances, target_edges)
 
 
@@ -152,7 +45,7 @@ def _to_boost(values, variances, edges):
     return h
 
 
-def template_router(config: dict[str, Any], hfile: _HistogramFile):
+def template_router(config: dict[str, Any], hfile: HistogramFile):
     """A cabinetry ``Router`` whose template builder reads every template from the
     histograms file and merges its bins into the region's ``Binning``.
 
@@ -175,18 +68,18 @@ def template_router(config: dict[str, Any], hfile: _HistogramFile):
 # checks and model adjustments
 
 
-def _check_histograms(config: dict[str, Any], hfile: _HistogramFile) -> None:
+def _check_histograms(config: dict[str, Any], hfile: HistogramFile) -> None:
     missing = [n for n in required_histograms(config) if not hfile.has_th1(n)]
     if missing:
         shown = ", ".join(missing[:40]) + (f", ... ({len(missing) - 40} more)" if len(missing) > 40 else "")
         raise FitError(
             f"histograms file {hfile.path} lacks {len(missing)} histogram(s) the fit needs: "
-            f"{shown}. Fix: rerun the analysis with all nine samples and all variations "
-            f"(python -m rdf_ttbar), or pass the right file."
+            f"{shown}. Fix: rerun the analysis with all the samples of its definition and all variations "
+            f"(python -m rdf_ttbar, with the same --analysis), or pass the right file."
         )
 
 
-def _prune_empty_samples(config: dict[str, Any], hfile: _HistogramFile) -> tuple[dict, list[str], list[str]]:
+def _prune_empty_samples(config: dict[str, Any], hfile: HistogramFile) -> tuple[dict, list[str], list[str]]:
     """Remove samples with no (positive) yield in the fit range from the regions where
     they are empty, and drop samples empty everywhere, with their modifiers.
 
@@ -245,10 +138,10 @@ def _prune_empty_samples(config: dict[str, Any], hfile: _HistogramFile) -> tuple
     poi_samples = config["NormFactors"][0]["Samples"]
     poi_samples = [poi_samples] if isinstance(poi_samples, str) else list(poi_samples)
     if not any(s["Name"] in poi_samples for s in kept_samples):
+        ranges = ", ".join(f"{r['Binning'][0]:g}-{r['Binning'][-1]:g}" for r in region_by_name.values())
         raise FitError(
-            f"the ttbar sample has no events in the fit range ({FIT_BIN_EDGES[0]:g}-"
-            f"{FIT_BIN_EDGES[-1]:g} GeV) of any region, so {POI} cannot be measured. "
-            f"Fix: process more ttbar events (larger -n / --events-per-sample)."
+            f"the {' and '.join(poi_samples)} sample has no events in the fit range ({ranges}) of any region, so "
+            f"{poi_of(config)} cannot be measured. Fix: process more events (larger -n / --events-per-sample)."
         )
 
     if dropped:
@@ -301,17 +194,6 @@ def _prune_invalid_modifiers(ws: dict[str, Any]) -> list[str]:
     return messages
 
 
-@contextlib.contextmanager
-def _quiet_logger(name: str, level: int = logging.CRITICAL):
-    logger = logging.getLogger(name)
-    previous = logger.level
-    logger.setLevel(level)
-    try:
-        yield
-    finally:
-        logger.setLevel(previous)
-
-
 def _warn(msg: str) -> None:
     warnings.warn(msg, FitWarning, stacklevel=3)
 
@@ -323,14 +205,14 @@ def _warn(msg: str) -> None:
 def build_workspace(
     histograms: str | os.PathLike | Mapping[str, Any],
     template_dir: str | os.PathLike,
-    analysis=None,
+    analysis,
 ) -> tuple[dict[str, Any], dict[str, Any], list[str], list[str]]:
     """Check the inputs (a histograms.root path, or {AGC name: UHI histogram}), build the templates in
-    ``template_dir`` and the pyhf workspace of ``analysis``'s fit (default: v1's).
+    ``template_dir`` and the pyhf workspace of ``analysis``'s fit (the definition, or its name).
 
     Returns (workspace, config used, warning messages, dropped samples).
     """
-    hfile = _HistogramFile.in_memory(histograms) if isinstance(histograms, Mapping) else _HistogramFile(histograms)
+    hfile = HistogramFile.in_memory(histograms) if isinstance(histograms, Mapping) else HistogramFile(histograms)
     ws, config, messages, dropped = workspace_of(cabinetry_config(hfile.path, template_dir, analysis), hfile)
     for msg in messages:
         _warn(msg)
@@ -338,7 +220,7 @@ def build_workspace(
 
 
 def workspace_of(
-    config: dict[str, Any], hfile: _HistogramFile
+    config: dict[str, Any], hfile: HistogramFile
 ) -> tuple[dict[str, Any], dict[str, Any], list[str], list[str]]:
     """The pyhf workspace of a cabinetry ``config`` whose templates come from ``hfile`` (checked; empty samples
     and invalid modifiers dropped, with a message each). Returns (workspace, config used, messages, dropped)."""
@@ -350,7 +232,7 @@ def workspace_of(
     cabinetry.configuration.validate(config)
 
     # (cabinetry.histo logs every template with empty bins, normal for sparse samples)
-    with _quiet_logger("cabinetry.histo", logging.ERROR):
+    with quiet.logger_level("cabinetry.histo", logging.ERROR):
         cabinetry.templates.build(config, router=template_router(config, hfile))
         cabinetry.templates.postprocess(config)
     with np.errstate(divide="ignore", invalid="ignore"):

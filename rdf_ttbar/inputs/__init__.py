@@ -4,6 +4,6 @@ set (:mod:`.demo`), the I/O benchmark's branch lists (:mod:`.branch_lists`) and 
 (:mod:`.reference`)."""
 
 from .probe import is_remote
-from .samples import REQUIRED_BRANCHES, Sample, agc_samples, check_files, read_file_list
+from .samples import Sample, agc_samples, check_files, read_file_list
 
-__all__ = ["REQUIRED_BRANCHES", "Sample", "agc_samples", "check_files", "is_remote", "read_file_list"]
+__all__ = ["Sample", "agc_samples", "check_files", "is_remote", "read_file_list"]

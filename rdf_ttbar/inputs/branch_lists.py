@@ -140,7 +140,7 @@ BRANCHES_BY_PERCENT = dict(
         strict=True,
     )
 )
-ANALYSIS = IO_ANALYSIS  # --io-percent analysis: exactly the columns of this analysis (inputs.REQUIRED_BRANCHES)
+ANALYSIS = IO_ANALYSIS  # --io-percent analysis: exactly the columns of this analysis (Analysis.columns_read())
 
 REAL_BYTES_PER_EVENT = 22.9e9 / 10_455_719
 

@@ -1,4 +1,4 @@
-"""The synthetic demo input set: NanoAOD-like files for the nine AGC samples.
+"""The synthetic demo input set: NanoAOD-like files for the samples of a definition (the AGC's nine by default).
 
 The events come from a physics-motivated toy generator in C++
 (``cpp/demo_generator.h``): ttbar, single top (s, t, tW) and W+jets with top
@@ -41,10 +41,9 @@ import time
 import uuid
 from pathlib import Path
 
-from ..analysis import DEFAULT as ANALYSIS
 from ..errors import UserError
-from .demo_agc import agc_files_per_sample, agc_split
-from .demo_jobs import COMPRESSION, run_jobs
+from .demo_jobs import REPERTOIRE, DemoSamples, run_jobs, samples_key, to_rntuple
+from .demo_layout import inputs_json, layout
 
 log = logging.getLogger(__name__)
 
@@ -72,55 +71,22 @@ _PARTIAL = ".partial-"  # infix of the folders being written
 FORMATS = ("ttree", "rntuple")
 
 
-def sample_name(process: str, variation: str) -> str:
-    """The generator's name of a sample, e.g. ``ttbar__PS_var``."""
-    return f"{process}__{variation}"
-
-
 # ---------------------------------------------------------------------------
-# Python side: file layout, inputs JSON, atomic publication, cache
+# Python side: stamps, atomic publication, cache (the files' layout: demo_layout.py)
 # ---------------------------------------------------------------------------
-def _layout(final_dir: Path, events_per_sample: int, events_per_file: int, agc_layout: bool = False) -> list[dict]:
-    """One job per file: {process, variation, sample, path (final location), first, count}."""
-    jobs = []
-    agc = agc_files_per_sample() if agc_layout else {}
-    for process, variation in ANALYSIS.samples:
-        name = sample_name(process, variation)
-        if agc_layout:
-            split = agc_split(events_per_sample, agc[process, variation])
-        else:
-            split = [
-                (f, min(events_per_file, events_per_sample - f)) for f in range(0, events_per_sample, events_per_file)
-            ]
-        for k, (first, count) in enumerate(split):
-            jobs.append(
-                {
-                    "process": process,
-                    "variation": variation,
-                    "sample": name,
-                    "path": final_dir / f"{name}__{k:04d}.root",
-                    "first": first,
-                    "count": count,
-                }
-            )
-    return jobs
-
-
-def _inputs_json(jobs: list[dict]) -> dict:
-    """The AGC ``nanoaod_inputs.json`` content of the set (absolute paths, true event counts)."""
-    content: dict = {}
-    for job in jobs:
-        entry = content.setdefault(job["process"], {}).setdefault(job["variation"], {"nevts_total": 0, "files": []})
-        entry["files"].append({"path": str(job["path"]), "nevts": job["count"]})
-        entry["nevts_total"] += job["count"]
-    return content
-
-
 def _stamp(
-    seed: int, events_per_sample: int, events_per_file: int | None, full: bool, fmt: str = "ttree", agc: bool = False
+    seed: int,
+    events_per_sample: int,
+    events_per_file: int | None,
+    full: bool,
+    fmt: str = "ttree",
+    samples: DemoSamples | None = None,
+    agc: bool = False,
 ) -> dict:
-    """What a set's stamp file records (``events_per_file`` None: any split into files will do)."""
+    """What a set's stamp file records (``events_per_file`` None: any split into files will do; ``samples``
+    None or the generator's repertoire: the AGC's samples, recorded as null; ``agc``: the AGC's layout)."""
     stamp = {
+        "samples": [list(s) for s in samples] if samples is not None and samples_key(samples) else None,
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
         "events_per_sample": events_per_sample,
@@ -159,24 +125,6 @@ def _check_format(fmt: str) -> None:
         raise UserError(f"unknown file format '{fmt}': choose {' or '.join(FORMATS)}")
 
 
-def to_rntuple(paths: list[Path], name: str = "Events", compression: int = COMPRESSION) -> None:
-    """Convert each TTree file ``paths`` into a file holding an RNTuple ``name`` with the same columns, in place."""
-    import ROOT
-
-    options = ROOT.RDF.RSnapshotOptions()
-    options.fOutputFormat = ROOT.RDF.ESnapshotOutputFormat.kRNTuple
-    options.fCompressionAlgorithm = compression // 100
-    options.fCompressionLevel = compression % 100
-    options.fLazy = True  # all files in one RunGraphs: one just-in-time compilation
-    pending = [(path, path.with_name(path.name + ".rntuple")) for path in paths]
-    frames = [ROOT.RDataFrame(name, str(path)) for path, _ in pending]
-    snapshots = [frame.Snapshot(name, str(tmp), "", options) for frame, (_, tmp) in zip(frames, pending)]
-    ROOT.RDF.RunGraphs(snapshots)
-    del snapshots, frames
-    for path, tmp in pending:
-        os.replace(tmp, path)
-
-
 def _check_positive(**values: int) -> None:
     for name, value in values.items():
         if value < 1:
@@ -192,6 +140,7 @@ def generate(
     progress: bool = True,
     threads: int | None = None,
     fmt: str = "ttree",
+    samples: DemoSamples | None = None,
     agc_layout: bool = False,
 ) -> Path:
     """Write the demo set into ``output_dir``; returns the path of its ``nanoaod_inputs.json``.
@@ -200,8 +149,9 @@ def generate(
     existing, non-empty folder is refused. Files hold ``events_per_file``
     events (default ``DEFAULT_EVENTS_PER_FILE``); ``threads`` defaults to
     ROOT's implicit-MT pool size, else to all cores. ``progress``: show the
-    progress (on a terminal) and log a summary line. ``fmt``: "ttree" or "rntuple". ``agc_layout``: the AGC's
-    files per sample instead (module docstring).
+    progress (on a terminal) and log a summary line. ``fmt``: "ttree" or "rntuple". ``samples``: those of a
+    definition (:func:`demo_samples`); None: every sample the generator knows (the AGC's nine). ``agc_layout``:
+    the AGC's files per sample instead (module docstring).
     """
     try:
         return _generate(
@@ -215,6 +165,7 @@ def generate(
             summary=progress,
             fmt=fmt,
             agc_layout=agc_layout,
+            samples=samples,
         )
     except OSError as err:  # read-only, full, a path too long
         raise UserError(
@@ -233,6 +184,7 @@ def _generate(
     summary: bool,
     keep_if: dict | None = None,
     fmt: str = "ttree",
+    samples: DemoSamples | None = None,
     agc_layout: bool = False,
 ) -> Path:
     """``generate``; a complete set satisfying ``keep_if`` that appears meanwhile is kept instead of ours."""
@@ -255,7 +207,8 @@ def _generate(
     staging.mkdir()
     try:
         start = time.perf_counter()
-        jobs = _layout(output_dir, events_per_sample, events_per_file, agc_layout)
+        samples = REPERTOIRE if samples is None else samples
+        jobs = layout(output_dir, events_per_sample, events_per_file, samples, agc_layout)
         run_jobs(
             [dict(job, path=staging / job["path"].name) for job in jobs],
             seed,
@@ -265,17 +218,16 @@ def _generate(
         )
         if fmt == "rntuple":
             to_rntuple([staging / job["path"].name for job in jobs])
-        (staging / INPUTS_JSON).write_text(json.dumps(_inputs_json(jobs), indent=1))
-        (staging / STAMP).write_text(
-            json.dumps(_stamp(seed, events_per_sample, events_per_file, full, fmt, agc_layout))
-        )
+        (staging / INPUTS_JSON).write_text(json.dumps(inputs_json(jobs), indent=1))
+        stamp = _stamp(seed, events_per_sample, events_per_file, full, fmt, samples, agc_layout)
+        (staging / STAMP).write_text(json.dumps(stamp))
         _publish(staging, output_dir, keep_if)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     if summary:
         log.info(
             "wrote %d events in %d %s files to %s in %.1f s",
-            events_per_sample * len(ANALYSIS.samples),
+            events_per_sample * len(samples),
             len(jobs),
             fmt,
             output_dir,
@@ -306,20 +258,35 @@ def default_cache_dir() -> Path:
 
 
 def demo_set_dir(
-    cache_dir, events_per_sample: int, seed: int, full: bool = False, fmt: str = "ttree", agc_layout: bool = False
+    cache_dir,
+    events_per_sample: int,
+    seed: int,
+    full: bool = False,
+    fmt: str = "ttree",
+    samples: DemoSamples | None = None,
+    agc_layout: bool = False,
 ) -> Path:
-    """Where ``ensure_demo_set`` keeps a set: one folder per version, seed, size (and --full, the format, the AGC
-    layout)."""
+    """Where ``ensure_demo_set`` keeps a set: one folder per version, seed, size (and --full, the format, the
+    samples when they are not the generator's repertoire, and the AGC layout)."""
     base = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    key = samples_key(samples)
     return base / (
         f"demo-v{GENERATOR_VERSION}-s{seed}-n{events_per_sample}{'-full' if full else ''}"
-        f"{'-rntuple' if fmt == 'rntuple' else ''}{'-agc' if agc_layout else ''}"
+        f"{'-rntuple' if fmt == 'rntuple' else ''}{f'-p{key}' if key else ''}{'-agc' if agc_layout else ''}"
     )
 
 
-def demo_set_ready(cache_dir=None, events_per_sample: int = DEFAULT_EVENTS_PER_SAMPLE, seed: int = 1) -> bool:
+def demo_set_ready(
+    cache_dir=None,
+    events_per_sample: int = DEFAULT_EVENTS_PER_SAMPLE,
+    seed: int = 1,
+    samples: DemoSamples | None = None,
+) -> bool:
     """Whether ensure_demo_set finds this set complete in the cache (and generates nothing)."""
-    return _satisfies(demo_set_dir(cache_dir, events_per_sample, seed), _stamp(seed, events_per_sample, None, False))
+    return _satisfies(
+        demo_set_dir(cache_dir, events_per_sample, seed, samples=samples),
+        _stamp(seed, events_per_sample, None, False, samples=samples),
+    )
 
 
 def ensure_demo_set(
@@ -331,6 +298,7 @@ def ensure_demo_set(
     progress: bool = True,
     threads: int | None = None,
     fmt: str = "ttree",
+    samples: DemoSamples | None = None,
     agc_layout: bool = False,
 ) -> Path:
     """The inputs JSON of the cached demo set, generated first if missing or from another generator version.
@@ -339,11 +307,13 @@ def ensure_demo_set(
     with this version, seed, size and ``full`` is reused (whatever its split
     into files, unless ``events_per_file`` is given). Before generating, sets
     of other generator versions and day-old leftovers of interrupted runs are
-    deleted from the cache, and a one-line message is logged.
+    deleted from the cache, and a one-line message is logged. ``samples``: those of a definition
+    (:func:`demo_samples`); None: the generator's whole repertoire (the AGC's nine samples).
     """
     _check_format(fmt)
-    directory = demo_set_dir(cache_dir, events_per_sample, seed, full, fmt, agc_layout)
-    wanted = _stamp(seed, events_per_sample, events_per_file, full, fmt, agc_layout)
+    samples = REPERTOIRE if samples is None else samples
+    directory = demo_set_dir(cache_dir, events_per_sample, seed, full, fmt, samples, agc_layout)
+    wanted = _stamp(seed, events_per_sample, events_per_file, full, fmt, samples, agc_layout)
     if _satisfies(directory, wanted):
         return directory / INPUTS_JSON
     fix = (
@@ -361,7 +331,7 @@ def ensure_demo_set(
     _clean_cache(directory.parent)
     log.info(
         "generating the demo input set (%d samples x %d events, seed %d, %s) in %s; later runs reuse it",
-        len(ANALYSIS.samples),
+        len(samples),
         events_per_sample,
         seed,
         fmt,
@@ -380,6 +350,7 @@ def ensure_demo_set(
             keep_if=wanted,
             fmt=fmt,
             agc_layout=agc_layout,
+            samples=samples,
         )
     except OSError as err:  # a full disk while writing
         raise UserError(

@@ -21,8 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis import DEFAULT as ANALYSIS
-from ..analysis import histogram_name
+from ..analysis import Analysis, histogram_name
 from ..errors import UserError, require_file
 
 log = logging.getLogger(__name__)
@@ -39,6 +38,11 @@ def resolve_path(reference: str, version: str = "v1") -> Path:
     """A reference file: a path, or N / 'all' for the packaged ``histos_N_file_per_process.json`` of the
     analysis ``version``."""
     if re.fullmatch(r"\d+|all", reference):
+        if version not in REFERENCE_DIRS:
+            raise UserError(
+                f"the AGC's references are packaged for --analysis {' and '.join(REFERENCE_DIRS)} only, not for your "
+                f"definition: pass the path of a reference JSON in the AGC format instead of {reference}"
+            )
         folder = REFERENCE_DIRS[version]
         path = folder / f"histos_{reference}_file_per_process.json"
         if not path.is_file():
@@ -93,15 +97,14 @@ def _sample_of(name: str, analysis) -> tuple[str, str, str]:
     raise KeyError(name)
 
 
-def read(reference: str, files_per_sample: int | None = -1, file_list: str | Path | None = None, analysis=None):
+def read(reference: str, files_per_sample: int | None = -1, file_list: str | Path | None = None, *, analysis: Analysis):
     """The reference histograms as {AGC name: hist.Hist} with exact variances.
 
     ``files_per_sample``: -1 (default) reads N from the file name; None means all files. ``analysis``: the
-    definition (default v1's) whose packaged references N names, and whose pseudo-data the file holds.
+    definition whose packaged references N names, and whose pseudo-data the file holds.
     """
     import hist
 
-    analysis = analysis or ANALYSIS
     path = resolve_path(str(reference), analysis.version)
     n = files_per_sample_of(path) if files_per_sample == -1 else files_per_sample
     named = _NAME.search(path.name)

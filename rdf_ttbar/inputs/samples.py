@@ -14,14 +14,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..analysis import DEFAULT as ANALYSIS
+from ..analysis import Analysis
 from ..errors import UserError, require_file
 from .duplicates import SHARED_OK, Entry, check_duplicates
 from .probe import is_remote, probe
 
 AGC_PREFIX = "https://xrootd-local.unl.edu:1094//store/user/AGC"
-# the branches the analysis reads (the spec's types; others are accepted too); --io-percent analysis reads these
-REQUIRED_BRANCHES = tuple(ANALYSIS.columns_read())
 
 
 @dataclass
@@ -35,6 +33,8 @@ class Sample:
     # each file's entries per the input list ("nevts", or "nevts_delivered" of a delivered file), checked
     # against the file up front; empty: not known
     file_nevts: tuple[int, ...] = ()
+    # per-event weight xsec * lumi / nevts (spec "Normalisation") of the run's definition (Analysis.weight)
+    weight: float = 0.0
     # each file's size in bytes as the up-front check found it (check_files; -1: not known); empty: not checked
     file_bytes: tuple[int, ...] = ()
     # per file: the input list says sharing it with another sample is intended ("shared_files_ok")
@@ -44,16 +44,12 @@ class Sample:
     def name(self) -> str:
         return self.process if self.variation == "nominal" else f"{self.process}_{self.variation}"
 
-    @property
-    def weight(self) -> float:
-        """Per-event weight xsec * lumi / nevts (spec "Normalisation")."""
-        return ANALYSIS.weight(self.process, self.nevts)
-
 
 def read_file_list(
-    path: str | Path, files_per_sample: int | None = None, remote_prefix: str | None = None
+    path: str | Path, analysis: Analysis, files_per_sample: int | None = None, remote_prefix: str | None = None
 ) -> list[Sample]:
-    """Read a file set in the AGC JSON format, keep the first N files of each sample."""
+    """Read a file set in the AGC JSON format for ``analysis`` (its processes, their weights), keep the first N
+    files of each sample."""
     path = require_file(
         path, "input list {path} does not exist: pass 'demo', 'agc' or an existing JSON file to --inputs"
     )
@@ -65,11 +61,16 @@ def read_file_list(
             "nanoaod_inputs.json format "
             '{process: {variation: {"files": [{"path", "nevts"}]}}}'
         ) from None
-    return parse_file_list(content, str(path), path.parent, files_per_sample, remote_prefix)
+    return parse_file_list(content, str(path), path.parent, analysis, files_per_sample, remote_prefix)
 
 
 def parse_file_list(
-    content, source: str, base_dir: Path, files_per_sample: int | None = None, remote_prefix: str | None = None
+    content,
+    source: str,
+    base_dir: Path,
+    analysis: Analysis,
+    files_per_sample: int | None = None,
+    remote_prefix: str | None = None,
 ) -> list[Sample]:
     """Turn the parsed JSON into samples, with a clear error for every malformed part."""
     fmt = 'expected {process: {variation: {"files": [{"path": str, "nevts": int}]}}}'
@@ -79,15 +80,16 @@ def parse_file_list(
     for process, variations in content.items():
         if process == "data":
             continue
-        if process not in ANALYSIS.process_names:
+        if process not in analysis.process_names:
             raise UserError(
-                f"input list {source}: unknown process '{process}' (known: {', '.join(ANALYSIS.process_names)}, data)"
+                f"input list {source}: unknown process '{process}' of the analysis {analysis.name} "
+                f"(known: {', '.join(analysis.process_names)}, data)"
             )
         if not isinstance(variations, dict):
             raise UserError(f"input list {source}: '{process}' must map variations to file lists; {fmt}")
         for variation, entry in variations.items():
-            if (process, variation) not in ANALYSIS.samples:
-                known = ", ".join(v for p, v in ANALYSIS.samples if p == process)
+            if (process, variation) not in analysis.samples:
+                known = ", ".join(v for p, v in analysis.samples if p == process)
                 raise UserError(f"input list {source}: unknown variation '{variation}' of '{process}' (known: {known})")
             where = f"input list {source}, {process}/{variation}"
             files = entry.get("files") if isinstance(entry, dict) else None
@@ -116,8 +118,17 @@ def parse_file_list(
                     f'{where}: the files hold 0 events in total ("nevts"); '
                     "the sample cannot be normalised: fix the counts or drop the sample"
                 )
+            weight = analysis.weight(process, sum(counts))
             samples.append(
-                Sample(process, variation, paths, sum(counts), tuple(nevts_in_files), shared_ok=tuple(shared_ok))
+                Sample(
+                    process,
+                    variation,
+                    paths,
+                    sum(counts),
+                    tuple(nevts_in_files),
+                    weight,
+                    shared_ok=tuple(shared_ok),
+                )
             )
     if not samples:
         raise UserError(f"input list {source} names no samples; {fmt}")
@@ -145,7 +156,7 @@ def _resolve(path: str, base_dir: Path, remote_prefix: str | None) -> str:
 def check_files(
     samples: list[Sample],
     tree: str,
-    branches=REQUIRED_BRANCHES,
+    branches,
     missing_branches_hint: str | None = None,
     open_files=probe,
 ) -> list[Sample]:
@@ -154,7 +165,7 @@ def check_files(
     Every file must hold a TTree or an RNTuple named ``tree`` with as many
     entries as its "nevts" in the input list (which normalises the sample); the
     files of a sample must all be of one kind; the first file of each sample must
-    also have ``branches`` (default: the columns the analysis reads), and
+    also have ``branches`` (the columns the analysis reads, ``Analysis.columns_read()``), and
     ``missing_branches_hint`` ends the message when some are missing. Files are
     opened several at a time, remote ones with short client time-outs (probe.py), by ``open_files`` (``probe``'s
     signature; ``staging.Stager.probe`` also starts copying the remote ones).
@@ -222,11 +233,15 @@ def missing_branches_problem(tree: str, missing: list[str], kind: str = "TTree")
 
 
 def agc_samples(
-    source: str, files_per_sample: int | None = None, remote_prefix: str | None = None, timeout_s: float = 30.0
+    source: str,
+    analysis: Analysis,
+    files_per_sample: int | None = None,
+    remote_prefix: str | None = None,
+    timeout_s: float = 30.0,
 ) -> list[Sample]:
-    """The AGC file list from a local path or an https:// URL."""
+    """The AGC file list from a local path or an https:// URL, for ``analysis``."""
     if not source.startswith(("https://", "http://")):
-        return read_file_list(source, files_per_sample, remote_prefix)
+        return read_file_list(source, analysis, files_per_sample, remote_prefix)
     import urllib.request
 
     try:
@@ -239,4 +254,4 @@ def agc_samples(
             f"cannot download the AGC file list from {source} ({err}); download it elsewhere and "
             "pass the local copy with --agc-list FILE.json (or agc.inputs in config.yaml)"
         ) from None
-    return parse_file_list(content, source, Path.cwd(), files_per_sample, remote_prefix)
+    return parse_file_list(content, source, Path.cwd(), analysis, files_per_sample, remote_prefix)

@@ -7,7 +7,8 @@ figures out. This package imports neither the fit nor ROOT.
   ``correlations.png`` and, when the summary has a ranking, ``ranking.png``; when it has the ML validation
   (AGC v2), ``ml_{prefit,postfit}_{feature}.png`` (see :mod:`rdf_ttbar.plots.fit`)
 
-Every function takes the analysis definition (``rdf_ttbar.analysis.get(version)``); default: the AGC v1's.
+Every function takes the run's analysis definition (an ``Analysis``, or a name for ``rdf_ttbar.analysis.get``:
+v1, v2, FILE.py); None: the AGC v1. Legends, colours, stack order and luminosity are the definition's.
 
 Each plot is a :class:`~rdf_ttbar.plots.style.Drawing`: ``drawing.figure()`` returns its
 matplotlib Figure (e.g. to show it in a notebook), ``drawing.save(folder)`` writes it.
@@ -64,7 +65,7 @@ def save_all(drawings: Sequence[Drawing], plots_dir) -> list[Path]:
 
 
 def plot_histograms(histograms, plots_dir, analysis=None) -> list[Path]:
-    """Draw the input histograms of ``analysis`` (default: the AGC v1) into ``plots_dir``; returns the paths of
+    """Draw the input histograms of ``analysis`` (None: the AGC v1) into ``plots_dir``; returns the paths of
     the PNG files written.
 
     ``histograms``: the path of histograms.root (the definition's other files are read from beside it), or a

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 
 import rdf_ttbar.plots.style as style
-from rdf_ttbar.analysis import DEFAULT, Analysis
+from rdf_ttbar.analysis import Analysis, chosen
 from rdf_ttbar.plots.stack import stack_drawing
 
 CORRELATION_THRESHOLD = 0.2  # correlations.png: parameters with |rho| above this with another one
@@ -24,7 +24,7 @@ RANKING_MAX = 20  # ranking.png: the largest impacts only
 STAGES = (("prefit", "pre-fit"), ("postfit", "post-fit"))
 
 
-def xlabels_of(analysis: Analysis = DEFAULT) -> dict[str, str]:
+def xlabels_of(analysis: Analysis) -> dict[str, str]:
     """The x-axis label of each fit channel of a definition."""
     return {analysis.region(h.region).fit_name: h.label for h in analysis.fit_histograms}
 
@@ -38,20 +38,33 @@ def _float(x) -> float:
     return np.nan if x is None else float(x)
 
 
-def _poi_text(summary: Mapping[str, Any]) -> str:
-    poi = summary.get("poi", "ttbar_norm")
+def _mu(analysis: Analysis) -> str:
+    """The symbol of the fitted normalisation, e.g. \\mu_{t\\bar{t}} (the process' legend, when it is math)."""
+    legend = style.display_label(analysis.poi_process, analysis)
+    inner = legend[1:-1] if len(legend) > 2 and legend[0] == legend[-1] == "$" else rf"\mathrm{{{legend}}}"
+    return rf"\mu_{{{inner}}}"
+
+
+def _poi_text(summary: Mapping[str, Any], analysis: Analysis) -> str:
+    poi = summary.get("poi", analysis.poi)
     result = summary.get(poi)
     if not isinstance(result, Mapping) or result.get("value") is None:
         return ""
+    mu = _mu(analysis)
     if result.get("interval"):
         lo, hi = result["interval"]
         value = result["value"]
-        return rf"$\mu_{{t\bar{{t}}}} = {value:.3f}^{{+{hi - value:.3f}}}_{{-{value - lo:.3f}}}$"
-    return rf"$\mu_{{t\bar{{t}}}} = {result['value']:.3f} \pm {result['uncertainty']:.3f}$"
+        return rf"${mu} = {value:.3f}^{{+{hi - value:.3f}}}_{{-{value - lo:.3f}}}$"
+    return rf"${mu} = {result['value']:.3f} \pm {result['uncertainty']:.3f}$"
 
 
 def _stage_drawings(
-    source: Mapping[str, Any], prefix: str, xlabels: Mapping[str, str], default_label: str, postfit_note: str = ""
+    source: Mapping[str, Any],
+    prefix: str,
+    xlabels: Mapping[str, str],
+    default_label: str,
+    analysis: Analysis,
+    postfit_note: str = "",
 ) -> list[style.Drawing]:
     """``{prefix}_{stage}_{channel}.png`` per stage and channel of ``source``'s "{stage}_yields" (a channel's own
     "label" and "region", when it has them, are its x label and the title's region; else the channel's name)."""
@@ -59,11 +72,11 @@ def _stage_drawings(
     for stage, stage_label in STAGES:
         for channel, yields in source.get(f"{stage}_yields", {}).items():
             bins = yields["bins"]
-            processes = style.stack_order(style.process_of(s) for s in bins["samples"])
-            by_process = {style.process_of(s): v for s, v in bins["samples"].items()}
+            processes = style.stack_order([style.process_of(s, analysis) for s in bins["samples"]], analysis)
+            by_process = {style.process_of(s, analysis): v for s, v in bins["samples"].items()}
             title = f"{yields.get('region', channel)}, {stage_label}" + (postfit_note if stage == "postfit" else "")
-            if stage == "postfit" and _poi_text(source):
-                title += "\n" + _poi_text(source)
+            if stage == "postfit" and _poi_text(source, analysis):
+                title += "\n" + _poi_text(source, analysis)
             edges = np.asarray(bins["edges"], dtype=float)
             xlabel = yields.get("label") or xlabels.get(channel, default_label)
             drawings.append(
@@ -78,22 +91,23 @@ def _stage_drawings(
                     xlabel=xlabel,
                     title=title,
                     band_label=f"{stage_label.capitalize()} unc.",
+                    analysis=analysis,
                 )
             )
     return drawings
 
 
 def data_mc_drawings(
-    summary: Mapping[str, Any], xlabels: Mapping[str, str] | None = None, analysis: Analysis | None = None
+    summary: Mapping[str, Any], xlabels: Mapping[str, str] | None, analysis: Analysis
 ) -> list[style.Drawing]:
     """``data_mc_{stage}_{region}.png`` per stage and channel of the summary's yields."""
-    xlabels = {**xlabels_of(analysis or DEFAULT), **(xlabels or {})}
-    return _stage_drawings(summary, "data_mc", xlabels, "observable [GeV]")
+    xlabels = {**xlabels_of(analysis), **(xlabels or {})}
+    return _stage_drawings(summary, "data_mc", xlabels, "observable [GeV]", analysis)
 
 
-def ml_drawings(ml: Mapping[str, Any] | None) -> list[style.Drawing]:
+def ml_drawings(ml: Mapping[str, Any] | None, analysis: Analysis | str | None = None) -> list[style.Drawing]:
     """``ml_{stage}_{feature}.png`` of the ML validation's numbers (the summary's "ml_validation"; none: [])."""
-    return _stage_drawings(ml, "ml", {}, "observable", " (main fit)") if ml else []
+    return _stage_drawings(ml, "ml", {}, "observable", chosen(analysis), " (main fit)") if ml else []
 
 
 def _vertical_figure(n_rows: int, left_in: float = 4.4, width_in: float = 12.0):
@@ -123,7 +137,7 @@ def pulls_figure(names, pulls, pull_uncertainties):
     reach = np.nanmax(np.abs(np.asarray(pulls, float)) + np.asarray(pull_uncertainties, float), initial=0)
     ax.set_xlim(-max(3.0, reach * 1.1), max(3.0, reach * 1.1))
     ax.set_xlabel(r"$(\hat{\theta} - \theta_0) / \Delta\theta$")
-    style.cms_label(ax, lumi=False, scale=0.8)
+    style.cms_label(ax, scale=0.8)
     return fig
 
 
@@ -192,7 +206,9 @@ def correlations_figure(labels, matrix, threshold: float = CORRELATION_THRESHOLD
 
 def correlations_drawing(summary: Mapping[str, Any]) -> style.Drawing:
     labels, matrix = correlated_subset(
-        summary["correlations"]["labels"], summary["correlations"]["matrix"], keep=(summary.get("poi", "ttbar_norm"),)
+        summary["correlations"]["labels"],
+        summary["correlations"]["matrix"],
+        keep=(summary["poi"],) if "poi" in summary else (),
     )
     return style.Drawing("correlations.png", correlations_figure, dict(labels=labels, matrix=matrix))
 
@@ -268,9 +284,12 @@ def ranking_drawing(summary: Mapping[str, Any]) -> style.Drawing | None:
 
 
 def fit_drawings(
-    summary: Mapping[str, Any], xlabels: Mapping[str, str] | None = None, analysis: Analysis | None = None
+    summary: Mapping[str, Any], xlabels: Mapping[str, str] | None = None, analysis: Analysis | str | None = None
 ) -> list[style.Drawing]:
-    """All the fit plots of a fit summary (with its "ml_validation", when it has one: the ML plots last)."""
+    """All the fit plots of a fit summary (with its "ml_validation", when it has one: the ML plots last), in the
+    style of ``analysis`` (the definition or its name; None: the AGC v1)."""
+    analysis = chosen(analysis)
     drawings = data_mc_drawings(summary, xlabels, analysis) + [pulls_drawing(summary), correlations_drawing(summary)]
     ranking = ranking_drawing(summary)
-    return drawings + ([ranking] if ranking is not None else []) + ml_drawings(summary.get("ml_validation"))
+    ml = ml_drawings(summary.get("ml_validation"), analysis)
+    return drawings + ([ranking] if ranking is not None else []) + ml

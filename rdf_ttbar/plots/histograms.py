@@ -1,5 +1,5 @@
 """The plots of the input histograms (``histograms.root`` or UHI histograms keyed by AGC name) of an analysis
-definition (default: the AGC v1's):
+definition:
 
 - ``stacked_{histogram}.png``: per histogram of the definition, the nominal samples stacked, pseudo-data, MC
   statistical band, ratio (AGC v1: ``stacked_4j1b.png``, ``stacked_4j2b.png``; AGC v2: these and one per ML
@@ -21,7 +21,7 @@ from typing import Any, Mapping
 import numpy as np
 
 import rdf_ttbar.plots.style as style
-from rdf_ttbar.analysis import DEFAULT, Analysis, histogram_name, pseudodata_name
+from rdf_ttbar.analysis import Analysis, chosen, histogram_name, pseudodata_name
 from rdf_ttbar.plots.stack import MAIN_RECT, RATIO_RECT, stack_drawing
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 VARIATION_COLORS = ("#5790fc", "#f89c20", "#e42536", "#964a8b")
 
 
-def variation_lines(plot, analysis: Analysis = DEFAULT) -> list[tuple[str, str, str, str]]:
+def variation_lines(plot, analysis: Analysis) -> list[tuple[str, str, str, str]]:
     """(variation name, legend label, colour, line style) of each line of a definition's VariationPlot."""
     lines = []
     for i, name in enumerate(plot.systematics):
@@ -59,9 +59,7 @@ def _arrays(h) -> Arrays:
     )
 
 
-def read_histograms(
-    histograms: str | os.PathLike | Mapping[str, Any], analysis: Analysis = DEFAULT
-) -> dict[str, Arrays]:
+def read_histograms(histograms: str | os.PathLike | Mapping[str, Any], analysis: Analysis) -> dict[str, Arrays]:
     """{name: (values, variances, edges)} from a mapping of UHI histograms, or a histograms.root path and the
     definition's other files beside it (``{output}.root``; a missing one is logged as a warning)."""
     wanted = drawn_names(analysis)
@@ -79,7 +77,7 @@ def read_histograms(
     return hists
 
 
-def drawn_names(analysis: Analysis = DEFAULT) -> set[str]:
+def drawn_names(analysis: Analysis) -> set[str]:
     """The names of the histograms the plots of ``analysis`` draw (nominal samples, pseudo-data, the variations
     of the variation plots): the only ones read."""
     names = {pseudodata_name(h.prefix) for h in analysis.histograms}
@@ -95,7 +93,7 @@ def _read_file(path: Path, wanted: set[str]) -> dict[str, Arrays]:
     return {name: _arrays(h) for name, h in read_th1(path, wanted).items()}
 
 
-def stacked_drawings(hists: Mapping[str, Arrays], analysis: Analysis = DEFAULT) -> list[style.Drawing]:
+def stacked_drawings(hists: Mapping[str, Arrays], analysis: Analysis) -> list[style.Drawing]:
     """``stacked_{histogram}.png`` per histogram of the definition: nominal samples, pseudo-data, MC statistical
     band. The histograms of a file other than the main one are left out when none of them is there."""
     drawings = []
@@ -103,7 +101,7 @@ def stacked_drawings(hists: Mapping[str, Arrays], analysis: Analysis = DEFAULT) 
     for region in analysis.histograms:
         if region.output not in present_outputs:
             continue  # e.g. plots of histograms.root alone (read_histograms warned about the other file)
-        processes = style.stack_order(analysis.process_names)
+        processes = style.stack_order(analysis.process_names, analysis)
         present = [p for p in processes if histogram_name(region.prefix, p) in hists]
         missing = [histogram_name(region.prefix, p) for p in processes if p not in present]
         pd_name = pseudodata_name(region.prefix)
@@ -130,12 +128,13 @@ def stacked_drawings(hists: Mapping[str, Arrays], analysis: Analysis = DEFAULT) 
                 xlabel=region.label,
                 title=f"{region.region}, pre-fit",
                 band_label="MC stat. unc.",
+                analysis=analysis,
             )
         )
     return drawings
 
 
-def variation_figure(edges, nominal, variations, *, xlabel: str, ylabel: str, title: str):
+def variation_figure(edges, nominal, variations, *, xlabel: str, ylabel: str, title: str, lumi_pb=None):
     """Nominal (black) and variations ((label, colour, linestyle, values)), with var./nom. below."""
     edges = np.asarray(edges, dtype=float)
     nominal = np.asarray(nominal, dtype=float)
@@ -160,11 +159,11 @@ def variation_figure(edges, nominal, variations, *, xlabel: str, ylabel: str, ti
     ax.legend(ncol=2, title=title, title_fontsize="x-small", loc="upper right")
     top = max([np.nanmax(nominal, initial=1.0)] + [np.nanmax(v[3], initial=0.0) for v in variations])
     ax.set_ylim(0.0, top * (1.3 + 0.07 * len(variations)))
-    style.finish_main_panel(ax, edges, ylabel)
+    style.finish_main_panel(ax, edges, ylabel, lumi_pb)
     return fig
 
 
-def variation_drawings(hists: Mapping[str, Arrays], analysis: Analysis = DEFAULT) -> list[style.Drawing]:
+def variation_drawings(hists: Mapping[str, Arrays], analysis: Analysis) -> list[style.Drawing]:
     """``{plot}_{histogram}.png`` for each of the definition's variation plots (AGC: b-tag and jet energy)."""
     drawings = []
     for plot in analysis.variation_plots:
@@ -190,16 +189,17 @@ def variation_drawings(hists: Mapping[str, Arrays], analysis: Analysis = DEFAULT
                     variations=lines,
                     xlabel=analysis.histogram(region_name).label,
                     ylabel=style.bin_width_label(edges, analysis.histogram(region_name).label),
-                    title=rf"{style.display_label(process)}, {region_name}",
+                    title=rf"{style.display_label(process, analysis)}, {region_name}",
+                    lumi_pb=analysis.luminosity_pb,
                 ),
             )
         )
     return drawings
 
 
-def histogram_drawings(histograms, analysis: Analysis | None = None) -> list[style.Drawing]:
+def histogram_drawings(histograms, analysis: Analysis | str | None = None) -> list[style.Drawing]:
     """All the histogram plots of a histograms.root path or a mapping of UHI histograms, for ``analysis`` (the
-    definition, default: the AGC v1's)."""
-    analysis = analysis or DEFAULT
+    definition or its name; None: the AGC v1)."""
+    analysis = chosen(analysis)
     hists = read_histograms(histograms, analysis)
     return stacked_drawings(hists, analysis) + variation_drawings(hists, analysis)

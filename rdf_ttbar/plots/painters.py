@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Mapping
 
-from rdf_ttbar.analysis import DEFAULT
+from rdf_ttbar.analysis import Analysis, chosen
 from rdf_ttbar.errors import UserError
 from rdf_ttbar.plots.histograms import drawn_names
 from rdf_ttbar.plots.launch import command_and_env
@@ -116,17 +116,18 @@ class Painters:
     def __init__(self, n: int = WORKERS, read_files: bool = True):
         self._workers = [_Worker(read_files) for _ in range(max(1, n))]
 
-    def draw(self, kind: str, source, plots_dir, analysis=None) -> Job:
+    def draw(self, kind: str, source, plots_dir, analysis: Analysis | str | None = None) -> Job:
         """Draw the plots of ``kind`` ("histograms": source is a mapping {AGC name: UHI histogram}, sent to the
         workers in memory (only the histograms drawn), or a histograms.root path; "fit": the fit summary or its
-        path; "ml": the ML validation's numbers) of ``analysis`` (the definition; None: the AGC v1's) into
+        path; "ml": the ML validation's numbers) of ``analysis`` (the definition or its name; None: the AGC v1) into
         ``plots_dir``, a share in each worker."""
+        analysis = chosen(analysis)
         if isinstance(source, os.PathLike):
             source = str(source)
         elif kind in ("fit", "ml") and not isinstance(source, str):
             source = json.loads(json.dumps(source))  # plain data, as fit_results.json holds
         elif kind == "histograms" and isinstance(source, Mapping):
-            drawn = drawn_names(analysis or DEFAULT)
+            drawn = drawn_names(analysis)
             source = {name: h for name, h in source.items() if name in drawn}
         n = len(self._workers)
         job = (kind, source, str(plots_dir))

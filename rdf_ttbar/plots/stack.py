@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 import rdf_ttbar.plots.style as style
+from rdf_ttbar.analysis import Analysis
 
 # axes rectangles [left, bottom, width, height] in figure fractions: a fixed layout
 MAIN_RECT = (0.15, 0.33, 0.81, 0.62)
@@ -40,11 +41,13 @@ def stack_figure(
     ylabel: str,
     title: str,
     band_label: str,
+    lumi_pb: float | None = None,
 ):
     """Figure of the stack (``stack``: (label, colour, values) from bottom to top), the
     band total +- total_uncertainty, ``data`` with Garwood errors, and the ratio panel.
 
-    The legend lists the pseudo-data, the samples from the top of the stack down, then the band.
+    The legend lists the pseudo-data, the samples from the top of the stack down, then the band; ``lumi_pb``: the
+    luminosity in the CMS label.
     """
     edges = np.asarray(edges, dtype=float)
     total = np.asarray(total, dtype=float)
@@ -96,7 +99,7 @@ def stack_figure(
     ax.text(0.04, 0.95, title, transform=ax.transAxes, ha="left", va="top", fontsize="small")
     ymax = np.nanmax(np.concatenate([total + unc, hi, [1.0]]))
     ax.set_ylim(0.0, 1.6 * ymax)
-    style.finish_main_panel(ax, edges, ylabel)
+    style.finish_main_panel(ax, edges, ylabel, lumi_pb)
 
     with np.errstate(divide="ignore", invalid="ignore"):
         ok = total > 0
@@ -118,15 +121,28 @@ def stack_figure(
 
 
 def stack_drawing(
-    name: str, edges, processes, values, *, total, uncertainty, data, xlabel: str, title: str, band_label: str
+    name: str,
+    edges,
+    processes,
+    values,
+    *,
+    total,
+    uncertainty,
+    data,
+    xlabel: str,
+    title: str,
+    band_label: str,
+    analysis: Analysis,
 ) -> style.Drawing:
-    """The drawing of a stack (``values`` of ``processes``, in stack order) with its band, data and ratio panel."""
+    """The drawing of a stack (``values`` of ``processes``, in stack order) with its band, data and ratio panel, in
+    the legends, colours and luminosity of ``analysis``."""
+    colors = style.colors_for(list(processes), analysis)
     return style.Drawing(
         name,
         stack_figure,
         dict(
             edges=edges,
-            stack=[(style.display_label(p), c, v) for p, c, v in zip(processes, style.colors_for(processes), values)],
+            stack=[(style.display_label(p, analysis), c, v) for p, c, v in zip(processes, colors, values)],
             total=total,
             total_uncertainty=uncertainty,
             data=data,
@@ -134,5 +150,6 @@ def stack_drawing(
             ylabel=style.bin_width_label(edges, xlabel),
             title=title,
             band_label=band_label,
+            lumi_pb=analysis.luminosity_pb,
         ),
     )

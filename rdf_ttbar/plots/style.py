@@ -1,5 +1,9 @@
 """The one style of all plots: labels, colours, stack order, CMS label, Poisson errors, saving.
 
+The processes' legends, colours and stack order and the luminosity come from the run's definition (``Process.legend``,
+``Process.color``, ``Analysis.stack_order``, ``Analysis.luminosity_pb``); a process without a colour takes the next
+colour of ``PALETTE``.
+
 matplotlib and mplhep are imported inside the functions (importing the package costs
 nothing until a plot is drawn), and the backend is never set: figures are
 ``matplotlib.figure.Figure`` objects on an Agg canvas.
@@ -17,32 +21,19 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from rdf_ttbar import atomic
-from rdf_ttbar.analysis import DEFAULT as ANALYSIS
+from rdf_ttbar.analysis import Analysis
 
-LUMI_PB = ANALYSIS.luminosity_pb
-SAMPLE_LABELS = {p.name: p.label for p in ANALYSIS.processes}
-
-# legend label and colour per process; the fit's sample names are SAMPLE_LABELS' values
-PROCESS_LABELS = {**SAMPLE_LABELS, "ttbar": r"$t\bar{t}$"}
-PROCESS_COLORS = {
-    "ttbar": "#e42536",
-    "single_top_s_chan": "#92dadd",
-    "single_top_t_chan": "#5790fc",
-    "single_top_tW": "#964a8b",
-    "wjets": "#f89c20",
-}
-# stacking order, bottom to top (legends list it top first)
-STACK_ORDER = ("single_top_s_chan", "single_top_t_chan", "single_top_tW", "wjets", "ttbar")
-FALLBACK_COLORS = ("#9c9ca1", "#7a21dd", "#3f90da", "#bd1f01", "#94a4a2", "#a96b59")
+# the colours of processes whose definition gives none, in turn (the CMS palette's others)
+PALETTE = ("#9c9ca1", "#7a21dd", "#3f90da", "#bd1f01", "#94a4a2", "#a96b59", "#e76300", "#b9ac70", "#717581")
 DATA_LABEL = "Pseudo-data"
 DPI = 72  # 10 x 10 inch figures -> 720 x 720 pixels
 FIGSIZE = (10.0, 10.0)
 ONE_SIGMA = 0.682689492137086  # central probability of +-1 sigma
 
 
-def process_of(sample: str) -> str:
-    """Process key of a fit sample name ('W+jets' -> 'wjets'); unknown names are returned as given."""
-    by_label = {label: process for process, label in SAMPLE_LABELS.items()}
+def process_of(sample: str, analysis: Analysis) -> str:
+    """Process of a fit sample name ('W+jets' -> 'wjets'); unknown names are returned as given."""
+    by_label = {p.label: p.name for p in analysis.processes}
     return by_label.get(sample, sample)
 
 
@@ -56,20 +47,24 @@ def bin_width_label(edges, xlabel: str = "[GeV]") -> str:
     return f"Events / {widths[0]:g}" + (f" {unit.group(1)}" if unit else "")
 
 
-def display_label(process: str) -> str:
-    return PROCESS_LABELS.get(process, process)
+def display_label(process: str, analysis: Analysis) -> str:
+    """The legend of a process: its ``legend``, else its ``label`` (unknown names as given)."""
+    known = {p.name: p.legend or p.label for p in analysis.processes}
+    return known.get(process, process)
 
 
-def colors_for(processes: list[str]) -> list[str]:
-    """The colour of each process: the table's, else the next fallback colour."""
-    fallback = iter(FALLBACK_COLORS * (1 + len(processes) // len(FALLBACK_COLORS)))
-    return [PROCESS_COLORS[p] if p in PROCESS_COLORS else next(fallback) for p in processes]
+def colors_for(processes: list[str], analysis: Analysis) -> list[str]:
+    """The colour of each process: its definition's, else a colour of PALETTE (the same in every plot: by its
+    place among the definition's processes without a colour; unknown processes after those)."""
+    given = {p.name: p.color for p in analysis.processes if p.color}
+    uncoloured = [p.name for p in analysis.processes if not p.color]
+    uncoloured += [p for p in processes if p not in given and p not in uncoloured]
+    return [given.get(p) or PALETTE[uncoloured.index(p) % len(PALETTE)] for p in processes]
 
 
-def stack_order(processes) -> list[str]:
-    """Processes bottom to top: unknown ones first (in their given order), then STACK_ORDER."""
-    processes = list(processes)
-    return [p for p in processes if p not in STACK_ORDER] + [p for p in STACK_ORDER if p in processes]
+def stack_order(processes, analysis: Analysis) -> list[str]:
+    """Processes bottom to top (``Analysis.stacked``): unknown ones first, in their given order."""
+    return analysis.stacked(processes)
 
 
 def poisson_interval(n) -> tuple[np.ndarray, np.ndarray]:
@@ -125,16 +120,20 @@ def new_figure(figsize=FIGSIZE):
     return fig
 
 
-def finish_main_panel(ax, edges, ylabel: str) -> None:
-    """The upper panel of a plot with a ratio panel below: the x range of ``edges``, no x tick labels, the CMS label."""
+def finish_main_panel(ax, edges, ylabel: str, lumi_pb: float | None = None) -> None:
+    """The upper panel of a plot with a ratio panel below: the x range of ``edges``, no x tick labels, the CMS label
+    (with the luminosity ``lumi_pb``, when given)."""
     ax.set_xlim(edges[0], edges[-1])
     ax.set_ylabel(ylabel)
     ax.tick_params(labelbottom=False)
-    cms_label(ax)
+    cms_label(ax, lumi_pb=lumi_pb)
 
 
-def cms_label(ax, *, simulation: bool = True, extra: str = "Open Data", lumi: bool = True, scale: float = 1.0) -> None:
-    """'CMS Simulation Open Data' above the left corner, 'L fb^-1 (13 TeV)' above the right.
+def cms_label(
+    ax, *, simulation: bool = True, extra: str = "Open Data", lumi_pb: float | None = None, scale: float = 1.0
+) -> None:
+    """'CMS Simulation Open Data' above the left corner, 'L fb^-1 (13 TeV)' above the right (``lumi_pb``: the
+    definition's luminosity; None: no luminosity).
 
     Plain Text artists, placed from the axes' corner: no layout pass needed.
     """
@@ -156,11 +155,11 @@ def cms_label(ax, *, simulation: bool = True, extra: str = "Open Data", lumi: bo
         fontsize=size,
         fontstyle="italic",
     )
-    if lumi:
+    if lumi_pb is not None:
         ax.text(
             1.0,
             1.012,
-            rf"{LUMI_PB / 1000.0:.2f} fb$^{{-1}}$ (13 TeV)",
+            rf"{lumi_pb / 1000.0:.2f} fb$^{{-1}}$ (13 TeV)",
             transform=ax.transAxes,
             ha="right",
             va="bottom",

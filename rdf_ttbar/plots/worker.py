@@ -6,7 +6,7 @@
   (:class:`rdf_ttbar.plots.painters.Painters`). A job is a length-prefixed pickle of
   (kind, source, plots_dir, share, shares, analysis): kind "histograms" (source: {name: UHI histogram} or a
   path), "fit" (source: the fit summary) or "ml" (source: the ML validation's numbers), analysis the
-  definition (None: the AGC v1's); the worker builds that kind's drawings and saves every
+  run's definition; the worker builds that kind's drawings and saves every
   ``shares``-th one starting at ``share``, then writes one JSON line: the paths written, or
   {"error": ...}.
 
@@ -46,12 +46,12 @@ def warm_up(read_files: bool = True) -> None:
         ax = fig.add_subplot()
         ax.plot([0, 1], [0, 1], label=r"$t\bar{t}$")
         ax.legend()
-        style.cms_label(ax)
+        style.cms_label(ax, lumi_pb=1000.0)
         fig.canvas.draw()
     style.poisson_interval([1.0])  # scipy.special
 
 
-def drawings_of(kind: str, source, analysis=None):
+def drawings_of(kind: str, source, analysis):
     from rdf_ttbar import plots
 
     if kind == "histograms":
@@ -59,7 +59,7 @@ def drawings_of(kind: str, source, analysis=None):
     if kind == "fit":
         return plots.fit_drawings(plots.load_summary(source), analysis=analysis)
     if kind == "ml":
-        return plots.ml_drawings(source)
+        return plots.ml_drawings(source, analysis)
     raise ValueError(f"unknown kind of plots {kind!r}")
 
 
