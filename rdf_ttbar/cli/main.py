@@ -30,7 +30,7 @@ def main_parser() -> argparse.ArgumentParser:
     epilog = "sub-commands (each has --help):\n" + "\n".join(
         f"  {PROG} {name:<9} {text}" for name, text in SUBCOMMANDS.items()
     )
-    p = argparse.ArgumentParser(
+    p = options.Parser(
         prog=PROG,
         description="The AGC CMS Open Data ttbar analysis on ROOT's RDataFrame: input files -> histograms "
         "(histograms.root) -> pyhf fit (fit_results.json) -> plots and metrics. Options override config.yaml.",
@@ -100,9 +100,7 @@ def run_subcommand(name: str, argv: list[str]) -> int:
     # each sub-command is the module of its name (imported only when run): add_arguments(parser), main(args), and
     # optionally a DESCRIPTION for its --help (else its line of the main --help)
     command = importlib.import_module(f"{__package__}.{name}")
-    parser = argparse.ArgumentParser(
-        prog=f"{PROG} {name}", description=getattr(command, "DESCRIPTION", SUBCOMMANDS[name])
-    )
+    parser = options.Parser(prog=f"{PROG} {name}", description=getattr(command, "DESCRIPTION", SUBCOMMANDS[name]))
     command.add_arguments(parser)
     args = parser.parse_args(argv)
     with quiet.root_import():
