@@ -40,3 +40,41 @@ def test_an_invalid_option_is_one_line_with_a_pointer_to_help(args, expected):
     command = f"python -m rdf_ttbar {sub}" if sub else "python -m rdf_ttbar"
     assert lines[0].endswith(f"(see {command} --help)"), result.stderr
     assert result.stdout == ""
+
+
+# ---------------------------------------------------------------------------- a full disk under the plots
+FILE_SIZE_LIMIT_IN_PLOT_WORKERS = """
+import resource, sys
+if sys.argv[1:] == ["--serve"]:  # a plot worker (python -m rdf_ttbar.plots.worker --serve): no file over 1 kB
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
+"""
+
+
+def test_a_full_disk_while_the_plots_are_written_is_one_line_and_keeps_the_histograms(tmp_path, demo_inputs):
+    """The plots (tens of kB each) cannot be written: the plot workers run under a 1 kB file-size limit (as the
+    issue's reproduction did with ``ulimit -f``; the event loops' histograms.root is written by the main process)."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(FILE_SIZE_LIMIT_IN_PLOT_WORKERS)
+    out = tmp_path / "out"
+    result = run_cli(
+        "--inputs", demo_inputs, "-n", 1, "--mt", 1, "--no-fit", "--output-dir", out,
+        check=False,
+        env={"PYTHONPATH": str(tmp_path / "site")},
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    lines = lines[[line.startswith("rdf_ttbar: error:") for line in lines].index(True) :]  # (a note before it)
+    assert lines[0] == (
+        f"rdf_ttbar: error: a file in {out} grew beyond this process's file-size limit (File too large; see "
+        "ulimit -f): raise the limit or choose another --output-dir"
+    ), result.stderr
+    kept = out / "histograms.root"
+    assert lines[1:] == [
+        f"The event loops' histograms are kept in {kept} (and metrics.json); rerun the fit on them with: "
+        f"python -m rdf_ttbar fit {kept}"
+    ], result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["histograms.root", "metrics.json"]  # no staging folder, no plots
+    import uproot
+
+    with uproot.open(kept) as f:
+        assert f["4j1b_ttbar"].values().sum() > 0

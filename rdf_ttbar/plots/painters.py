@@ -11,8 +11,8 @@ plots. ``draw`` returns at once; ``Job.result()`` waits for the paths, in the or
         ...                                            # the fit, meanwhile
         paths = job.result()
 
-A worker's UserError (e.g. an unreadable histograms.root) is raised again as such, any other failure as
-RuntimeError with its message; leaving the ``with`` block ends the workers at once (collect the results
+A worker's UserError (e.g. an unreadable histograms.root) is raised again as such, an OSError while writing
+(a full disk) as OSError with its errno and file name, any other failure as RuntimeError with its message; leaving the ``with`` block ends the workers at once (collect the results
 of the jobs you want first).
 """
 
@@ -69,6 +69,8 @@ class _Worker:
         if isinstance(reply, dict):
             if reply.get("user_error"):
                 raise UserError(reply["error"])
+            if reply.get("errno") is not None:  # a plot could not be written (full disk, read-only folder)
+                raise OSError(reply["errno"], reply["strerror"], reply["filename"])
             raise RuntimeError(f"plot worker failed: {reply['error']}")
         return reply
 
