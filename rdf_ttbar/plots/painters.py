@@ -12,8 +12,8 @@ plots. ``draw`` returns at once; ``Job.result()`` waits for the paths, in the or
         paths = job.result()
 
 A worker's UserError (e.g. an unreadable histograms.root) is raised again as such, an OSError while writing
-(a full disk) as OSError with its errno and file name, any other failure as RuntimeError with its message; leaving the ``with`` block ends the workers at once (collect the results
-of the jobs you want first).
+(a full disk) as OSError with its errno and file name, any other failure as RuntimeError with its message;
+leaving the ``with`` block ends the workers at once (collect the results of the jobs you want first).
 """
 
 from __future__ import annotations
