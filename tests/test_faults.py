@@ -3,6 +3,8 @@ demo cache, and generate's free-space check. Each ends in one clear line, nothin
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from helpers import run_cli
@@ -78,3 +80,65 @@ def test_a_full_disk_while_the_plots_are_written_is_one_line_and_keeps_the_histo
 
     with uproot.open(kept) as f:
         assert f["4j1b_ttbar"].values().sum() > 0
+
+
+# ---------------------------------------------------------------------------- a damaged demo cache
+def histogram_values(path) -> dict:
+    import uproot
+
+    with uproot.open(path) as f:
+        return {name: f[name].values(flow=True) for name in f.keys(cycle=False)}
+
+
+def test_a_damaged_file_in_the_demo_cache_is_generated_again(tmp_path):
+    """The package's own demo set (not a user's list): a truncated file (its size shows it), then a file whose first
+    bytes are overwritten (the same size: the up-front check shows it). Each run warns once, regenerates the set
+    and gives the histograms of the intact set."""
+    import numpy as np
+
+    cache = tmp_path / "cache"
+    demo = ["--inputs", "demo", "--events-per-sample", 2000, "--demo-cache-dir", cache, "--no-fit", "--mt", 1]
+    first = run_cli(*demo, "--output-dir", tmp_path / "first", env={"RDF_TTBAR_CACHE": ""})
+    assert "warning" not in first.stderr, first.stderr
+    (folder,) = cache.glob("demo-*")
+    expected = histogram_values(tmp_path / "first" / "histograms.root")
+
+    def damaged_run(name: str, damage, what: str) -> None:
+        target = folder / name
+        size = target.stat().st_size
+        damage(target, size)
+        out = tmp_path / name
+        result = run_cli(*demo, "--output-dir", out, check=False)
+        assert result.returncode == 0, result.stderr
+        warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+        assert warnings == [
+            f"rdf_ttbar: warning: the cached demo set {folder} is damaged ({what}): it is generated again"
+        ]
+        assert "error" not in result.stderr and "input list" not in result.stderr, result.stderr
+        # the set is whole again (a regenerated file holds the same events; ROOT's time stamps in it may change
+        # its size by a few bytes)
+        sizes = json.loads((folder / "demo_set.json").read_text())["sizes"]
+        assert sizes == {f.name: f.stat().st_size for f in folder.iterdir() if f.name != "demo_set.json"}
+        assert abs(target.stat().st_size - size) < 1000
+        values = histogram_values(out / "histograms.root")
+        assert values.keys() == expected.keys()
+        for key in expected:
+            np.testing.assert_array_equal(values[key], expected[key], err_msg=key)
+
+    def truncate(path, size):
+        with open(path, "r+b") as f:
+            f.truncate(size // 2)
+
+    def overwrite_the_start(path, size):
+        with open(path, "r+b") as f:
+            f.write(b"\0" * 64)
+
+    size = (folder / "ttbar__nominal__0000.root").stat().st_size
+    damaged_run(
+        "ttbar__nominal__0000.root", truncate, f"ttbar__nominal__0000.root has {size // 2:,} bytes instead of {size:,}"
+    )
+    damaged_run(
+        "wjets__nominal__0000.root",
+        overwrite_the_start,
+        "wjets__nominal__0000.root: cannot be opened as a ROOT file (wjets__nominal__0000.root not a ROOT file)",
+    )

@@ -97,8 +97,36 @@ def prepare_inputs(
         if report.delivered:
             log.info("%s", delivered.summary(report, Path(config.deliver_cache)))
         preparation_s += time.perf_counter() - start
-    inputs.check_files(samples, config.tree, branches, missing_branches_hint)
+    try:
+        inputs.check_files(samples, config.tree, branches, missing_branches_hint)
+    except UserError as err:
+        if not own_demo_set(config, resolve):
+            raise
+        # the package's own demo cache, damaged in a way its files' sizes do not show: generated again, once
+        from ..inputs import demo
+
+        d = config.demo
+        directory = demo.demo_set_dir(d.cache_dir, d.events_per_sample, d.seed)
+        lines = str(err).splitlines()  # "N input file(s) cannot be used:", then one problem per line
+        first = (lines[1] if len(lines) > 1 else lines[0]).strip().replace(f"{directory}{os.sep}", "")
+        log.warning("the cached demo set %s is damaged (%s): it is generated again", directory, first)
+        demo.discard(directory)
+        start = time.perf_counter()
+        samples = resolve_samples(config, jitted_loop)
+        preparation_s += time.perf_counter() - start
+        inputs.check_files(samples, config.tree, branches, missing_branches_hint)
     return samples, preparation_s
+
+
+def own_demo_set(config: RunConfig, resolve) -> bool:
+    """Whether a run reads the package's demo cache as it is (not a user's list, a copy or a delivery of it)."""
+    return (
+        resolve is None
+        and config.inputs == "demo"
+        and config.tree == "Events"
+        and not config.cache_dir
+        and not config.deliver_cache
+    )
 
 
 _started = False

@@ -105,7 +105,8 @@ def _inputs_json(jobs: list[dict]) -> dict:
 
 
 def _stamp(seed: int, events_per_sample: int, events_per_file: int | None, full: bool, fmt: str = "ttree") -> dict:
-    """What a set's stamp file records (``events_per_file`` None: any split into files will do)."""
+    """What a set's stamp file records (``events_per_file`` None: any split into files will do); a written set's
+    stamp also records the size of each of its files ("sizes", see :func:`_damage`)."""
     return {
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
@@ -121,6 +122,35 @@ def _read_stamp(directory: Path) -> dict | None:
         return json.loads((directory / STAMP).read_text())
     except (OSError, ValueError):
         return None
+
+
+def _sizes(directory: Path) -> dict[str, int]:
+    """The size in bytes of every file of a set (its stamp aside)."""
+    return {f.name: f.stat().st_size for f in sorted(directory.iterdir()) if f.name != STAMP}
+
+
+def _damage(directory: Path) -> str | None:
+    """What is wrong with the files of a complete set (one missing, or of another size than when it was written:
+    truncated, partly copied); None: nothing that a size shows (or a set written before sizes were recorded)."""
+    sizes = (_read_stamp(directory) or {}).get("sizes")
+    if not isinstance(sizes, dict):
+        return None
+    for name, size in sizes.items():
+        try:
+            actual = (directory / name).stat().st_size
+        except OSError:
+            return f"{name} is missing"
+        if actual != size:
+            return f"{name} has {actual:,} bytes instead of {size:,}"
+    return None
+
+
+def discard(directory: Path) -> None:
+    """Remove a damaged set (moved aside first, so that no run sees it half-removed)."""
+    if directory.exists():
+        old = directory.parent / f".{directory.name}.old-{uuid.uuid4().hex[:8]}"
+        os.replace(directory, old)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _satisfies(directory: Path, wanted: dict) -> bool:
@@ -245,7 +275,8 @@ def _generate(
         if fmt == "rntuple":
             to_rntuple([staging / job["path"].name for job in jobs])
         (staging / INPUTS_JSON).write_text(json.dumps(_inputs_json(jobs), indent=1))
-        (staging / STAMP).write_text(json.dumps(_stamp(seed, events_per_sample, events_per_file, full, fmt)))
+        stamp = _stamp(seed, events_per_sample, events_per_file, full, fmt)
+        (staging / STAMP).write_text(json.dumps({**stamp, "sizes": _sizes(staging)}))
         _publish(staging, output_dir, keep_if)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -264,7 +295,7 @@ def _generate(
 def _publish(staging: Path, output_dir: Path, keep_if: dict | None) -> None:
     """Move the finished set into place, replacing an earlier set unless that one satisfies ``keep_if``."""
     if output_dir.exists():
-        if keep_if is not None and _satisfies(output_dir, keep_if):
+        if keep_if is not None and _satisfies(output_dir, keep_if) and _damage(output_dir) is None:
             return  # another process wrote the same set meanwhile
         old = output_dir.parent / f".{output_dir.name}.old-{uuid.uuid4().hex[:8]}"
         os.replace(output_dir, old)
@@ -293,7 +324,8 @@ def demo_set_dir(cache_dir, events_per_sample: int, seed: int, full: bool = Fals
 
 def demo_set_ready(cache_dir=None, events_per_sample: int = DEFAULT_EVENTS_PER_SAMPLE, seed: int = 1) -> bool:
     """Whether ensure_demo_set finds this set complete in the cache (and generates nothing)."""
-    return _satisfies(demo_set_dir(cache_dir, events_per_sample, seed), _stamp(seed, events_per_sample, None, False))
+    directory = demo_set_dir(cache_dir, events_per_sample, seed)
+    return _satisfies(directory, _stamp(seed, events_per_sample, None, False)) and _damage(directory) is None
 
 
 def ensure_demo_set(
@@ -310,7 +342,9 @@ def ensure_demo_set(
 
     The cache folder is ``cache_dir`` or ``default_cache_dir()``. A complete set
     with this version, seed, size and ``full`` is reused (whatever its split
-    into files, unless ``events_per_file`` is given). Before generating, sets
+    into files, unless ``events_per_file`` is given); one whose files are
+    missing or have changed size since it was written is generated again,
+    with a warning. Before generating, sets
     of other generator versions and day-old leftovers of interrupted runs are
     deleted from the cache, and a one-line message is logged.
     """
@@ -318,7 +352,10 @@ def ensure_demo_set(
     directory = demo_set_dir(cache_dir, events_per_sample, seed, full, fmt)
     wanted = _stamp(seed, events_per_sample, events_per_file, full, fmt)
     if _satisfies(directory, wanted):
-        return directory / INPUTS_JSON
+        damage = _damage(directory)
+        if damage is None:
+            return directory / INPUTS_JSON
+        log.warning("the cached demo set %s is damaged (%s): it is generated again", directory, damage)
     fix = (
         "set $RDF_TTBAR_CACHE (or demo.cache_dir in config.yaml) to a writable folder, or pass your own input "
         "list with --inputs"
