@@ -124,33 +124,21 @@ def _read_stamp(directory: Path) -> dict | None:
         return None
 
 
-def _sizes(directory: Path) -> dict[str, int]:
-    """The size in bytes of every file of a set (its stamp aside)."""
-    return {f.name: f.stat().st_size for f in sorted(directory.iterdir()) if f.name != STAMP}
-
-
 def _damage(directory: Path) -> str | None:
-    """What is wrong with the files of a complete set (one missing, or of another size than when it was written:
-    truncated, partly copied); None: nothing that a size shows (or a set written before sizes were recorded)."""
-    sizes = (_read_stamp(directory) or {}).get("sizes")
-    if not isinstance(sizes, dict):
-        return None
-    for name, size in sizes.items():
-        try:
-            actual = (directory / name).stat().st_size
-        except OSError:
-            return f"{name} is missing"
+    """A file of a complete set missing or of another size than written (truncated); None: none (or no sizes)."""
+    for name, size in ((_read_stamp(directory) or {}).get("sizes") or {}).items():
+        actual = (directory / name).stat().st_size if (directory / name).is_file() else None
         if actual != size:
-            return f"{name} has {actual:,} bytes instead of {size:,}"
+            return f"{name} is missing" if actual is None else f"{name} has {actual:,} bytes instead of {size:,}"
     return None
 
 
 def discard(directory: Path) -> None:
-    """Remove a damaged set (moved aside first, so that no run sees it half-removed)."""
+    """Remove a damaged set (moved aside first: no run sees it half-removed)."""
+    old = directory.parent / f".{directory.name}.old-{uuid.uuid4().hex[:8]}"
     if directory.exists():
-        old = directory.parent / f".{directory.name}.old-{uuid.uuid4().hex[:8]}"
         os.replace(directory, old)
-        shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _satisfies(directory: Path, wanted: dict) -> bool:
@@ -276,7 +264,8 @@ def _generate(
             to_rntuple([staging / job["path"].name for job in jobs])
         (staging / INPUTS_JSON).write_text(json.dumps(_inputs_json(jobs), indent=1))
         stamp = _stamp(seed, events_per_sample, events_per_file, full, fmt)
-        (staging / STAMP).write_text(json.dumps({**stamp, "sizes": _sizes(staging)}))
+        sizes = {f.name: f.stat().st_size for f in sorted(staging.iterdir())}  # (no stamp yet)
+        (staging / STAMP).write_text(json.dumps({**stamp, "sizes": sizes}))
         _publish(staging, output_dir, keep_if)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
