@@ -4,6 +4,10 @@ demo cache, and generate's free-space check. Each ends in one clear line, nothin
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
+import subprocess
 
 import pytest
 
@@ -142,3 +146,58 @@ def test_a_damaged_file_in_the_demo_cache_is_generated_again(tmp_path):
         overwrite_the_start,
         "wjets__nominal__0000.root: cannot be opened as a ROOT file (wjets__nominal__0000.root not a ROOT file)",
     )
+
+
+# ---------------------------------------------------------------------------- generate: the free space first
+# the default demo set's real size (README: 1.8M events, 0.26 GB): an estimate below it would let a disk fill up
+REAL_BYTES_PER_EVENT = 144
+
+
+def needed_and_free(message: str) -> tuple[float, float]:
+    units = {"TB": 1e12, "GB": 1e9, "MB": 1e6, "B": 1}
+    found = re.search(r"needs about ([\d,.]+) (\w+) .* has ([\d,.]+) (\w+) free", message)
+    assert found, message
+    return tuple(float(found[i].replace(",", "")) * units[found[i + 1]] for i in (1, 3))  # type: ignore[return-value]
+
+
+def test_generate_refuses_a_set_larger_than_the_free_space_before_writing(tmp_path):
+    events = 2_000_000_000
+    result = run_cli("generate", "--events-per-sample", events, "--output-dir", tmp_path / "huge", check=False)
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("rdf_ttbar: error: the demo set needs about "), line
+    assert f"({9 * events:,} events at up to " in line and f"but {tmp_path} has " in line, line
+    assert line.endswith(
+        "ask for fewer events per sample (--events-per-sample) or write it to a folder with more space"
+    )
+    needed, free = needed_and_free(line)
+    assert needed >= 9 * events * REAL_BYTES_PER_EVENT
+    assert free == pytest.approx(shutil.disk_usage(tmp_path).free, rel=0.05, abs=1e9)
+    assert list(tmp_path.iterdir()) == []  # nothing written: no folder, no staging folder
+    # the same through the main command's demo cache
+    result = run_cli("--inputs", "demo", "--events-per-sample", events, "--demo-cache-dir", tmp_path / "cache",
+                     "--output-dir", tmp_path / "out", check=False)  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if "error" in line]
+    assert line.startswith(f"rdf_ttbar: error: the demo set needs about {needed / 1e12:,.1f} TB ({9 * events:,} ")
+    assert f"but {tmp_path / 'cache'} has " in line, line
+    assert "generating the demo input set" not in result.stderr
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small file system (root only); the test above runs anyway")
+def test_generate_on_a_small_disk_refuses_what_does_not_fit_and_writes_what_does(tmp_path):
+    """A 16 MB file system: 9 x 20k events (30 MB on disk) are refused before writing; 9 x 5k (8 MB) are written."""
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(small)], check=True)
+    try:
+        result = run_cli("generate", "--events-per-sample", 20_000, "--output-dir", small / "set", check=False)
+        assert result.returncode == 2, result.stderr
+        assert "rdf_ttbar: error: the demo set needs about " in result.stderr
+        assert f"but {small} has 16.8 MB free" in result.stderr, result.stderr
+        assert list(small.iterdir()) == []
+        run_cli("generate", "--events-per-sample", 5_000, "--output-dir", small / "set")
+        assert len(list((small / "set").glob("*.root"))) == 9
+    finally:
+        subprocess.run(["umount", str(small)], check=True)

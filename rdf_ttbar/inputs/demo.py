@@ -40,6 +40,7 @@ from pathlib import Path
 from ..analysis import DEFAULT as ANALYSIS
 from ..errors import UserError
 from .demo_jobs import COMPRESSION, run_jobs
+from .demo_space import check_space
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +248,7 @@ def _generate(
         and _read_stamp(output_dir) is None
     ):
         raise UserError(f"{output_dir} exists and is not a demo set: choose an empty or new folder")
+    check_space(output_dir, events_per_sample, events_per_file, full, fmt)
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = output_dir.parent / f".{output_dir.name}{_PARTIAL}{uuid.uuid4().hex[:8]}"
     staging.mkdir()
@@ -358,6 +360,7 @@ def ensure_demo_set(
             f"there ({err.strerror or err}): {fix}"
         ) from None
     _clean_cache(directory.parent)
+    check_space(directory, events_per_sample, events_per_file or DEFAULT_EVENTS_PER_FILE, full, fmt)
     log.info(
         "generating the demo input set (%d samples x %d events, seed %d, %s) in %s; later runs reuse it",
         len(ANALYSIS.samples),
