@@ -26,7 +26,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .. import atomic, cpp
+from .. import atomic, cpp, interrupts
 
 log = logging.getLogger(__name__)
 
@@ -122,11 +122,18 @@ def build(ROOT, library: Path, source: str, header: str) -> str:
             atomic.write_text(library.with_suffix(".h"), header)
             temporary = Path(command[command.index("-o") + 1])
             try:
-                done = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+                # waiting is pure Python: a signal stops it at once (the compiler is killed, nothing is recorded);
+                # the compiler's own session keeps a Ctrl-C of the terminal from killing it meanwhile
+                with interrupts.immediate():
+                    done = subprocess.run(
+                        command, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, start_new_session=True
+                    )
                 if done.returncode == 0:  # the checksum first: a library without one is not used
                     atomic.write_text(library.with_suffix(".sha256"), checksum(temporary))
                     os.replace(temporary, library)
                     return ""
+                if done.returncode < 0:  # killed from outside: not the compiler's failure, tried again next time
+                    return f"the compiler was stopped by signal {-done.returncode}"
                 failed.write_text(" ".join(command) + "\n\n" + done.stdout + done.stderr)
                 return f"the compiler failed (its messages: {failed}; delete that file to try again)"
             finally:

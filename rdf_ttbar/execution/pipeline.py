@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from .. import interrupts
 from ..analysis import Analysis, native
 from ..config import RunConfig
 from . import prepare
@@ -61,9 +62,12 @@ def process(config: RunConfig, *, progress: bool | None = None) -> Processed:
         booked = [builds.book(s, executor.dataframe(s.files, config.tree)) for s in samples]
         graph.book_variations(booked)  # jits the code of the jitted graphs
         setup_s = time.perf_counter() - start - timing.jit_s - preparation_s
+        interrupts.check()  # (signals are acted on between ROOT's calls: interrupts.py)
         stats = execution.run_graphs(booked, timing, executor, progress=progress)
         n_cores = executor.cores
+    interrupts.check()
     hists = graph.collect(analysis, booked)
+    interrupts.check()
     metrics = make_metrics(samples, booked, stats, n_cores, setup_s, config.scheduler)
     metrics["wall_time_s"]["input_preparation"] = round(preparation_s, 3)
     return Processed(hists, metrics, start, analysis)

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from .. import inputs, quiet
+from .. import inputs, interrupts, quiet
 from ..clock import START_TIME
 from ..config import RunConfig
 from ..errors import UserError
@@ -82,11 +82,13 @@ def prepare_inputs(
     optimize_jitted_code(sum(s.nevts for s in samples), jitted_loop)
     preparation_s = time.perf_counter() - start
     quiet.import_root()  # its cost is part of the set-up time
+    interrupts.check()
     if config.cache_dir:
         from ..inputs import remote
 
         start = time.perf_counter()
         samples = remote.localize(samples, Path(config.cache_dir))
+        interrupts.check()
     if config.deliver_cache:  # deliver what is missing, then read only the delivered files (delivery.py)
         from ..analysis import of as definition
         from . import delivered
@@ -115,6 +117,7 @@ def prepare_inputs(
         samples = resolve_samples(config, jitted_loop)
         preparation_s += time.perf_counter() - start
         inputs.check_files(samples, config.tree, branches, missing_branches_hint)
+    interrupts.check()
     return samples, preparation_s
 
 

@@ -37,9 +37,10 @@ import time
 import uuid
 from pathlib import Path
 
+from .. import interrupts
 from ..analysis import DEFAULT as ANALYSIS
 from ..errors import UserError
-from .demo_jobs import COMPRESSION, run_jobs
+from .demo_jobs import run_jobs, to_rntuple
 from .demo_space import check_space
 
 log = logging.getLogger(__name__)
@@ -163,24 +164,6 @@ def _check_format(fmt: str) -> None:
         raise UserError(f"unknown file format '{fmt}': choose {' or '.join(FORMATS)}")
 
 
-def to_rntuple(paths: list[Path], name: str = "Events", compression: int = COMPRESSION) -> None:
-    """Convert each TTree file ``paths`` into a file holding an RNTuple ``name`` with the same columns, in place."""
-    import ROOT
-
-    options = ROOT.RDF.RSnapshotOptions()
-    options.fOutputFormat = ROOT.RDF.ESnapshotOutputFormat.kRNTuple
-    options.fCompressionAlgorithm = compression // 100
-    options.fCompressionLevel = compression % 100
-    options.fLazy = True  # all files in one RunGraphs: one just-in-time compilation
-    pending = [(path, path.with_name(path.name + ".rntuple")) for path in paths]
-    frames = [ROOT.RDataFrame(name, str(path)) for path, _ in pending]
-    snapshots = [frame.Snapshot(name, str(tmp), "", options) for frame, (_, tmp) in zip(frames, pending)]
-    ROOT.RDF.RunGraphs(snapshots)
-    del snapshots, frames
-    for path, tmp in pending:
-        os.replace(tmp, path)
-
-
 def _check_positive(**values: int) -> None:
     for name, value in values.items():
         if value < 1:
@@ -264,6 +247,7 @@ def _generate(
         )
         if fmt == "rntuple":
             to_rntuple([staging / job["path"].name for job in jobs])
+            interrupts.check()
         (staging / INPUTS_JSON).write_text(json.dumps(_inputs_json(jobs), indent=1))
         stamp = _stamp(seed, events_per_sample, events_per_file, full, fmt)
         sizes = {f.name: f.stat().st_size for f in sorted(staging.iterdir())}  # (no stamp yet)

@@ -1,12 +1,16 @@
 """The demo set's C++ generator (cpp/demo_generator.h) driven from Python: its declaration, options and jobs,
-run on their own threads while this thread reports progress. Used by :mod:`rdf_ttbar.inputs.demo`."""
+run on their own threads while this thread reports progress (and stops them on a signal), and the conversion of
+the files to RNTuple. Used by :mod:`rdf_ttbar.inputs.demo`."""
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
+import time
+from pathlib import Path
 
-from .. import cpp
+from .. import cpp, interrupts
 from . import branch_lists
 
 # ZSTD level 1: as small as ZLIB level 1, several times faster to write
@@ -89,15 +93,39 @@ def run_jobs(jobs: list[dict], seed: int, full: bool, threads: int, progress: bo
     worker.start()
     show = progress and sys.stderr.isatty()
     total = sum(job["count"] for job in jobs)
+    stopping, shown = False, time.monotonic()
     while worker.is_alive():
-        worker.join(0.5)
-        if show:
+        worker.join(0.1)
+        if interrupts.requested() and not stopping:  # a signal: the C++ threads stop first, then it is raised
+            gen.request_stop()
+            stopping = True
+        if show and time.monotonic() - shown >= 0.5:
+            shown = time.monotonic()
             sys.stderr.write(f"\r  {100 * int(gen.events_done()) // total:3d}% of {total} events")
             sys.stderr.flush()
     if show:
         sys.stderr.write("\r" + " " * 40 + "\r")
         sys.stderr.flush()
+    interrupts.check()
     if "exception" in outcome:
         raise outcome["exception"]
     if outcome["error"]:
         raise RuntimeError(f"demo generation failed: {outcome['error']}")
+
+
+def to_rntuple(paths: list[Path], name: str = "Events", compression: int = COMPRESSION) -> None:
+    """Convert each TTree file ``paths`` into a file holding an RNTuple ``name`` with the same columns, in place."""
+    import ROOT
+
+    options = ROOT.RDF.RSnapshotOptions()
+    options.fOutputFormat = ROOT.RDF.ESnapshotOutputFormat.kRNTuple
+    options.fCompressionAlgorithm = compression // 100
+    options.fCompressionLevel = compression % 100
+    options.fLazy = True  # all files in one RunGraphs: one just-in-time compilation
+    pending = [(path, path.with_name(path.name + ".rntuple")) for path in paths]
+    frames = [ROOT.RDataFrame(name, str(path)) for path, _ in pending]
+    snapshots = [frame.Snapshot(name, str(tmp), "", options) for frame, (_, tmp) in zip(frames, pending)]
+    ROOT.RDF.RunGraphs(snapshots)
+    del snapshots, frames
+    for path, tmp in pending:
+        os.replace(tmp, path)

@@ -37,8 +37,10 @@ class _Worker:
     def __init__(self):
         command, env = command_and_env("--serve")
         self.stderr = tempfile.TemporaryFile()  # never a pipe: a chatty worker cannot block on it
+        # its own session: a Ctrl-C (or hang-up) of the terminal stops the run, which ends its workers, and not
+        # the workers under it (their end would be reported as a failed plot instead of the interruption)
         self.process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env, start_new_session=True
         )
         assert self.process.stdin is not None and self.process.stdout is not None  # (PIPE)
         self.stdin: IO[bytes] = self.process.stdin

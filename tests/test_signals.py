@@ -1,0 +1,185 @@
+"""Ctrl-C (and SIGTERM, SIGHUP) at any instant of a run: at evenly spread instants across a whole small quickstart
+run (start-up, input check, booking, event loop, fit, plots), a ``generate`` and a ``deliver``, each run ends with
+exit 130 (128 + the signal), or 0 when it had finished; one line says so; never a ROOT stack dump or a crash; and
+nothing is left behind: no staging folder, no partial file.
+
+The instants are spread over the duration of one uninterrupted run, measured first, so that they cover the whole
+run on a slow or loaded machine as on a fast one."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import REPO
+
+CRASH_SIGNS = ("*** Break ***", "segmentation", "Traceback", "terminate called", "pure virtual", "Aborted")
+
+
+def _default_signals() -> None:
+    # pytest-xdist's workers ignore SIGINT, and a child inherits that: restore what a shell gives a command
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start(args: list, cwd: Path = REPO) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "rdf_ttbar", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        preexec_fn=_default_signals,
+    )
+
+
+def finish(process: subprocess.Popen, timeout: float = 300) -> tuple[int, str, str]:
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return process.returncode, stdout, stderr
+
+
+def timed_run(args: list) -> float:
+    """The duration of one uninterrupted run (which must succeed)."""
+    begin = time.monotonic()
+    status, stdout, stderr = finish(start(args))
+    assert status == 0, stderr
+    return time.monotonic() - begin
+
+
+def interrupted_runs(make_args, duration: float, instants: int, signum=signal.SIGINT) -> list[tuple]:
+    """Runs of ``make_args(k)`` sent ``signum`` at ``instants`` evenly spread instants of ``duration`` (two runs at
+    a time); (k, delay, status, stdout, stderr) of each."""
+    results = []
+    delays = [duration * (k + 1) / (instants + 1) for k in range(instants)]
+    for pair in range(0, instants, 2):
+        running = []
+        for k in range(pair, min(pair + 2, instants)):
+            running.append((k, start(make_args(k)), time.monotonic() + delays[k]))
+        pending = list(running)
+        while pending:
+            k, process, when = min(pending, key=lambda item: item[2])
+            time.sleep(max(0.0, when - time.monotonic()))
+            if process.poll() is None:
+                process.send_signal(signum)
+            pending.remove((k, process, when))
+        for k, process, _ in running:
+            results.append((k, delays[k], *finish(process)))
+    return results
+
+
+def assert_clean_end(status: int, stderr: str, signum: int, finished: bool, what: str) -> None:
+    for sign in CRASH_SIGNS:
+        assert sign not in stderr, f"{what}: {sign!r} in:\n{stderr}"
+    if finished:
+        assert status == 0, f"{what}:\n{stderr}"
+        return
+    assert status == 128 + signum, f"{what}: exit {status}:\n{stderr}"
+    word = "interrupted" if signum == signal.SIGINT else f"stopped by {signal.Signals(signum).name}"
+    assert stderr.splitlines()[-1].startswith(f"rdf_ttbar: {word}; "), f"{what}:\n{stderr}"
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Staging folders and partial files anywhere under ``folder``."""
+    if not folder.exists():
+        return []
+    return sorted(
+        str(p.relative_to(folder))
+        for p in folder.rglob("*")
+        if ".rdf_ttbar-partial-" in p.name or ".partial-" in p.name or ".part-" in p.name or ".old-" in p.name
+    )
+
+
+# ---------------------------------------------------------------------------- the quickstart, fit and plots included
+def test_sigint_at_20_instants_of_a_quickstart_run(tmp_path, demo_inputs):
+    def args(k):
+        return ["--inputs", demo_inputs, "-n", 1, "--mt", 2, "--output-dir", tmp_path / f"out-{k}"]
+
+    duration = timed_run(args("whole"))
+    whole = sorted(p.name for p in (tmp_path / "out-whole").iterdir())
+    assert whole == ["fit_results.json", "histograms.root", "metrics.json", "plots", "workspace.json"]
+    kept_only_loops, not_written, finished = 0, 0, 0
+    for k, delay, status, stdout, stderr in interrupted_runs(args, duration, 20):
+        out = tmp_path / f"out-{k}"
+        written = sorted(p.name for p in out.iterdir()) if out.exists() else []
+        what = f"SIGINT {delay:.2f} s into a {duration:.2f} s run: {written}"
+        assert_clean_end(status, stderr, signal.SIGINT, written == whole and "ttbar_norm = " in stdout, what)
+        assert leftovers(tmp_path) == [], what
+        if status == 0:
+            finished += 1
+        elif written == ["histograms.root", "metrics.json"]:  # the event loops had finished: kept
+            assert json.loads((out / "metrics.json").read_text())["events_processed"] == 9 * 20_000
+            assert "the event loops' histograms are kept in" in stderr, what
+            kept_only_loops += 1
+        else:
+            assert written == [], what
+            assert stderr.splitlines()[-1] == "rdf_ttbar: interrupted; the outputs of this run were not written"
+            not_written += 1
+    assert not_written >= 5 and kept_only_loops >= 2, (not_written, kept_only_loops, finished)  # both halves hit
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_early_and_late_in_a_run(tmp_path, demo_inputs, signum):
+    def args(k):
+        return ["--inputs", demo_inputs, "-n", 1, "--mt", 1, "--output-dir", tmp_path / f"out-{k}"]
+
+    duration = timed_run(args("whole"))
+    for k, delay, status, stdout, stderr in interrupted_runs(args, duration, 4, signum):
+        out = tmp_path / f"out-{k}"
+        written = sorted(p.name for p in out.iterdir()) if out.exists() else []
+        finished = "ttbar_norm = " in stdout and "plots" in written
+        assert_clean_end(status, stderr, signum, finished, f"{signum.name} {delay:.2f} s into {duration:.2f} s")
+        assert leftovers(tmp_path) == []
+        assert written in ([], ["histograms.root", "metrics.json"]) or finished, written
+
+
+# ---------------------------------------------------------------------------- generate and deliver
+def test_sigint_at_10_instants_of_generate(tmp_path):
+    def args(k):
+        return ["generate", "--events-per-sample", 20_000, "--events-per-file", 5_000, "--mt", 2,
+                "--output-dir", tmp_path / f"set-{k}"]  # fmt: skip
+
+    duration = timed_run(args("whole"))
+    whole = sorted(p.name for p in (tmp_path / "set-whole").iterdir())
+    for k, delay, status, stdout, stderr in interrupted_runs(args, duration, 10):
+        folder = tmp_path / f"set-{k}"
+        finished = status == 0 and "demo set: " in stdout
+        assert_clean_end(status, stderr, signal.SIGINT, finished, f"SIGINT {delay:.2f} s into {duration:.2f} s")
+        assert leftovers(tmp_path) == []
+        if finished:
+            assert sorted(p.name for p in folder.iterdir()) == whole
+        else:
+            assert not folder.exists()  # the set is written in a staging folder, moved into place when complete
+
+
+def test_sigint_at_10_instants_of_deliver(tmp_path, demo_inputs):
+    def args(k):
+        return ["deliver", "--inputs", demo_inputs, "--mt", 1, "--format", "ttree", "--output-dir",
+                tmp_path / f"skim-{k}"]  # fmt: skip
+
+    duration = timed_run(args("whole"))
+    files = sorted(p.name for p in (tmp_path / "skim-whole" / "files").iterdir())
+    for k, delay, status, stdout, stderr in interrupted_runs(args, duration, 10):
+        folder = tmp_path / f"skim-{k}"
+        finished = status == 0 and (folder / "nanoaod_inputs.json").is_file()
+        assert_clean_end(status, stderr, signal.SIGINT, finished, f"SIGINT {delay:.2f} s into {duration:.2f} s")
+        assert leftovers(tmp_path) == []
+        delivered = sorted(p.name for p in (folder / "files").iterdir()) if (folder / "files").exists() else []
+        if finished:
+            assert delivered == files
+        else:
+            # only whole files, each with its stamp; the input list is written once all are delivered
+            roots = [name for name in delivered if name.endswith(".root")]
+            assert sorted(delivered) == sorted(roots + [f"{name}.json" for name in roots])
+            assert set(delivered) <= set(files)
+            assert not (folder / "nanoaod_inputs.json").exists()
