@@ -151,7 +151,9 @@ def test_sigint_at_10_instants_of_generate(tmp_path):
 
     duration = timed_run(args("whole"))
     whole = sorted(p.name for p in (tmp_path / "set-whole").iterdir())
-    for k, delay, status, stdout, stderr in interrupted_runs(args, duration, 10):
+    results = interrupted_runs(args, duration, 10)
+    assert sum(status != 0 for _, _, status, _, _ in results) >= 6, results  # a signal is not ignored
+    for k, delay, status, stdout, stderr in results:
         folder = tmp_path / f"set-{k}"
         finished = status == 0 and "demo set: " in stdout
         assert_clean_end(status, stderr, signal.SIGINT, finished, f"SIGINT {delay:.2f} s into {duration:.2f} s")
@@ -169,7 +171,9 @@ def test_sigint_at_10_instants_of_deliver(tmp_path, demo_inputs):
 
     duration = timed_run(args("whole"))
     files = sorted(p.name for p in (tmp_path / "skim-whole" / "files").iterdir())
-    for k, delay, status, stdout, stderr in interrupted_runs(args, duration, 10):
+    results = interrupted_runs(args, duration, 10)
+    assert sum(status != 0 for _, _, status, _, _ in results) >= 6, results  # a signal is not ignored
+    for k, delay, status, stdout, stderr in results:
         folder = tmp_path / f"skim-{k}"
         finished = status == 0 and (folder / "nanoaod_inputs.json").is_file()
         assert_clean_end(status, stderr, signal.SIGINT, finished, f"SIGINT {delay:.2f} s into {duration:.2f} s")
@@ -183,3 +187,62 @@ def test_sigint_at_10_instants_of_deliver(tmp_path, demo_inputs):
             assert sorted(delivered) == sorted(roots + [f"{name}.json" for name in roots])
             assert set(delivered) <= set(files)
             assert not (folder / "nanoaod_inputs.json").exists()
+
+
+# ---------------------------------------------------------------------------- while the analysis graph is compiled
+def running(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, ended and not yet reaped, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+SLOW_COMPILER = """#!/bin/sh
+# a compiler that takes long: its own pid and its child's, then it waits
+sleep 120 &
+echo "$$ $!" > "{pids}"
+wait
+"""
+
+
+def test_sigint_while_the_graph_is_compiled_stops_the_compiler_and_records_no_failure(tmp_path, demo_inputs):
+    compiler, pids, cache = tmp_path / "slow-c++", tmp_path / "pids", tmp_path / "cache"
+    compiler.write_text(SLOW_COMPILER.format(pids=pids))
+    compiler.chmod(0o755)
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rdf_ttbar",
+            "--inputs",
+            str(demo_inputs),
+            "-n",
+            "1",
+            "--mt",
+            "1",
+            "--output-dir",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "CXX": str(compiler), "RDF_TTBAR_CACHE": str(cache)},
+        preexec_fn=_default_signals,
+    )
+    deadline = time.monotonic() + 300
+    while not pids.exists() or not pids.read_text().strip():
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    status, _, stderr = finish(process)
+    assert time.monotonic() - sent < 30  # not after the compiler's 120 s
+    assert_clean_end(status, stderr, signal.SIGINT, False, "SIGINT while compiling")
+    assert stderr.splitlines()[-1] == "rdf_ttbar: interrupted; the outputs of this run were not written"
+    time.sleep(0.5)
+    assert [pid for pid in map(int, pids.read_text().split()) if running(pid)] == []  # the compiler and its child
+    assert not list(cache.glob("graph-*.failed")) and not list(cache.glob("graph-*.so"))  # the next run tries again
+    assert not out.exists() or list(out.iterdir()) == []

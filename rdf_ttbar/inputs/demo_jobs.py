@@ -81,6 +81,7 @@ def run_jobs(jobs: list[dict], seed: int, full: bool, threads: int, progress: bo
         j.path, j.sample, j.first, j.count = str(job["path"]), job["sample"], job["first"], job["count"]
         cpp_jobs.push_back(j)
     options = _cpp_options(gen, seed, full, threads)
+    interrupts.check()
     outcome: dict = {}
 
     def work():
@@ -93,12 +94,13 @@ def run_jobs(jobs: list[dict], seed: int, full: bool, threads: int, progress: bo
     worker.start()
     show = progress and sys.stderr.isatty()
     total = sum(job["count"] for job in jobs)
-    stopping, shown = False, time.monotonic()
+    shown = time.monotonic()
     while worker.is_alive():
         worker.join(0.1)
-        if interrupts.requested() and not stopping:  # a signal: the C++ threads stop first, then it is raised
+        if (
+            interrupts.requested()
+        ):  # a signal: the C++ threads stop first (asked again until they do), then it is raised
             gen.request_stop()
-            stopping = True
         if show and time.monotonic() - shown >= 0.5:
             shown = time.monotonic()
             sys.stderr.write(f"\r  {100 * int(gen.events_done()) // total:3d}% of {total} events")
