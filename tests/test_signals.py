@@ -166,7 +166,7 @@ def test_sigint_at_10_instants_of_generate(tmp_path):
 
 def test_sigint_at_10_instants_of_deliver(tmp_path, demo_inputs):
     def args(k):
-        return ["deliver", "--inputs", demo_inputs, "--mt", 1, "--format", "ttree", "--output-dir",
+        return ["deliver", "--inputs", demo_inputs, "-n", 1, "--mt", 1, "--format", "ttree", "--output-dir",
                 tmp_path / f"skim-{k}"]  # fmt: skip
 
     duration = timed_run(args("whole"))
