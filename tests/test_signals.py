@@ -3,8 +3,8 @@ run (start-up, input check, booking, event loop, fit, plots), a ``generate`` and
 exit 130 (128 + the signal), or 0 when it had finished; one line says so; never a ROOT stack dump or a crash; and
 nothing is left behind: no staging folder, no partial file.
 
-The instants are spread over the duration of one uninterrupted run, measured first, so that they cover the whole
-run on a slow or loaded machine as on a fast one."""
+The instants are spread over the duration of uninterrupted runs, measured first under the same conditions (two runs
+at a time), so that they cover the whole run on a slow or loaded machine as on a fast one."""
 
 from __future__ import annotations
 
@@ -49,17 +49,21 @@ def finish(process: subprocess.Popen, timeout: float = 300) -> tuple[int, str, s
     return process.returncode, stdout, stderr
 
 
-def timed_run(args: list) -> float:
-    """The duration of one uninterrupted run (which must succeed)."""
-    begin = time.monotonic()
-    status, stdout, stderr = finish(start(args))
-    assert status == 0, stderr
-    return time.monotonic() - begin
+def timed_runs(make_args) -> float:
+    """The mean duration of uninterrupted runs of ``make_args("whole-0")`` and ``make_args("whole-1")``, two at a
+    time as the interrupted runs are (each must succeed)."""
+    begin, durations = time.monotonic(), []
+    processes = [start(make_args(f"whole-{i}")) for i in range(2)]
+    for process in processes:
+        status, stdout, stderr = finish(process)
+        durations.append(time.monotonic() - begin)
+        assert status == 0, stderr
+    return sum(durations) / len(durations)
 
 
 def interrupted_runs(make_args, duration: float, instants: int, signum=signal.SIGINT) -> list[tuple]:
     """Runs of ``make_args(k)`` sent ``signum`` at ``instants`` evenly spread instants of ``duration`` (two runs at
-    a time); (k, delay, status, stdout, stderr) of each."""
+    a time, as :func:`timed_runs` measured them); (k, delay, status, stdout, stderr) of each."""
     results = []
     delays = [duration * (k + 1) / (instants + 1) for k in range(instants)]
     for pair in range(0, instants, 2):
@@ -105,8 +109,8 @@ def test_sigint_at_20_instants_of_a_quickstart_run(tmp_path, demo_inputs):
     def args(k):
         return ["--inputs", demo_inputs, "-n", 1, "--mt", 2, "--output-dir", tmp_path / f"out-{k}"]
 
-    duration = timed_run(args("whole"))
-    whole = sorted(p.name for p in (tmp_path / "out-whole").iterdir())
+    duration = timed_runs(args)
+    whole = sorted(p.name for p in (tmp_path / "out-whole-0").iterdir())
     assert whole == ["fit_results.json", "histograms.root", "metrics.json", "plots", "workspace.json"]
     kept_only_loops, not_written, finished = 0, 0, 0
     for k, delay, status, stdout, stderr in interrupted_runs(args, duration, 20):
@@ -125,7 +129,8 @@ def test_sigint_at_20_instants_of_a_quickstart_run(tmp_path, demo_inputs):
             assert written == [], what
             assert stderr.splitlines()[-1] == "rdf_ttbar: interrupted; the outputs of this run were not written"
             not_written += 1
-    assert not_written >= 5 and kept_only_loops >= 2, (not_written, kept_only_loops, finished)  # both halves hit
+    # the instants hit both the start-up and loops, and the fit and plots (timing on a loaded machine varies)
+    assert not_written >= 3 and kept_only_loops >= 1, (not_written, kept_only_loops, finished)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
@@ -133,7 +138,7 @@ def test_sigterm_and_sighup_early_and_late_in_a_run(tmp_path, demo_inputs, signu
     def args(k):
         return ["--inputs", demo_inputs, "-n", 1, "--mt", 1, "--output-dir", tmp_path / f"out-{k}"]
 
-    duration = timed_run(args("whole"))
+    duration = timed_runs(args)
     for k, delay, status, stdout, stderr in interrupted_runs(args, duration, 4, signum):
         out = tmp_path / f"out-{k}"
         written = sorted(p.name for p in out.iterdir()) if out.exists() else []
@@ -149,8 +154,8 @@ def test_sigint_at_10_instants_of_generate(tmp_path):
         return ["generate", "--events-per-sample", 20_000, "--events-per-file", 5_000, "--mt", 2,
                 "--output-dir", tmp_path / f"set-{k}"]  # fmt: skip
 
-    duration = timed_run(args("whole"))
-    whole = sorted(p.name for p in (tmp_path / "set-whole").iterdir())
+    duration = timed_runs(args)
+    whole = sorted(p.name for p in (tmp_path / "set-whole-0").iterdir())
     results = interrupted_runs(args, duration, 10)
     assert sum(status != 0 for _, _, status, _, _ in results) >= 6, results  # a signal is not ignored
     for k, delay, status, stdout, stderr in results:
@@ -169,8 +174,8 @@ def test_sigint_at_10_instants_of_deliver(tmp_path, demo_inputs):
         return ["deliver", "--inputs", demo_inputs, "-n", 1, "--mt", 1, "--format", "ttree", "--output-dir",
                 tmp_path / f"skim-{k}"]  # fmt: skip
 
-    duration = timed_run(args("whole"))
-    files = sorted(p.name for p in (tmp_path / "skim-whole" / "files").iterdir())
+    duration = timed_runs(args)
+    files = sorted(p.name for p in (tmp_path / "skim-whole-0" / "files").iterdir())
     results = interrupted_runs(args, duration, 10)
     assert sum(status != 0 for _, _, status, _, _ in results) >= 6, results  # a signal is not ignored
     for k, delay, status, stdout, stderr in results:
