@@ -1108,6 +1108,19 @@ inline std::atomic<std::uint64_t> &events_done()
    return n;
 }
 
+// set by request_stop() (a signal, noted by Python): run_jobs stops within 1024 events of every thread, returns
+// "stopped", and leaves the files it was writing incomplete (they are in the caller's staging folder)
+inline std::atomic<bool> &stop_requested()
+{
+   static std::atomic<bool> stop{false};
+   return stop;
+}
+
+inline void request_stop()
+{
+   stop_requested() = true;
+}
+
 inline void write_file(const FileJob &job, const RunOptions &opt)
 {
    EventGenerator gen(job.sample, opt.seed, job.stream.empty() ? job.sample : job.stream);
@@ -1120,6 +1133,8 @@ inline void write_file(const FileJob &job, const RunOptions &opt)
       if (++unreported == 1024) {
          events_done() += unreported;
          unreported = 0;
+         if (stop_requested())
+            throw std::runtime_error("stopped");
       }
    }
    events_done() += unreported;
@@ -1135,6 +1150,7 @@ std::string run_jobs(const std::vector<FileJob> &jobs, const RunOptions &opt)
 {
    ROOT::EnableThreadSafety();
    events_done() = 0;
+   stop_requested() = false;
    std::atomic<std::size_t> next{0};
    std::atomic<bool> failed{false};
    std::string error;

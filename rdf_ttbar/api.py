@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import config as configuration
+from . import interrupts
 from .config import RunConfig
 from .errors import UserError, note_kept
 from .execution import pipeline
@@ -207,7 +208,10 @@ def run_job(config: RunConfig | Mapping | str | os.PathLike | None = None, **ove
         with write_errors(out.final):
             histograms.write_outputs(processed.analysis, processed.histograms, out.staging)
         try:
-            fit_summary = fit_and_plots(processed.histograms, config.fit, out, metrics, painters, processed.analysis)
+            with interrupts.immediate():  # pure Python: a signal raises at once (interrupts.py)
+                fit_summary = fit_and_plots(
+                    processed.histograms, config.fit, out, metrics, painters, processed.analysis
+                )
         except Exception as err:
             keep_event_loop(out, metrics, processed.start)
             kept = out.final / HISTOGRAMS_FILE

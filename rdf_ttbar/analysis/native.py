@@ -16,6 +16,7 @@ fast (README "Performance"). Histograms are bit-identical (tests/test_definition
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import logging
@@ -23,10 +24,11 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
-from .. import atomic, cpp
+from .. import atomic, cpp, interrupts
 
 log = logging.getLogger(__name__)
 
@@ -125,17 +127,37 @@ def build(ROOT, library: Path, source: str, header: str, include_dirs=()) -> str
             atomic.write_text(library.with_suffix(".h"), header)
             temporary = Path(command[command.index("-o") + 1])
             try:
-                done = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+                done = compile_library(command)
                 if done.returncode == 0:  # the checksum first: a library without one is not used
                     atomic.write_text(library.with_suffix(".sha256"), checksum(temporary))
                     os.replace(temporary, library)
                     return ""
+                if done.returncode < 0:  # killed from outside: not the compiler's failure, tried again next time
+                    return f"the compiler was stopped by signal {-done.returncode}"
                 failed.write_text(" ".join(command) + "\n\n" + done.stdout + done.stderr)
                 return f"the compiler failed (its messages: {failed}; delete that file to try again)"
             finally:
                 temporary.unlink(missing_ok=True)
     except (OSError, subprocess.SubprocessError) as err:
         return f"it could not be built in {library.parent} ({err})"
+
+
+def compile_library(command: list[str]) -> subprocess.CompletedProcess:
+    """Run the compiler in a session of its own (a Ctrl-C of the terminal does not kill it midway); waiting for it
+    is pure Python, so a signal stops the wait at once (interrupts.immediate), and the compiler with all its
+    processes: nothing is recorded, the next run builds it again."""
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    ) as process:
+        try:
+            with interrupts.immediate():
+                stdout, stderr = process.communicate(timeout=BUILD_TIMEOUT_S)
+        except BaseException:  # a signal, the time-out
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 def checksum(path: Path) -> str:

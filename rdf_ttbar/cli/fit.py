@@ -109,7 +109,11 @@ def run_fit_and_plots(
 def fit_only_main(args: argparse.Namespace) -> int:
     """``python -m rdf_ttbar fit``: returns the exit status (2 on FitError, message on stderr)."""
     if (args.histograms is None) == (args.reference is None):
-        print("rdf_ttbar fit: error: give either HISTOGRAMS.root or --reference N|FILE.json", file=sys.stderr)
+        print(
+            "rdf_ttbar fit: error: give either HISTOGRAMS.root or --reference N|FILE.json "
+            "(see python -m rdf_ttbar fit --help)",
+            file=sys.stderr,
+        )
         return 2
     try:
         config = options.from_args(args)
@@ -182,7 +186,7 @@ add_arguments = add_fit_arguments
 def main(args: argparse.Namespace | list[str] | None = None) -> int:
     """Run the fit subcommand from parsed arguments (or an argument list / sys.argv)."""
     if not isinstance(args, argparse.Namespace):
-        parser = add_fit_arguments(argparse.ArgumentParser(prog="python -m rdf_ttbar fit"))
+        parser = add_fit_arguments(options.Parser(prog="python -m rdf_ttbar fit"))
         args = parser.parse_args(args)
     return fit_only_main(args)
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
 
 import rdf_ttbar.cli.options as options
 
-from .. import __version__, provenance, quiet
+from .. import __version__, interrupts, provenance, quiet
 from .. import config as configuration
 from ..errors import UserError, kept_note
 
 PROG = "python -m rdf_ttbar"
+PURE_PYTHON = ("fit", "validate", "bench")  # sub-commands without ROOT's C++ in this process
 
 SUBCOMMANDS = {
     "generate": "write the synthetic demo data set",
@@ -28,7 +30,7 @@ def main_parser() -> argparse.ArgumentParser:
     epilog = "sub-commands (each has --help):\n" + "\n".join(
         f"  {PROG} {name:<9} {text}" for name, text in SUBCOMMANDS.items()
     )
-    p = argparse.ArgumentParser(
+    p = options.Parser(
         prog=PROG,
         description="The AGC CMS Open Data ttbar analysis on ROOT's RDataFrame: input files -> histograms "
         "(histograms.root) -> pyhf fit (fit_results.json) -> plots and metrics. Options override config.yaml.",
@@ -60,6 +62,8 @@ def run_main(argv: list[str]) -> int:
     from .. import api
     from ..execution import io_only, pipeline
 
+    interrupts.check()  # a signal during the start-up
+
     job = api.run_job(config)
     if job.metrics["mode"] == "io_only":
         lines = io_only.summary_lines(job.metrics)
@@ -85,25 +89,16 @@ def run_subcommand(name: str, argv: list[str]) -> int:
     # each sub-command is the module of its name (imported only when run): add_arguments(parser), main(args), and
     # optionally a DESCRIPTION for its --help (else its line of the main --help)
     command = importlib.import_module(f"{__package__}.{name}")
-    parser = argparse.ArgumentParser(
-        prog=f"{PROG} {name}", description=getattr(command, "DESCRIPTION", SUBCOMMANDS[name])
-    )
+    parser = options.Parser(prog=f"{PROG} {name}", description=getattr(command, "DESCRIPTION", SUBCOMMANDS[name]))
     command.add_arguments(parser)
     args = parser.parse_args(argv)
-    with quiet.root_import():
+    interrupts.check()  # a signal during the start-up
+    # fit, validate and bench run no C++ of ROOT in this process: a signal raises at once there (interrupts.py)
+    with quiet.root_import(), interrupts.immediate() if name in PURE_PYTHON else contextlib.nullcontext():
         return command.main(args)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP: unwinds like Ctrl-C, so that every staging folder is removed."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _terminate(signum, frame):
-    raise Terminated(signum)
+Terminated = interrupts.Terminated  # SIGTERM or SIGHUP
 
 
 def forget_unhandled_interrupt() -> None:
@@ -120,16 +115,6 @@ def forget_unhandled_interrupt() -> None:
     run.restype = ctypes.py_object
     run.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.py_object, ctypes.py_object, ctypes.c_void_p]
     run(b"None", 258, {}, {}, None)  # 258: Py_eval_input
-
-
-def install_signal_handlers() -> None:
-    """SIGTERM and SIGHUP raise Terminated in the main thread (the default would leave staging folders)."""
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _terminate)
 
 
 def show_warnings() -> None:
@@ -157,7 +142,7 @@ def show_warnings() -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     provenance.set_command(argv)
-    install_signal_handlers()
+    previous = interrupts.install()  # signals are noted, and acted on at safe points (interrupts.py)
     show_warnings()
     try:
         if argv and argv[0] in SUBCOMMANDS:
@@ -182,3 +167,5 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader of our output went away (| head): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    finally:
+        interrupts.restore(previous)  # (main() called by other code: its handlers back)

@@ -11,6 +11,17 @@ from typing import Any
 
 from ..config import DEFAULT_FILE, RunConfig, build, fields, read_file
 
+
+class Parser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one line, ``rdf_ttbar[ SUB]: error: ...`` with a pointer to ``--help``
+    (argparse's own print the whole usage block and the program as ``python -m rdf_ttbar``), exit status 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        command = self.prog.split()[-1]  # "python -m rdf_ttbar generate" -> "generate"
+        name = "rdf_ttbar" if command == "rdf_ttbar" else f"rdf_ttbar {command}"
+        self.exit(2, f"{name}: error: {message} (see {self.prog} --help)\n")
+
+
 # the command line: argparse options generated from the fields
 
 

@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import cpp, inputs
+from .. import cpp, inputs, interrupts
 from ..analysis import Analysis, nodes
 from ..analysis.model import Define
 from ..errors import UserError, note_kept
@@ -184,6 +184,7 @@ def deliver(
     if todo:
         columns = tuple(analysis.columns_read())
         inputs.check_files([dataclasses.replace(samples[0], files=[j.source for j in todo])], tree, columns)
+        interrupts.check()
         _run(todo, tree, fmt, executor, progress)
     stamps: dict[str, dict] = {}
     for j in jobs:
@@ -237,6 +238,7 @@ def _run(todo: list[Job], tree: str, fmt: str, executor, progress: bool | None) 
             problems += _finish(booked, tree, fmt, write_errors.messages)
             if problems:
                 break
+            interrupts.check()  # between batches: every file of the batch is delivered and stamped
     except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM, SIGHUP (cli.Terminated): keep what is finished and stamped
         for job in todo:
             for path in _written(job):

@@ -22,7 +22,7 @@ import json
 import time
 from dataclasses import dataclass
 
-from .. import cpp, inputs, provenance
+from .. import cpp, inputs, interrupts, provenance
 from ..analysis import Analysis
 from ..analysis import of as definition
 from ..config import IO_PERCENT_CHOICES, RunConfig, io_percent_key
@@ -137,11 +137,13 @@ def run(config: RunConfig) -> dict:
             declare_helper(executor)
             booked = [book_read(s, executor.dataframe(s.files, config.tree), branches) for s in samples]
             setup_s = time.perf_counter() - start - timing.jit_s - preparation_s
+            interrupts.check()  # (signals are acted on between ROOT's calls: interrupts.py)
             stats = execution.run_graphs(booked, timing, executor)
             n_cores = executor.cores
         metrics = make_metrics(samples, booked, stats, n_cores, setup_s, config.scheduler, percent, branches, start)
         metrics["wall_time_s"]["input_preparation"] = round(preparation_s, 3)
         metrics["provenance"] = provenance.make(call="rdf_ttbar.run_job(config)", config=config, samples=samples)
+        interrupts.check()
         with write_errors(out.final):
             (out.staging / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         metrics["outputs"] = [str(p) for p in out.publish()]

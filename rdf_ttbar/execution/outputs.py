@@ -42,6 +42,11 @@ def problem(err: OSError, folder: Path) -> UserError:
     fix = "choose another --output-dir"
     if err.errno == errno.ENOSPC or err.errno == errno.EDQUOT:
         return UserError(f"no space left for the outputs in {folder}: free some space there or {fix}")
+    if err.errno == errno.EFBIG:
+        return UserError(
+            f"a file in {folder} grew beyond this process's file-size limit (File too large; see ulimit -f): "
+            f"raise the limit or {fix}"
+        )
     if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return UserError(f"cannot write into the output folder {folder} (permission denied or read-only): {fix}")
     if err.errno == errno.ENAMETOOLONG:

@@ -9,7 +9,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-from .. import provenance
+from .. import interrupts, provenance
 from ..analysis import Analysis, native
 from ..config import RunConfig
 from . import prepare
@@ -80,9 +80,12 @@ def _process(
         booked = [builds.book(s, executor.dataframe(s.files, config.tree)) for s in samples]
         graph.book_variations(booked)  # jits the code of the jitted graphs
         setup_s = time.perf_counter() - start - timing.jit_s - preparation_s
+        interrupts.check()  # (signals are acted on between ROOT's calls: interrupts.py)
         stats = execution.run_graphs(booked, timing, executor, progress=progress)
         n_cores = executor.cores
+    interrupts.check()
     hists = graph.collect(analysis, booked)
+    interrupts.check()
     metrics = make_metrics(samples, booked, stats, n_cores, setup_s, config.scheduler)
     metrics["wall_time_s"]["input_preparation"] = round(preparation_s, 3)
     from ..inputs import staging

@@ -11,7 +11,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from .. import inputs, quiet
+from .. import inputs, interrupts, quiet
 from ..analysis import Analysis
 from ..analysis import of as definition
 from ..clock import START_TIME
@@ -95,6 +95,7 @@ def prepare_inputs(
     optimize_jitted_code(sum(s.nevts for s in samples), jitted_loop)
     preparation_s = time.perf_counter() - start
     quiet.import_root()  # its cost is part of the set-up time
+    interrupts.check()
     open_files = inputs.probe.probe
     staging = _staging(config, cleanup)
     if config.cache_dir:
@@ -105,6 +106,7 @@ def prepare_inputs(
         copy = (lambda url: not staging.stageable(url)) if staging else True
         samples = remote.localize(samples, Path(config.cache_dir), copy=copy)
         preparation_s += time.perf_counter() - start
+        interrupts.check()
     stager = None
     if staging and cleanup is not None and any(staging.stageable(f) for s in samples for f in s.files):
         stager = staging.Stager(samples, Path(config.cache_dir) if config.cache_dir else None)
@@ -119,13 +121,42 @@ def prepare_inputs(
         if report.delivered:
             log.info("%s", delivered.summary(report, Path(config.deliver_cache)))
         preparation_s += time.perf_counter() - start
-    samples = inputs.check_files(samples, config.tree, branches, missing_branches_hint, open_files)
+    try:
+        samples = inputs.check_files(samples, config.tree, branches, missing_branches_hint, open_files)
+    except UserError as err:
+        if not own_demo_set(config, resolve):
+            raise
+        # the package's own demo cache, damaged in a way its files' sizes do not show: generated again, once
+        from ..inputs import demo
+
+        d = config.demo
+        directory = demo.demo_set_dir(d.cache_dir, d.events_per_sample, d.seed)
+        lines = str(err).splitlines()  # "N input file(s) cannot be used:", then one problem per line
+        first = (lines[1] if len(lines) > 1 else lines[0]).strip().replace(f"{directory}{os.sep}", "")
+        log.warning("the cached demo set %s is damaged (%s): it is generated again", directory, first)
+        demo.discard(directory)
+        start = time.perf_counter()
+        samples = resolve_samples(config, jitted_loop, analysis)
+        preparation_s += time.perf_counter() - start
+        samples = inputs.check_files(samples, config.tree, branches, missing_branches_hint)
     if stager is not None:
         try:
             samples = stager.staged(samples)
         except OSError as err:
             raise UserError(f"a remote input file could not be copied to local disk: {err}") from None
+    interrupts.check()
     return samples, preparation_s
+
+
+def own_demo_set(config: RunConfig, resolve) -> bool:
+    """Whether a run reads the package's demo cache as it is (not a user's list, a copy or a delivery of it)."""
+    return (
+        resolve is None
+        and config.inputs == "demo"
+        and config.tree == "Events"
+        and not config.cache_dir
+        and not config.deliver_cache
+    )
 
 
 def _staging(config: RunConfig, cleanup: ExitStack | None):

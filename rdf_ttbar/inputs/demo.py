@@ -41,9 +41,11 @@ import time
 import uuid
 from pathlib import Path
 
+from .. import interrupts
 from ..errors import UserError
 from .demo_jobs import REPERTOIRE, DemoSamples, run_jobs, samples_key, to_rntuple
 from .demo_layout import inputs_json, layout
+from .demo_space import check_space
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +86,8 @@ def _stamp(
     agc: bool = False,
 ) -> dict:
     """What a set's stamp file records (``events_per_file`` None: any split into files will do; ``samples``
-    None or the generator's repertoire: the AGC's samples, recorded as null; ``agc``: the AGC's layout)."""
+    None or the generator's repertoire: the AGC's samples, recorded as null; ``agc``: the AGC's layout); a
+    written set's stamp also records the size of each of its files ("sizes", see :func:`_damage`)."""
     stamp = {
         "samples": [list(s) for s in samples] if samples is not None and samples_key(samples) else None,
         "generator_version": GENERATOR_VERSION,
@@ -102,6 +105,23 @@ def _read_stamp(directory: Path) -> dict | None:
         return json.loads((directory / STAMP).read_text())
     except (OSError, ValueError):
         return None
+
+
+def _damage(directory: Path) -> str | None:
+    """A file of a complete set missing or of another size than written (truncated); None: none (or no sizes)."""
+    for name, size in ((_read_stamp(directory) or {}).get("sizes") or {}).items():
+        actual = (directory / name).stat().st_size if (directory / name).is_file() else None
+        if actual != size:
+            return f"{name} is missing" if actual is None else f"{name} has {actual:,} bytes instead of {size:,}"
+    return None
+
+
+def discard(directory: Path) -> None:
+    """Remove a damaged set (moved aside first: no run sees it half-removed)."""
+    old = directory.parent / f".{directory.name}.old-{uuid.uuid4().hex[:8]}"
+    if directory.exists():
+        os.replace(directory, old)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _satisfies(directory: Path, wanted: dict) -> bool:
@@ -202,13 +222,14 @@ def _generate(
         and _read_stamp(output_dir) is None
     ):
         raise UserError(f"{output_dir} exists and is not a demo set: choose an empty or new folder")
+    samples = REPERTOIRE if samples is None else samples
+    jobs = layout(output_dir, events_per_sample, events_per_file, samples, agc_layout)
+    check_space(output_dir, events_per_sample * len(samples), len(jobs), full, fmt)
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = output_dir.parent / f".{output_dir.name}{_PARTIAL}{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
         start = time.perf_counter()
-        samples = REPERTOIRE if samples is None else samples
-        jobs = layout(output_dir, events_per_sample, events_per_file, samples, agc_layout)
         run_jobs(
             [dict(job, path=staging / job["path"].name) for job in jobs],
             seed,
@@ -218,9 +239,11 @@ def _generate(
         )
         if fmt == "rntuple":
             to_rntuple([staging / job["path"].name for job in jobs])
+            interrupts.check()
         (staging / INPUTS_JSON).write_text(json.dumps(inputs_json(jobs), indent=1))
         stamp = _stamp(seed, events_per_sample, events_per_file, full, fmt, samples, agc_layout)
-        (staging / STAMP).write_text(json.dumps(stamp))
+        sizes = {f.name: f.stat().st_size for f in sorted(staging.iterdir())}  # (no stamp yet)
+        (staging / STAMP).write_text(json.dumps({**stamp, "sizes": sizes}))
         _publish(staging, output_dir, keep_if)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -239,7 +262,7 @@ def _generate(
 def _publish(staging: Path, output_dir: Path, keep_if: dict | None) -> None:
     """Move the finished set into place, replacing an earlier set unless that one satisfies ``keep_if``."""
     if output_dir.exists():
-        if keep_if is not None and _satisfies(output_dir, keep_if):
+        if keep_if is not None and _satisfies(output_dir, keep_if) and _damage(output_dir) is None:
             return  # another process wrote the same set meanwhile
         old = output_dir.parent / f".{output_dir.name}.old-{uuid.uuid4().hex[:8]}"
         os.replace(output_dir, old)
@@ -283,9 +306,9 @@ def demo_set_ready(
     samples: DemoSamples | None = None,
 ) -> bool:
     """Whether ensure_demo_set finds this set complete in the cache (and generates nothing)."""
-    return _satisfies(
-        demo_set_dir(cache_dir, events_per_sample, seed, samples=samples),
-        _stamp(seed, events_per_sample, None, False, samples=samples),
+    directory = demo_set_dir(cache_dir, events_per_sample, seed, samples=samples)
+    return _satisfies(directory, _stamp(seed, events_per_sample, None, False, samples=samples)) and (
+        _damage(directory) is None
     )
 
 
@@ -305,7 +328,9 @@ def ensure_demo_set(
 
     The cache folder is ``cache_dir`` or ``default_cache_dir()``. A complete set
     with this version, seed, size and ``full`` is reused (whatever its split
-    into files, unless ``events_per_file`` is given). Before generating, sets
+    into files, unless ``events_per_file`` is given); one whose files are
+    missing or have changed size since it was written is generated again,
+    with a warning. Before generating, sets
     of other generator versions and day-old leftovers of interrupted runs are
     deleted from the cache, and a one-line message is logged. ``samples``: those of a definition
     (:func:`demo_samples`); None: the generator's whole repertoire (the AGC's nine samples).
@@ -315,7 +340,10 @@ def ensure_demo_set(
     directory = demo_set_dir(cache_dir, events_per_sample, seed, full, fmt, samples, agc_layout)
     wanted = _stamp(seed, events_per_sample, events_per_file, full, fmt, samples, agc_layout)
     if _satisfies(directory, wanted):
-        return directory / INPUTS_JSON
+        damage = _damage(directory)
+        if damage is None:
+            return directory / INPUTS_JSON
+        log.warning("the cached demo set %s is damaged (%s): it is generated again", directory, damage)
     fix = (
         "set $RDF_TTBAR_CACHE (or demo.cache_dir in config.yaml) to a writable folder, or pass your own input "
         "list with --inputs"
@@ -329,6 +357,8 @@ def ensure_demo_set(
             f"there ({err.strerror or err}): {fix}"
         ) from None
     _clean_cache(directory.parent)
+    jobs = layout(directory, events_per_sample, events_per_file or DEFAULT_EVENTS_PER_FILE, samples, agc_layout)
+    check_space(directory, events_per_sample * len(samples), len(jobs), full, fmt)
     log.info(
         "generating the demo input set (%d samples x %d events, seed %d, %s) in %s; later runs reuse it",
         len(samples),

@@ -1,6 +1,7 @@
 """The demo set's C++ generator (cpp/demo_generator.h) driven from Python: its recipes (the samples it can make, and
 those of a definition), its declaration, options and jobs, run on their own threads while this thread reports
-progress, and the conversion of its files to RNTuple. Used by :mod:`rdf_ttbar.inputs.demo`."""
+progress (and stops them on a signal), and the conversion of its files to RNTuple. Used by
+:mod:`rdf_ttbar.inputs.demo`."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import json
 import os
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .. import cpp
+from .. import cpp, interrupts
 from ..analysis import Analysis
 from ..errors import UserError
 from . import branch_lists
@@ -131,6 +133,7 @@ def run_jobs(jobs: list[dict], seed: int, full: bool, threads: int, progress: bo
         j.stream = job["sample"]
         cpp_jobs.push_back(j)
     options = _cpp_options(gen, seed, full, threads)
+    interrupts.check()
     outcome: dict = {}
 
     def work():
@@ -143,14 +146,21 @@ def run_jobs(jobs: list[dict], seed: int, full: bool, threads: int, progress: bo
     worker.start()
     show = progress and sys.stderr.isatty()
     total = sum(job["count"] for job in jobs)
+    shown = time.monotonic()
     while worker.is_alive():
-        worker.join(0.5)
-        if show:
+        worker.join(0.1)
+        if (
+            interrupts.requested()
+        ):  # a signal: the C++ threads stop first (asked again until they do), then it is raised
+            gen.request_stop()
+        if show and time.monotonic() - shown >= 0.5:
+            shown = time.monotonic()
             sys.stderr.write(f"\r  {100 * int(gen.events_done()) // total:3d}% of {total} events")
             sys.stderr.flush()
     if show:
         sys.stderr.write("\r" + " " * 40 + "\r")
         sys.stderr.flush()
+    interrupts.check()
     if "exception" in outcome:
         raise outcome["exception"]
     if outcome["error"]:

@@ -11,9 +11,9 @@ plots. ``draw`` returns at once; ``Job.result()`` waits for the paths, in the or
         ...                                            # the fit, meanwhile
         paths = job.result()
 
-A worker's UserError (e.g. an unreadable histograms.root) is raised again as such, any other failure as
-RuntimeError with its message; leaving the ``with`` block ends the workers at once (collect the results
-of the jobs you want first).
+A worker's UserError (e.g. an unreadable histograms.root) is raised again as such, an OSError while writing
+(a full disk) as OSError with its errno and file name, any other failure as RuntimeError with its message;
+leaving the ``with`` block ends the workers at once (collect the results of the jobs you want first).
 """
 
 from __future__ import annotations
@@ -37,8 +37,10 @@ class _Worker:
     def __init__(self, read_files: bool = True):
         command, env = command_and_env("--serve", *(["--read-files"] if read_files else []))
         self.stderr = tempfile.TemporaryFile()  # never a pipe: a chatty worker cannot block on it
+        # its own session: a Ctrl-C (or hang-up) of the terminal stops the run, which ends its workers, and not
+        # the workers under it (their end would be reported as a failed plot instead of the interruption)
         self.process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env, start_new_session=True
         )
         assert self.process.stdin is not None and self.process.stdout is not None  # (PIPE)
         self.stdin: IO[bytes] = self.process.stdin
@@ -69,6 +71,8 @@ class _Worker:
         if isinstance(reply, dict):
             if reply.get("user_error"):
                 raise UserError(reply["error"])
+            if reply.get("errno") is not None:  # a plot could not be written (full disk, read-only folder)
+                raise OSError(reply["errno"], reply["strerror"], reply["filename"])
             raise RuntimeError(f"plot worker failed: {reply['error']}")
         return reply
 

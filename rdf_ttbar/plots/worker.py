@@ -8,7 +8,7 @@
   path), "fit" (source: the fit summary) or "ml" (source: the ML validation's numbers), analysis the
   run's definition; the worker builds that kind's drawings and saves every
   ``shares``-th one starting at ``share``, then writes one JSON line: the paths written, or
-  {"error": ...}.
+  {"error": ...} (with "errno", "strerror" and "filename" for an OSError, which the caller raises again).
 
 A fresh interpreter (not fork, which is unsafe once ROOT has started threads; not
 multiprocessing's spawn, which re-runs the caller's main script when it lacks an
@@ -84,6 +84,8 @@ def serve(stdin, stdout, read_files: bool = True) -> int:
                 "error": str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}",
                 "user_error": isinstance(exc, UserError),
             }
+            if isinstance(exc, OSError) and exc.errno is not None:  # a full disk, a read-only folder: raised again
+                reply.update(errno=exc.errno, strerror=exc.strerror, filename=str(exc.filename))
         stdout.write(json.dumps(reply) + "\n")
         stdout.flush()
 
