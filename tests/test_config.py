@@ -194,6 +194,10 @@ def test_sub_commands_reuse_the_generated_options(tmp_path, monkeypatch):
     c = options.from_args(parse(demo.add_arguments, ["--events-per-sample", 300, "--mt", 1]))
     assert (c.demo.events_per_sample, c.mt, c.demo.seed) == (300, 1, 1)
     args = parse(bench.add_arguments, ["--cache-dir", "cache"])  # bench: --cache-dir is the demo cache
+    # bench's own default size (1M events per sample; 200k with --rtt-ms) is filled in by bench.main when no
+    # --events-per-sample is given, so the parser leaves it unset
+    assert args.events_per_sample is None
+    args.events_per_sample = bench.DEFAULT_EVENTS_PER_SAMPLE
     c = options.from_args(args)
     assert (c.demo.cache_dir, c.demo.events_per_sample, c.cache_dir) == ("cache", bench.DEFAULT_EVENTS_PER_SAMPLE, None)
     with pytest.raises(UserError, match="option --events-per-sample: 'demo.events_per_sample' must be >= 1, got 0"):

@@ -304,7 +304,7 @@ def test_failed_generation_leaves_nothing_that_looks_complete(monkeypatch, tmp_p
     def fail(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(demo, "_inputs_json", fail)  # after the ROOT files are written
+    monkeypatch.setattr(demo, "inputs_json", fail)  # after the ROOT files are written
     with pytest.raises(RuntimeError, match="disk full"):
         make_set(tmp_path / "set", 500, threads=1)
     assert list(tmp_path.iterdir()) == []

@@ -13,7 +13,12 @@ import pytest
 from conftest import real_ttbar_file
 from helpers import ALL_SAMPLES, run_cli, write_inputs
 from rdf_ttbar import UserError
-from rdf_ttbar.inputs import read_file_list
+from rdf_ttbar.analysis import AGC_V1
+from rdf_ttbar.inputs import read_file_list as read_list
+
+
+def read_list_v1(path):
+    return read_list(path, AGC_V1)
 
 
 @pytest.fixture
@@ -47,7 +52,7 @@ def listing(folder: Path, samples: dict) -> Path:
 
 def refusal(path: Path) -> str:
     with pytest.raises(UserError) as err:
-        read_file_list(path)
+        read_list_v1(path)
     return str(err.value)
 
 
@@ -72,7 +77,7 @@ def test_urls_spelled_two_ways_are_one_file(folder):
     assert f"wjets/nominal file #0 and wjets/nominal file #1 are the same file {one}: a sample lists" in message
     # another port, host or path is another file
     for different in ("root://server.example:1095//store/user/a.root", "root://other//store/user/a.root"):
-        assert len(read_file_list(listing(folder, {"wjets/nominal": [one, different]}))[0].files) == 2
+        assert len(read_list_v1(listing(folder, {"wjets/nominal": [one, different]}))[0].files) == 2
 
 
 def test_one_file_in_two_samples_unless_intended(folder):
@@ -94,7 +99,7 @@ def test_one_file_in_two_samples_unless_intended(folder):
             "wjets/nominal": [("a.root", {"shared_files_ok": True})],
         },
     ):
-        samples = read_file_list(listing(folder, marked))
+        samples = read_list_v1(listing(folder, marked))
         assert [(s.name, s.files, s.shared_ok) for s in samples] == [
             ("ttbar", [str(folder / "a.root")], (True,)),
             ("wjets", [str(folder / "a.root")], (True,)),

@@ -18,7 +18,10 @@ from helpers import run_cli
 @pytest.mark.parametrize(
     "args, expected",
     [
-        (["--analysis", "v3"], "rdf_ttbar: error: argument --analysis: invalid choice: 'v3' (choose from 'v1', 'v2')"),
+        (
+            ["--remote-read", "sometimes"],
+            "rdf_ttbar: error: argument --remote-read: invalid choice: 'sometimes' (choose from 'stage', 'direct')",
+        ),
         (["--frobnicate"], "rdf_ttbar: error: unrecognized arguments: --frobnicate"),
         (["--mt", "two"], "rdf_ttbar: error: argument --mt: invalid int value: 'two'"),
         (["-n"], "rdf_ttbar: error: argument -n/--files-per-sample: expected one argument"),

@@ -184,7 +184,7 @@ def event_loop_errors(executor: "Executor"):
         raise
     except Exception as err:  # ROOT's C++ exceptions arrive as Python exceptions
         text = str(err).strip()
-        if executor.spark is not None:  # a Java exception, with the task's Python one inside
+        if getattr(executor, "spark", None) is not None:  # a Java exception, with the task's Python one inside
             from .spark_cluster import task_error
 
             text = task_error(text)

@@ -44,7 +44,7 @@ from pathlib import Path
 from .. import interrupts
 from ..errors import UserError
 from .demo_jobs import REPERTOIRE, DemoSamples, run_jobs, samples_key, to_rntuple
-from .demo_layout import inputs_json, layout
+from .demo_layout import inputs_json, layout, sample_name  # noqa: F401 (sample_name: demo.sample_name, as before)
 from .demo_space import check_space
 
 log = logging.getLogger(__name__)
