@@ -76,29 +76,18 @@ def main(args: argparse.Namespace) -> int:
     config = options.from_args(args)
     threads, d = config.mt or None, config.demo
     samples = demo_samples(definition(config))
-    if args.output_dir is None:
-        path = ensure_demo_set(
-            d.cache_dir,
-            d.events_per_sample,
-            d.seed,
-            args.full,
-            args.events_per_file,
-            threads=threads,
-            fmt=args.format,
-            agc_layout=args.agc_layout,
-            samples=samples,
-        )
-    else:
-        path = generate(
-            args.output_dir,
-            d.events_per_sample,
-            d.seed,
-            args.full,
-            args.events_per_file,
-            threads=threads,
-            fmt=args.format,
-            agc_layout=args.agc_layout,
-            samples=samples,
-        )
+    # into the demo cache (an identical set there is reused), or into --output-dir
+    make, where = (ensure_demo_set, d.cache_dir) if args.output_dir is None else (generate, args.output_dir)
+    path = make(
+        where,
+        d.events_per_sample,
+        d.seed,
+        args.full,
+        args.events_per_file,
+        threads=threads,
+        fmt=args.format,
+        agc_layout=args.agc_layout,
+        samples=samples,
+    )
     print(f"demo set: {path}")
     return 0
