@@ -64,13 +64,20 @@ class XRootDServer(xrootd_server.XRootDServer):
         return self.url(super().add(source, name), scheme)
 
     def start(self) -> XRootDServer:
-        self.port = self.port or free_port()
-        CREATED_PATHS.append(self.pid_dir)  # where xrootd puts its pid folder (owned by the server's user)
-        try:
-            super().start()
-        except UserError as err:
-            pytest.fail(str(err), pytrace=False)
-        return self
+        # up to 3 tries, each on new free ports: another process of the loaded test machine (a Dask or Spark
+        # worker) may take a port between free_port() and xrootd's bind; a server that never starts is a failure
+        # that leaves no folder behind
+        for attempt in range(3):
+            self.port = self.port or free_port()
+            CREATED_PATHS.append(self.pid_dir)  # where xrootd puts its pid folder (owned by the server's user)
+            try:
+                return super().start()
+            except UserError as err:
+                if attempt == 2:
+                    self.cleanup()
+                    pytest.fail(str(err), pytrace=False)
+                self.port = self.http_port = None
+        raise AssertionError("unreachable")
 
 
 # ---------------------------------------------------------------------------- Dask

@@ -111,7 +111,7 @@ def test_sigint_at_20_instants_of_a_quickstart_run(tmp_path, demo_inputs):
 
     duration = timed_runs(args)
     whole = sorted(p.name for p in (tmp_path / "out-whole-0").iterdir())
-    assert whole == ["fit_results.json", "histograms.root", "metrics.json", "plots", "workspace.json"]
+    assert whole == ["fit_results.json", "histograms.root", "metrics.json", "plots", "report.html", "workspace.json"]
     kept_only_loops, not_written, finished = 0, 0, 0
     for k, delay, status, stdout, stderr in interrupted_runs(args, duration, 20):
         out = tmp_path / f"out-{k}"
